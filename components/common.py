@@ -1,0 +1,64 @@
+"""Pieces every component shares: the config-model base, tags and child options.
+
+Nothing here reads ``pulumi.Config`` (that is ``config.py``'s job) and nothing here talks to AWS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated
+
+import pulumi
+from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+#: The tag keys every taggable AWS resource carries (see ``config.StackConfig.standard_tags``).
+STANDARD_TAG_KEYS: tuple[str, ...] = (
+    "Project",
+    "Environment",
+    "Owner",
+    "CostCenter",
+    "DataClassification",
+    "ManagedBy",
+)
+
+#: Resources carrying this tag (value ``"true"``) are selected by the AWS Backup plan.
+BACKUP_TAG_KEY = "Backup"
+
+#: CloudWatch Logs accepts only these retention values (PutRetentionPolicy).
+CLOUDWATCH_RETENTION_DAYS: tuple[int, ...] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)
+
+
+def _cloudwatch_retention(value: int) -> int:
+    if value not in CLOUDWATCH_RETENTION_DAYS:
+        raise ValueError(f"must be one of CloudWatch's retention values {list(CLOUDWATCH_RETENTION_DAYS)}")
+    return value
+
+
+#: A log-group retention in days, limited to the values CloudWatch Logs accepts.
+LogRetentionDays = Annotated[int, AfterValidator(_cloudwatch_retention)]
+
+
+class ConfigModel(BaseModel):
+    """Base for every stack-config section: frozen, strict about unknown keys, camelCase in YAML."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        extra="forbid",
+        alias_generator=to_camel,
+        populate_by_name=True,
+        validate_default=True,
+    )
+
+
+def tags_for(tags: Mapping[str, str], name: str, **extra: str) -> dict[str, str]:
+    """The standard tags merged with the resource's own ``Name`` (and any extra tags)."""
+    return {"Name": name, **tags, **extra}
+
+
+def child_opts(parent: pulumi.Resource, **kwargs: object) -> pulumi.ResourceOptions:
+    """Options for a component's child: parented to the component (and so inheriting its provider)."""
+    return pulumi.ResourceOptions(parent=parent, **kwargs)  # type: ignore[arg-type]

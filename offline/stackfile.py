@@ -1,0 +1,101 @@
+"""Read a stack's configuration the way the Pulumi CLI hands it to the program.
+
+The CLI merges ``Pulumi.yaml`` (project-level defaults) with ``Pulumi.<stack>.yaml`` and passes
+every value as a string (objects and arrays JSON-encoded) keyed ``namespace:key``, plus the list of
+keys that are secrets. Offline there is no secrets provider to decrypt ``secure:`` values, so each
+becomes a clearly labelled placeholder that is still a secret; so does a secret the project
+declares but the stack file does not set (a real run reports it as missing instead).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class StackFileError(Exception):
+    """The stack file is missing or is not the YAML Pulumi expects."""
+
+
+@dataclass
+class StackFileConfig:
+    project: str
+    stack: str
+    values: dict[str, str]
+    secret_keys: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def placeholder(key: str) -> str:
+    return f"[offline placeholder for secret {key}]"
+
+
+def _encode(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise StackFileError(f"{path.name}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise StackFileError(f"{path.name}: must be a YAML mapping")
+    return data
+
+
+def available_stacks(root: Path = ROOT) -> list[str]:
+    order = {"dev": 0, "staging": 1, "prod": 2}
+    names = [p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml")]
+    return sorted(names, key=lambda n: (order.get(n, 9), n))
+
+
+def load_stack_file(stack: str, root: Path = ROOT) -> StackFileConfig:
+    project_file = _load_yaml(root / "Pulumi.yaml")
+    project = project_file["name"]
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise StackFileError(
+            f"no stack file Pulumi.{stack}.yaml (stacks here: {', '.join(available_stacks(root)) or 'none'})"
+        )
+    stack_config = _load_yaml(path).get("config") or {}
+    if not isinstance(stack_config, dict):
+        raise StackFileError(f"{path.name}: 'config' must be a mapping of key: value")
+
+    values: dict[str, str] = {}
+    secret_keys: list[str] = []
+    notes: list[str] = []
+
+    declared = project_file.get("config") or {}
+    for key, spec in declared.items():
+        full_key = key if ":" in key else f"{project}:{key}"
+        if isinstance(spec, dict) and "default" in spec:
+            values[full_key] = _encode(spec["default"])
+        if isinstance(spec, dict) and spec.get("secret"):
+            secret_keys.append(full_key)
+            if full_key not in stack_config:
+                values[full_key] = placeholder(full_key)
+                notes.append(f"{full_key}: secret not set in {path.name}; using an offline placeholder "
+                             f"(set it with `pulumi config set --secret {key} <value> -s {stack}`)")
+
+    for key, value in stack_config.items():
+        full_key = key if ":" in key else f"{project}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            values[full_key] = placeholder(full_key)
+            if full_key not in secret_keys:
+                secret_keys.append(full_key)
+            notes.append(f"{full_key}: secure value cannot be decrypted offline; using a placeholder")
+        else:
+            values[full_key] = _encode(value)
+    return StackFileConfig(project=project, stack=stack, values=values, secret_keys=sorted(secret_keys),
+                           notes=notes)
