@@ -254,6 +254,22 @@ class Network(pulumi.ComponentResource):
         )
         self._associate(name, "database", zones, database_rt, child)
 
+        # Attached to every EKS node: the one source the data tier (RDS, Redis, MSK) admits.
+        self.workload_security_group = aws.ec2.SecurityGroup(
+            f"{name}-workload-sg",
+            aws.ec2.SecurityGroupArgs(
+                vpc_id=self.vpc.id,
+                description="EKS worker nodes: the clients the data tier admits",
+                egress=[aws.ec2.SecurityGroupEgressArgs(
+                    protocol="-1", from_port=0, to_port=0, cidr_blocks=["0.0.0.0/0"],
+                    description="Nodes reach AWS APIs, registries and the data tier",
+                )],
+                tags=tags_for(tags, f"{name}-workload-sg"),
+            ),
+            child,
+        )
+        self.workload_security_group_id = self.workload_security_group.id
+
         self._flow_logs(name, config, account_id=account_id, kms_key_arn=logs_kms_key_arn, tags=tags)
         self._endpoints(name, config, region=region, tags=tags)
 
@@ -263,6 +279,7 @@ class Network(pulumi.ComponentResource):
             "privateSubnetIds": self.subnet_ids["private"],
             "databaseSubnetIds": self.subnet_ids["database"],
             "flowLogGroupName": self.flow_log_group.name,
+            "workloadSecurityGroupId": self.workload_security_group_id,
         })
 
     def _associate(self, name: str, tier: Tier, zones: tuple[str, ...], table: aws.ec2.RouteTable,
