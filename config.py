@@ -39,7 +39,7 @@ _REGION = r"^[a-z]{2}(-gov)?-[a-z]+-\d$"
 
 class EnvironmentConfig(ConfigModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{1,19}$")
-    account_id: str = Field(pattern=r"^\d{12}$")
+    account_id: str = Field(pattern=r"^\d{12}$", description="the 12-digit AWS account id")
     owner: str = Field(min_length=1)
     cost_center: str = Field(min_length=1)
     data_classification: Literal["phi", "confidential", "internal"] = "phi"
@@ -198,6 +198,9 @@ def format_errors(stack: str, error: ValidationError) -> list[str]:
                          f"{', '.join(allowed)}")
         elif kind == "missing":
             lines.append(f"{stack}: {path}: missing: a value is required")
+        elif kind == "string_pattern_mismatch":
+            lines.append(f"{stack}: {path}: {_describe(err['input'])}: must match the pattern "
+                         f"{err['ctx']['pattern']}")
         else:
             message = err["msg"].removeprefix("Value error, ")
             lines.append(f"{stack}: {path}: {_describe(err['input'])}: {message}")
@@ -226,7 +229,7 @@ def load() -> Settings:
         key = field.alias or name
         try:
             value = cfg.get_object(key)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, pulumi.ConfigTypeError):
             lines.append(f"{stack}: {key}: {_describe(cfg.get(key))}: must be a mapping of settings")
             continue
         if value is not None:

@@ -76,6 +76,7 @@ class NetworkConfig(ConfigModel):
         if self.az_count > len(azs):
             problems.add("azCount", self.az_count,
                          f"at most the {len(azs)} AZs listed in network.availabilityZones ({', '.join(azs)})")
+            problems.raise_if_any()  # the subnet layout cannot be judged for AZs that do not exist
         blocks: dict[Tier, list[ipaddress.IPv4Network]] = {}
         for tier in TIERS:
             spec: SubnetTierConfig = getattr(self.tiers, tier)
@@ -94,12 +95,11 @@ class NetworkConfig(ConfigModel):
             blocks[tier] = self._cidrs(spec)
         for i, first in enumerate(TIERS):
             for second in TIERS[i + 1:]:
-                for a in blocks.get(first, []):
-                    for b in blocks.get(second, []):
-                        if a.overlaps(b):
-                            problems.add(("tiers", second), f"{b}",
-                                         f"overlaps the {first} subnet {a}; choose a firstIndex/prefixLength "
-                                         "that keeps the tiers apart")
+                clashes = [b for b in blocks.get(second, []) if any(a.overlaps(b) for a in blocks.get(first, []))]
+                if clashes:
+                    problems.add(("tiers", second), [str(b) for b in clashes],
+                                 f"overlap the {first} subnets {[str(a) for a in blocks[first]]}; choose a "
+                                 "firstIndex/prefixLength that keeps the tiers apart")
         problems.raise_if_any()
         return self
 

@@ -15,7 +15,7 @@ import runpy
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,10 +187,8 @@ def mocked_runtime(stack: str, values: dict[str, str], secret_keys: list[str],
                    project: str = "care-platform") -> Iterator[RecordingMonitor]:
     """A fresh event loop, config and mock engine; the previous runtime state restored afterwards."""
     previous_loop = None
-    try:
+    with suppress(RuntimeError):
         previous_loop = asyncio.get_event_loop_policy().get_event_loop()
-    except RuntimeError:
-        pass
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     saved_config = runtime_config.CONFIG.get()

@@ -1,0 +1,225 @@
+"""The stack configuration: every stack file parses, and bad values are rejected with exact messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import config
+from offline.engine import run
+from offline.stackfile import load_stack_file, placeholder
+from tests.helpers import DELETE, stack_raw, with_overrides
+
+OVERLAP_HINT = "choose a firstIndex/prefixLength that keeps the tiers apart"
+CW = "[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]"
+
+# (case id, overrides applied to Pulumi.prod.yaml, the exact lines expected)
+BAD_CONFIGS: list[tuple[str, dict, list[str]]] = [
+    ("malformed-cidr", {"network.vpcCidr": "10.30.0.0/33"},
+     ["prod: network.vpcCidr: '10.30.0.0/33': must be an IPv4 network in CIDR form like 10.20.0.0/16 "
+      "('33' is not a valid netmask)"]),
+    ("cidr-host-bits", {"network.vpcCidr": "10.30.0.1/16"},
+     ["prod: network.vpcCidr: '10.30.0.1/16': must be an IPv4 network in CIDR form like 10.20.0.0/16 "
+      "(10.30.0.1/16 has host bits set)"]),
+    ("vpc-too-small", {"network.vpcCidr": "10.30.0.0/24"},
+     ["prod: network.vpcCidr: '10.30.0.0/24': the VPC prefix length must be between /16 and /20 "
+      "(AWS allows /16../28; three tiers over several AZs need at least a /20)"]),
+    ("vpc-public-range", {"network.vpcCidr": "8.8.0.0/16"},
+     ["prod: network.vpcCidr: '8.8.0.0/16': must be a private (RFC 1918) range"]),
+    ("more-azs-than-listed", {"network.azCount": 4},
+     ["prod: network.azCount: 4: at most the 3 AZs listed in network.availabilityZones "
+      "(us-east-2a, us-east-2b, us-east-2c)"]),
+    ("az-outside-region", {"network.availabilityZones": ["us-east-2a", "us-west-2b", "us-east-2c"]},
+     ["prod: network.availabilityZones.1: 'us-west-2b': must be an AZ of regions.primary (us-east-2), "
+      "like us-east-2a"]),
+    ("az-listed-twice", {"network.availabilityZones": ["us-east-2a", "us-east-2a", "us-east-2c"]},
+     ['prod: network.availabilityZones: ["us-east-2a", "us-east-2a", "us-east-2c"]: each AZ may be listed once']),
+    ("overlapping-subnets", {"network.tiers.public.firstIndex": 0},
+     ["prod: network.tiers.private: [\"10.30.0.0/19\"]: overlap the public subnets "
+      f"['10.30.0.0/24', '10.30.1.0/24', '10.30.2.0/24']; {OVERLAP_HINT}"]),
+    ("tier-wider-than-vpc", {"network.tiers.database.prefixLength": 16},
+     ["prod: network.tiers.database.prefixLength: 16: Input should be greater than or equal to 17"]),
+    ("tier-outside-vpc", {"network.tiers.database.firstIndex": 255},
+     ["prod: network.tiers.database.firstIndex: 255: 3 /24 subnets from index 255 do not fit in 10.30.0.0/16 "
+      "(it holds 256; firstIndex at most 253)"]),
+    ("nat-mode", {"network.natGateways": "both"},
+     ["prod: network.natGateways: 'both': Input should be 'perAz' or 'single'"]),
+    ("flow-log-retention", {"network.flowLogs.retentionDays": 45},
+     [f"prod: network.flowLogs.retentionDays: 45: must be one of CloudWatch's retention values {CW}"]),
+    ("min-above-desired", {"eks.nodePools.app.min": 7},
+     ["prod: eks.nodePools.app.min: 7: must be at most desired (6)"]),
+    ("desired-above-max", {"eks.nodePools.worker.desired": 9},
+     ["prod: eks.nodePools.worker.desired: 9: must be at most max (6)"]),
+    ("not-an-integer", {"eks.nodePools.app.desired": "six"},
+     ["prod: eks.nodePools.app.desired: 'six': Input should be a valid integer, unable to parse string as an "
+      "integer"]),
+    ("rds-retention-above-35", {"database.prm.backupRetentionDays": 40},
+     ["prod: database.prm.backupRetentionDays: 40: Input should be less than or equal to 35"]),
+    ("single-az-layout", {"network.azCount": 1},
+     ["prod: database.prm.multiAz: true: needs network.azCount >= 2 (it is 1)",
+      "prod: database.prm.readReplicas: 2: replicas must sit in other AZs: needs network.azCount >= 2 (it is 1)",
+      "prod: database.nlfhir.multiAz: true: needs network.azCount >= 2 (it is 1)",
+      "prod: cache.multiAz: true: automatic failover needs network.azCount >= 2 and cache.replicasPerShard >= 1 "
+      "(they are 1 and 1)",
+      "prod: streaming.brokerCount: 3: MSK needs client subnets in 2 or 3 AZs: network.azCount is 1"]),
+    ("failover-without-replicas", {"cache.replicasPerShard": 0},
+     ["prod: cache.multiAz: true: automatic failover needs network.azCount >= 2 and cache.replicasPerShard >= 1 "
+      "(they are 3 and 0)"]),
+    ("brokers-not-multiple-of-azs", {"streaming.brokerCount": 4},
+     ["prod: streaming.brokerCount: 4: must be a multiple of the 3 AZs MSK spreads brokers over"]),
+    ("replication-above-brokers", {"streaming.replicationFactor": 4},
+     ["prod: streaming.replicationFactor: 4: must be at most brokerCount (3)"]),
+    ("min-isr-equals-rf", {"streaming.minInsyncReplicas": 3},
+     ["prod: streaming.minInsyncReplicas: 3: must be below replicationFactor (3) so one broker can fail"]),
+    ("unknown-key", {"network.vpcCIDR": "10.0.0.0/16"},
+     ["prod: network.vpcCIDR: unknown key (given '10.0.0.0/16'); allowed keys here: availabilityZones, azCount, "
+      "flowLogs, interfaceEndpoints, natGateways, s3GatewayEndpoint, tiers, vpcCidr"]),
+    ("unknown-section", {"databse": {"prm": {}}},
+     ['prod: databse: unknown key (given {"prm": {}}); allowed keys here: apps, backup, cache, chromadb, '
+      "database, edge, eks, encryption, environment, network, observability, protection, regions, storage, "
+      "streaming"]),
+    ("missing-value", {"environment.accountId": DELETE},
+     ["prod: environment.accountId: missing: a value is required"]),
+    ("missing-section", {"network": DELETE},
+     ["prod: network: missing: a value is required"]),
+    ("bad-account-id", {"environment.accountId": "12345"},
+     ["prod: environment.accountId: '12345': must match the pattern ^\\d{12}$"]),
+    ("dr-same-as-primary", {"regions.dr": "us-east-2"},
+     ["prod: regions.dr: 'us-east-2': must differ from regions.primary (us-east-2): backups must leave the region"]),
+    ("edge-not-us-east-1", {"regions.edge": "eu-west-1"},
+     ["prod: regions.edge: 'eu-west-1': Input should be 'us-east-1'"]),
+    ("environment-name-mismatch", {"environment.name": "staging"},
+     ["prod: environment.name: 'staging': must equal the stack name ('prod'); each stack carries its own "
+      "environment's values"]),
+    ("kms-deletion-window", {"encryption.deletionWindowDays": 3},
+     ["prod: encryption.deletionWindowDays: 3: Input should be greater than or equal to 7"]),
+    ("kms-admin-wildcard", {"encryption.keyAdminArns": ["*"]},
+     ["prod: encryption.keyAdminArns: [\"*\"]: '*' must be an IAM role or user ARN without wildcards"]),
+    ("image-latest", {"apps.nlfhir.image": "nl-fhir:latest"},
+     ["prod: apps.nlfhir.image: 'nl-fhir:latest': must be pinned to a tag other than 'latest' or to a digest "
+      "(repo:1.2.3 or repo@sha256:...)"]),
+]
+
+
+@pytest.mark.parametrize("overrides,expected", [c[1:] for c in BAD_CONFIGS], ids=[c[0] for c in BAD_CONFIGS])
+def test_bad_configuration_is_rejected_with_one_line_per_problem(overrides: dict, expected: list[str]) -> None:
+    with pytest.raises(config.ConfigError) as caught:
+        config.validate("prod", with_overrides(stack_raw("prod"), overrides))
+    assert caught.value.lines == expected
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    # Problems within sections all come together. (Rules that span sections, like brokers per AZ, are
+    # judged once every section is valid on its own: they cannot be judged on invalid sections.)
+    raw = with_overrides(stack_raw("prod"), {
+        "network.flowLogs.retentionDays": 45, "eks.nodePools.app.min": 7, "regions.dr": "us-east-2",
+        "streaming.replicationFactor": 4, "apps.prmApi.image": "prm-api",
+    })
+    with pytest.raises(config.ConfigError) as caught:
+        config.validate("prod", raw)
+    paths = [line.split(": ")[1] for line in caught.value.lines]
+    assert paths == ["regions.dr", "network.flowLogs.retentionDays", "eks.nodePools.app.min",
+                     "streaming.replicationFactor", "apps.prmApi.image"]
+    assert str(caught.value).startswith("the configuration of stack 'prod' has 5 problem(s):\n")
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_every_stack_file_parses(stack: str) -> None:
+    parsed = config.validate(stack, stack_raw(stack))
+    assert parsed.environment.name == stack
+    assert parsed.standard_tags["Environment"] == stack
+    assert set(parsed.standard_tags) == {"Project", "Environment", "Owner", "CostCenter", "DataClassification",
+                                         "ManagedBy"}
+
+
+def test_prod_carries_the_seeds_numbers() -> None:
+    prod = config.validate("prod", stack_raw("prod"))
+    assert prod.network.az_count == 3 and prod.network.nat_gateways == "perAz"
+    app, worker = prod.eks.node_pools.app, prod.eks.node_pools.worker
+    assert (app.instance_types, app.desired, app.min, app.max) == (("m5.xlarge",), 6, 3, 12)
+    assert (worker.instance_types, worker.desired, worker.min, worker.max) == (("c5.xlarge",), 3, 2, 6)
+    db = prod.database.prm
+    assert (db.instance_class, db.multi_az, db.read_replicas, db.backup_retention_days) == ("db.r5.xlarge", True, 2, 30)
+    assert (prod.cache.cluster_mode, prod.cache.multi_az) == (True, True)
+    assert (prod.streaming.broker_count, prod.streaming.replication_factor) == (3, 3)
+
+
+def test_dev_is_the_cheap_variant() -> None:
+    dev = config.validate("dev", stack_raw("dev"))
+    assert (dev.network.az_count, dev.network.nat_gateways) == (2, "single")
+    assert dev.database.prm.read_replicas == 0 and not dev.database.prm.multi_az
+    assert dev.protection.protect is False
+
+
+def test_models_are_frozen() -> None:
+    prod = config.validate("prod", stack_raw("prod"))
+    with pytest.raises(Exception, match="frozen"):
+        prod.network.az_count = 1  # type: ignore[misc]
+
+
+def test_subnet_cidrs_are_deterministic_per_tier() -> None:
+    prod = config.validate("prod", stack_raw("prod"))
+    assert prod.network.subnet_cidrs("private") == ["10.30.0.0/19", "10.30.32.0/19", "10.30.64.0/19"]
+    assert prod.network.subnet_cidrs("public") == ["10.30.96.0/24", "10.30.97.0/24", "10.30.98.0/24"]
+    assert prod.network.subnet_cidrs("database") == ["10.30.112.0/24", "10.30.113.0/24", "10.30.114.0/24"]
+
+
+def _load(values: dict[str, str], secret_keys: list[str]) -> config.Settings:
+    loaded: list[config.Settings] = []
+    run(lambda: loaded.append(config.load()), stack="prod", values=values, secret_keys=secret_keys)
+    return loaded[0]
+
+
+def _prod_values() -> tuple[dict[str, str], list[str]]:
+    stack_file = load_stack_file("prod")
+    return dict(stack_file.values), list(stack_file.secret_keys)
+
+
+def test_load_keeps_the_secret_a_secret() -> None:
+    values, secret_keys = _prod_values()
+    settings = _load(values, secret_keys)
+    assert settings.stack == "prod"
+    assert settings.config.environment.account_id == "333333333333"
+    assert isinstance(settings.secrets.pagerduty_integration_key, object)
+
+
+def test_a_plain_text_secret_is_rejected() -> None:
+    values, _ = _prod_values()
+    values["care-platform:pagerdutyIntegrationKey"] = "R0123456789"
+    with pytest.raises(config.ConfigError) as caught:
+        _load(values, [])
+    assert caught.value.lines == [
+        "prod: pagerdutyIntegrationKey: given in plain text: it must be a secret; run "
+        "`pulumi config set --secret pagerdutyIntegrationKey <value> --stack prod`"
+    ]
+
+
+def test_a_missing_secret_is_reported_with_the_other_problems() -> None:
+    values, _ = _prod_values()
+    del values["care-platform:pagerdutyIntegrationKey"]
+    network = json.loads(values["care-platform:network"])
+    network["azCount"] = 9
+    values["care-platform:network"] = json.dumps(network)
+    with pytest.raises(config.ConfigError) as caught:
+        _load(values, [])
+    assert caught.value.lines == [
+        "prod: network.azCount: 9: Input should be less than or equal to 6",
+        "prod: pagerdutyIntegrationKey: missing: a secret is required; set it with "
+        "`pulumi config set --secret pagerdutyIntegrationKey <value> --stack prod`",
+    ]
+
+
+def test_a_section_that_is_not_a_mapping_is_reported() -> None:
+    values, secret_keys = _prod_values()
+    values["care-platform:backup"] = "thirty days"
+    with pytest.raises(config.ConfigError) as caught:
+        _load(values, secret_keys)
+    assert caught.value.lines == ["prod: backup: 'thirty days': must be a mapping of settings"]
+
+
+def test_offline_placeholder_for_undecryptable_secret() -> None:
+    stack_file = load_stack_file("prod")
+    key = "care-platform:pagerdutyIntegrationKey"
+    assert stack_file.values[key] == placeholder(key) == "[offline placeholder for secret " + key + "]"
+    assert key in stack_file.secret_keys
