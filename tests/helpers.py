@@ -57,3 +57,35 @@ def stack_config(stack: str = "prod", **overrides: Any) -> StackConfig:
 def render(build: Callable[[], Any], *, stack: str = "test") -> Plan:
     """Run ``build`` (which creates components) under the recording mock engine; return what it registered."""
     return run(build, stack=stack, values={}, secret_keys=[])
+
+
+def _args_class(type_token: str) -> type | None:
+    """The pulumi_aws ``*Args`` class for a resource type token like ``aws:ec2/vpc:Vpc``."""
+    import importlib
+
+    package, module_path, class_name = type_token.split(":")
+    if package != "aws":
+        return None
+    module_name = module_path.split("/")[0]
+    module = importlib.import_module("pulumi_aws" if module_name == "index" else f"pulumi_aws.{module_name}")
+    return getattr(module, f"{class_name}Args", None)
+
+
+def is_taggable(type_token: str) -> bool:
+    """True when the AWS resource type accepts ``tags`` (read from the provider's typed Args class)."""
+    import inspect
+
+    args_class = _args_class(type_token)
+    return args_class is not None and "tags" in inspect.signature(args_class.__init__).parameters
+
+
+def untagged(plan: Plan, tags: dict[str, str]) -> list[str]:
+    """Names of taggable AWS resources in ``plan`` that lack a ``Name`` or any standard tag value."""
+    missing = []
+    for resource in plan.resources:
+        if not resource.custom or resource.is_provider or not is_taggable(resource.type):
+            continue
+        given = resource.inputs.get("tags") or {}
+        if "Name" not in given or any(given.get(k) != v for k, v in tags.items()):
+            missing.append(f"{resource.type} {resource.name}")
+    return missing
