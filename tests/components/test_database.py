@@ -1,0 +1,198 @@
+"""PostgresDatabase: the prod PRM database (Multi-AZ, 2 replicas, DR backups) and a dev-shaped one."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+
+from components.database import PostgresDatabase
+from tests.helpers import PROD_TAGS, render, stack_config
+
+KEY = "arn:aws:kms:us-east-2:333333333333:key/database"
+SECRETS_KEY = "arn:aws:kms:us-east-2:333333333333:key/secrets"
+LOGS_KEY = "arn:aws:kms:us-east-2:333333333333:key/logs"
+DR_KEY = "arn:aws:kms:us-west-2:333333333333:key/dr-database"
+ZONES = ["us-east-2a", "us-east-2b", "us-east-2c"]
+CLIENT_SG = "sg-0workload"
+COMPONENT = "care:data:PostgresDatabase"
+
+
+def _build(config, *, dr: bool, protect: bool, name: str = "care-prod-prm") -> dict:
+    result: dict = {}
+
+    def program() -> None:
+        dr_provider = aws.Provider("aws-dr", region="us-west-2") if dr else None
+        db = PostgresDatabase(
+            name, config, vpc_id="vpc-0abc", subnet_ids=["subnet-a", "subnet-b", "subnet-c"],
+            availability_zones=ZONES, client_security_group_ids=[CLIENT_SG], kms_key_arn=KEY,
+            secret_kms_key_arn=SECRETS_KEY, logs_kms_key_arn=LOGS_KEY, log_retention_days=365,
+            dr_kms_key_arn=DR_KEY if dr else None, dr_provider=dr_provider, protect=protect,
+            deletion_protection=protect, skip_final_snapshot=not protect, tags=PROD_TAGS,
+        )
+        pulumi.export("endpoint", db.endpoint)
+        pulumi.export("readers", db.reader_endpoints)
+        pulumi.export("secret", db.master_secret_arn)
+        result["port"] = db.port
+        result["pitr"] = {k: v for k, v in db.point_in_time_recovery.items() if k != "latestRestorableTime"}
+
+    return {"plan": render(program), **result}
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return _build(stack_config("prod").database.prm, dr=True, protect=True)
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return _build(stack_config("dev").database.prm, dr=False, protect=False, name="care-dev-prm")
+
+
+def test_children_and_counts(prod):
+    plan = prod["plan"]
+    component = plan.of_type(COMPONENT)[0]
+    children = [r for r in plan.resources if r.parent == component.urn]
+    assert sorted(r.type for r in children) == sorted([
+        "aws:ec2/securityGroup:SecurityGroup", "aws:rds/subnetGroup:SubnetGroup",
+        "aws:rds/parameterGroup:ParameterGroup", "aws:rds/parameterGroup:ParameterGroup",
+        "aws:iam/role:Role", "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+        *["aws:cloudwatch/logGroup:LogGroup"] * 6,
+        "aws:rds/instance:Instance", "aws:rds/instance:Instance", "aws:rds/instance:Instance",
+        "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
+    ])
+    assert all(r.type == COMPONENT or r.parent == component.urn or r.is_provider for r in plan.resources)
+
+
+def test_primary_is_the_seeds_instance(prod):
+    primary = prod["plan"].named("care-prod-prm-primary")
+    i = primary.inputs
+    assert (i["identifier"], i["engine"], i["engineVersion"], i["instanceClass"]) == (
+        "care-prod-prm", "postgres", "16.4", "db.r5.xlarge")
+    assert i["multiAz"] is True and "availabilityZone" not in i
+    assert (i["storageType"], i["allocatedStorage"], i["maxAllocatedStorage"]) == ("gp3", 200, 1000)
+    assert (i["storageEncrypted"], i["kmsKeyId"]) == (True, KEY)
+    assert (i["manageMasterUserPassword"], i["masterUserSecretKmsKeyId"]) == (True, SECRETS_KEY)
+    assert "password" not in i
+    assert i["iamDatabaseAuthenticationEnabled"] is True
+    assert i["publiclyAccessible"] is False
+    assert i["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
+    assert primary.protect is True
+
+
+def test_backups_windows_and_protection(prod):
+    i = prod["plan"].named("care-prod-prm-primary").inputs
+    assert i["backupRetentionPeriod"] == 30
+    assert (i["backupWindow"], i["maintenanceWindow"]) == ("03:00-03:30", "sun:05:00-sun:06:00")
+    assert i["copyTagsToSnapshot"] is True
+    assert i["deleteAutomatedBackups"] is False
+    assert (i["deletionProtection"], i["skipFinalSnapshot"], i["finalSnapshotIdentifier"]) == (
+        True, False, "care-prod-prm-final")
+    assert i["applyImmediately"] is False
+    assert i["autoMinorVersionUpgrade"] is False
+    assert i["tags"] == {"Name": "care-prod-prm", **PROD_TAGS, "Backup": "true"}
+
+
+def test_monitoring(prod):
+    plan = prod["plan"]
+    i = plan.named("care-prod-prm-primary").inputs
+    assert (i["performanceInsightsEnabled"], i["performanceInsightsKmsKeyId"],
+            i["performanceInsightsRetentionPeriod"]) == (True, KEY, 7)
+    assert i["monitoringInterval"] == 60
+    assert i["monitoringRoleArn"] == "arn:aws:iam::123456789012:role/care-prod-prm-monitoring-role"
+    trust = json.loads(plan.named("care-prod-prm-monitoring-role").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
+    assert plan.named("care-prod-prm-monitoring-policy").inputs["policyArn"] == (
+        "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")
+
+
+def test_parameter_groups(prod):
+    plan = prod["plan"]
+    params = plan.named("care-prod-prm-params").inputs
+    assert params["family"] == "postgres16"
+    values = {p["name"]: (p["value"], p["applyMethod"]) for p in params["parameters"]}
+    assert values == {
+        "rds.force_ssl": ("1", "immediate"), "log_statement": ("ddl", "immediate"),
+        "log_connections": ("1", "immediate"), "log_disconnections": ("1", "immediate"),
+        "log_min_duration_statement": ("1000", "immediate"),
+    }
+    replica = {p["name"]: p["value"] for p in plan.named("care-prod-prm-replica-params").inputs["parameters"]}
+    assert replica["rds.force_ssl"] == "1" and replica["hot_standby_feedback"] == "1"
+    assert plan.named("care-prod-prm-primary").inputs["parameterGroupName"] == "care-prod-prm-params"
+
+
+def test_replicas_take_only_what_aws_accepts(prod):
+    plan = prod["plan"]
+    replicas = [plan.named(f"care-prod-prm-replica-{n}") for n in (1, 2)]
+    assert [r.inputs["availabilityZone"] for r in replicas] == ["us-east-2b", "us-east-2c"]
+    for n, replica in enumerate(replicas, start=1):
+        i = replica.inputs
+        assert i["replicateSourceDb"] == "care-prod-prm"
+        assert i["identifier"] == f"care-prod-prm-replica-{n}"
+        assert i["instanceClass"] == "db.r5.xlarge"
+        assert i["storageEncrypted"] is True
+        assert i["parameterGroupName"] == "care-prod-prm-replica-params"
+        assert i["skipFinalSnapshot"] is True
+        assert i["multiAz"] is False
+        for rejected in ("username", "password", "manageMasterUserPassword", "masterUserSecretKmsKeyId",
+                         "dbName", "backupRetentionPeriod", "backupWindow", "dbSubnetGroupName", "kmsKeyId",
+                         "engine", "finalSnapshotIdentifier", "allocatedStorage"):
+            assert rejected not in i, rejected
+        assert "Backup" not in i["tags"]
+        assert replica.protect is True
+
+
+def test_log_groups_exist_before_rds_writes_them(prod):
+    plan = prod["plan"]
+    groups = {r.inputs["name"]: r for r in plan.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    assert sorted(groups) == sorted(f"/aws/rds/instance/{i}/{e}" for i in
+                                    ("care-prod-prm", "care-prod-prm-replica-1", "care-prod-prm-replica-2")
+                                    for e in ("postgresql", "upgrade"))
+    for group in groups.values():
+        assert (group.inputs["kmsKeyId"], group.inputs["retentionInDays"]) == (LOGS_KEY, 365)
+    primary = plan.named("care-prod-prm-primary")
+    assert groups["/aws/rds/instance/care-prod-prm/postgresql"].urn in primary.dependencies
+
+
+def test_security_group_admits_only_clients(prod):
+    sg = prod["plan"].named("care-prod-prm-sg").inputs
+    assert sg["ingress"] == [{"protocol": "tcp", "fromPort": 5432, "toPort": 5432, "securityGroups": [CLIENT_SG],
+                              "description": "PostgreSQL from clients"}]
+    assert sg["egress"] == []
+    subnets = prod["plan"].named("care-prod-prm-subnets").inputs
+    assert subnets["subnetIds"] == ["subnet-a", "subnet-b", "subnet-c"]
+
+
+def test_backups_replicate_to_dr(prod):
+    plan = prod["plan"]
+    replication = plan.of_type(
+        "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication")[0]
+    assert replication.inputs == {
+        "sourceDbInstanceArn": "arn:aws:rds:us-east-2:123456789012:db:care-prod-prm",
+        "kmsKeyId": DR_KEY, "retentionPeriod": 30,
+    }
+    assert replication.provider.startswith(plan.named("aws-dr").urn)
+
+
+def test_outputs(prod):
+    outputs = prod["plan"].outputs
+    assert outputs["endpoint"].startswith("care-prod-prm.c") and outputs["endpoint"].endswith(
+        ".us-east-2.rds.amazonaws.com")
+    assert [r.split(".")[0] for r in outputs["readers"]] == ["care-prod-prm-replica-1", "care-prod-prm-replica-2"]
+    assert outputs["secret"].startswith("arn:aws:secretsmanager:us-east-2:123456789012:secret:rds!db-")
+    assert prod["pitr"] == {"enabled": True, "retentionDays": 30, "replicatedToDr": True}
+    assert prod["port"] == 5432
+
+
+def test_dev_shape_is_single_az_and_unprotected(dev):
+    plan = dev["plan"]
+    primary = plan.named("care-dev-prm-primary")
+    i = primary.inputs
+    assert (i["multiAz"], i["availabilityZone"], i["instanceClass"]) == (False, "us-east-2a", "db.t4g.medium")
+    assert (i["deletionProtection"], i["skipFinalSnapshot"], primary.protect) == (False, True, False)
+    assert i["storageEncrypted"] is True and i["backupRetentionPeriod"] == 7
+    assert plan.of_type("aws:rds/instance:Instance") == [primary]
+    assert plan.of_type("aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication") == []
+    assert plan.outputs["readers"] == []
