@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -89,3 +90,11 @@ def untagged(plan: Plan, tags: dict[str, str]) -> list[str]:
         if "Name" not in given or any(given.get(k) != v for k, v in tags.items()):
             missing.append(f"{resource.type} {resource.name}")
     return missing
+
+
+@functools.cache
+def rendered_stack(stack: str) -> Plan:
+    """The real program rendered for ``stack``, once per test session (treat it as read-only)."""
+    from offline.engine import run_stack
+
+    return run_stack(stack)

@@ -1,0 +1,110 @@
+"""Every stack renders offline through the real program; plans are deterministic and mask secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import config
+from offline.engine import run_stack
+from offline.stackfile import ROOT
+from tests.helpers import rendered_stack, stack_raw, untagged
+
+STACKS = ["dev", "staging", "prod"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_renders_with_unique_urns_and_a_complete_tree(stack: str) -> None:
+    plan = rendered_stack(stack)
+    urns = Counter(r.urn for r in plan.resources)
+    assert [u for u, n in urns.items() if n > 1] == []
+    known = {r.urn for r in plan.resources}
+    root = f"urn:pulumi:{stack}::care-platform::pulumi:pulumi:Stack::care-platform-{stack}"
+    assert [r.name for r in plan.resources if r.parent not in known | {root}] == []
+    assert [r.name for r in plan.resources if r.dependencies and not set(r.dependencies) <= known] == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_taggable_resource_carries_the_stacks_standard_tags(stack: str) -> None:
+    tags = config.validate(stack, stack_raw(stack)).standard_tags
+    assert untagged(rendered_stack(stack), tags) == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_aws_resources_use_the_explicit_providers_pinned_to_the_account(stack: str) -> None:
+    plan = rendered_stack(stack)
+    account = config.validate(stack, stack_raw(stack)).environment.account_id
+    providers = {r.name: r.inputs for r in plan.of_type("pulumi:providers:aws")}
+    assert {name: (p["region"], json.loads(p["allowedAccountIds"])) for name, p in providers.items()} == {
+        "aws-primary": ("us-east-2", [account]), "aws-dr": ("us-west-2", [account]),
+        "aws-edge": ("us-east-1", [account])}
+    defaults = [r.name for r in plan.resources if r.custom and r.type.startswith("aws:") and not r.provider]
+    assert defaults == []
+
+
+def test_network_per_stack() -> None:
+    prod, dev = rendered_stack("prod"), rendered_stack("dev")
+    assert len(prod.of_type("aws:ec2/subnet:Subnet")) == 9 and len(dev.of_type("aws:ec2/subnet:Subnet")) == 6
+    assert len(prod.of_type("aws:ec2/natGateway:NatGateway")) == 3
+    assert len(dev.of_type("aws:ec2/natGateway:NatGateway")) == 1
+    assert prod.named("care-prod-vpc").inputs["cidrBlock"] == "10.30.0.0/16"
+
+
+def test_plan_json_is_deterministic_and_masks_secrets() -> None:
+    first = rendered_stack("dev").to_json()
+    second = run_stack("dev").to_json()
+    assert first == second
+    document = json.loads(first)
+    assert document["stack"] == "dev" and document["resourceCount"] == len(document["resources"])
+    assert "[offline placeholder for secret" not in first
+
+
+def _copy_project(tmp_path: Path) -> Path:
+    target = tmp_path / "project"
+    shutil.copytree(ROOT, target, ignore=shutil.ignore_patterns(".venv", "build", ".git", "__pycache__",
+                                                                ".pytest_cache", ".ruff_cache", ".mypy_cache"))
+    return target
+
+
+def _offline(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(project)}
+    return subprocess.run([sys.executable, "-m", "offline", "preview", *args], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=240)
+
+
+def test_cli_writes_the_plan_and_exits_zero(tmp_path: Path) -> None:
+    project = _copy_project(tmp_path)
+    result = _offline(project, "dev", "--no-tree", "--no-policy")
+    assert result.returncode == 0, result.stderr
+    plan = json.loads((project / "build" / "dev" / "plan.json").read_text())
+    assert plan["stack"] == "dev"
+    assert "ok  dev:" in result.stdout
+
+
+def test_cli_reports_bad_config_in_lines_without_a_traceback_and_writes_no_plan(tmp_path: Path) -> None:
+    project = _copy_project(tmp_path)
+    stack_file = project / "Pulumi.dev.yaml"
+    text = stack_file.read_text()
+    text = text.replace("vpcCidr: 10.10.0.0/16", "vpcCidr: 10.10.0.0/33").replace("desired: 2, min: 2", "desired: 2, min: 3")
+    stack_file.write_text(text)
+    (project / "build" / "dev").mkdir(parents=True)
+    (project / "build" / "dev" / "plan.json").write_text("{}")  # a stale plan must not survive a failed run
+    result = _offline(project, "dev", "--no-tree")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "  dev: network.vpcCidr: '10.10.0.0/33': must be an IPv4 network in CIDR form" in result.stderr
+    assert "  dev: eks.nodePools.app.min: 3: must be at most desired (2)" in result.stderr
+    assert not (project / "build" / "dev" / "plan.json").exists()
+
+
+def test_cli_rejects_an_unknown_stack(tmp_path: Path) -> None:
+    result = _offline(ROOT, "qa")
+    assert result.returncode == 2
+    assert "unknown stack(s): qa; stacks here: dev, staging, prod" in result.stderr
