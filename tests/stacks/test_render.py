@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 import config
 from offline.engine import run_stack
@@ -91,16 +92,19 @@ def test_cli_writes_the_plan_and_exits_zero(tmp_path: Path) -> None:
 def test_cli_reports_bad_config_in_lines_without_a_traceback_and_writes_no_plan(tmp_path: Path) -> None:
     project = _copy_project(tmp_path)
     stack_file = project / "Pulumi.dev.yaml"
-    text = stack_file.read_text()
-    text = text.replace("vpcCidr: 10.10.0.0/16", "vpcCidr: 10.10.0.0/33").replace("desired: 2, min: 2", "desired: 2, min: 3")
-    stack_file.write_text(text)
+    document = yaml.safe_load(stack_file.read_text())
+    document["config"]["care-platform:network"]["vpcCidr"] = "10.10.0.0/33"
+    app_pool = document["config"]["care-platform:eks"]["nodePools"]["app"]
+    app_pool["min"] = app_pool["desired"] + 1
+    stack_file.write_text(yaml.safe_dump(document))
     (project / "build" / "dev").mkdir(parents=True)
     (project / "build" / "dev" / "plan.json").write_text("{}")  # a stale plan must not survive a failed run
     result = _offline(project, "dev", "--no-tree")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
     assert "  dev: network.vpcCidr: '10.10.0.0/33': must be an IPv4 network in CIDR form" in result.stderr
-    assert "  dev: eks.nodePools.app.min: 3: must be at most desired (2)" in result.stderr
+    assert (f"  dev: eks.nodePools.app.min: {app_pool['min']}: must be at most desired ({app_pool['desired']})"
+            in result.stderr)
     assert not (project / "build" / "dev" / "plan.json").exists()
 
 
