@@ -1,0 +1,125 @@
+"""RedisCluster: the prod replication group (3 shards x 1 replica, Multi-AZ, TLS + AUTH) and a dev-shaped one."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from components.cache import RedisCluster
+from tests.helpers import PROD_TAGS, render, stack_config, untagged
+
+KEY = "arn:aws:kms:us-east-2:333333333333:key/cache"
+SECRETS_KEY = "arn:aws:kms:us-east-2:333333333333:key/secrets"
+LOGS_KEY = "arn:aws:kms:us-east-2:333333333333:key/logs"
+CLIENT_SG = "sg-0workload"
+COMPONENT = "care:data:RedisCluster"
+RG = "aws:elasticache/replicationGroup:ReplicationGroup"
+
+
+def _render(config, *, protect: bool, name: str):
+    def program() -> None:
+        redis = RedisCluster(
+            name, config, vpc_id="vpc-0abc", subnet_ids=["subnet-a", "subnet-b", "subnet-c"],
+            client_security_group_ids=[CLIENT_SG], kms_key_arn=KEY, secret_kms_key_arn=SECRETS_KEY,
+            logs_kms_key_arn=LOGS_KEY, log_retention_days=365, protect=protect, skip_final_snapshot=not protect,
+            tags=PROD_TAGS,
+        )
+        pulumi.export("endpoint", redis.configuration_endpoint)
+        pulumi.export("secretArn", redis.auth_secret_arn)
+        pulumi.export("token", redis.auth_token_value)
+
+    return render(program)
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return _render(stack_config("prod").cache, protect=True, name="care-prod-redis")
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return _render(stack_config("dev").cache, protect=False, name="care-dev-redis")
+
+
+def test_children(prod):
+    component = prod.of_type(COMPONENT)[0]
+    assert sorted(r.type for r in prod.resources if r.parent == component.urn) == sorted([
+        "aws:ec2/securityGroup:SecurityGroup", "aws:elasticache/subnetGroup:SubnetGroup",
+        "aws:elasticache/parameterGroup:ParameterGroup", "aws:cloudwatch/logGroup:LogGroup",
+        "random:index/randomPassword:RandomPassword", RG, "aws:secretsmanager/secret:Secret",
+        "aws:secretsmanager/secretVersion:SecretVersion",
+    ])
+    assert untagged(prod, PROD_TAGS) == []
+
+
+def test_cluster_mode_multi_az_sizes(prod):
+    group = prod.named("care-prod-redis-group")
+    i = group.inputs
+    assert (i["replicationGroupId"], i["engine"], i["engineVersion"], i["nodeType"]) == (
+        "care-prod-redis", "redis", "7.1", "cache.r6g.large")
+    assert (i["clusterMode"], i["numNodeGroups"], i["replicasPerNodeGroup"]) == ("enabled", 3, 1)
+    assert "numCacheClusters" not in i
+    assert (i["automaticFailoverEnabled"], i["multiAzEnabled"]) == (True, True)
+    assert i["subnetGroupName"] == "care-prod-redis-subnets"
+    assert prod.named("care-prod-redis-subnets").inputs["subnetIds"] == ["subnet-a", "subnet-b", "subnet-c"]
+    assert group.protect is True
+
+
+def test_encryption_and_auth(prod):
+    i = prod.named("care-prod-redis-group").inputs
+    assert (i["atRestEncryptionEnabled"], i["kmsKeyId"]) == (True, KEY)
+    assert i["transitEncryptionEnabled"] is True
+    assert i["authToken"] == "[secret]"
+    password = prod.named("care-prod-redis-auth-token").inputs
+    assert (password["length"], password["special"]) == (64, False)
+    secret = prod.named("care-prod-redis-auth").inputs
+    assert (secret["name"], secret["kmsKeyId"], secret["recoveryWindowInDays"]) == (
+        "care-prod-redis/auth", SECRETS_KEY, 30)
+    assert prod.named("care-prod-redis-auth-version").inputs["secretString"] == "[secret]"
+    assert prod.outputs["token"] == "[secret]"
+
+
+def test_parameter_group_enables_cluster_mode(prod):
+    params = prod.named("care-prod-redis-params").inputs
+    assert params["family"] == "redis7"
+    assert params["parameters"] == [{"name": "cluster-enabled", "value": "yes"}]
+    assert prod.named("care-prod-redis-group").inputs["parameterGroupName"] == "care-prod-redis-params"
+
+
+def test_snapshots_windows_and_slow_log(prod):
+    i = prod.named("care-prod-redis-group").inputs
+    assert (i["snapshotRetentionLimit"], i["snapshotWindow"], i["maintenanceWindow"]) == (
+        7, "03:00-04:00", "sun:05:00-sun:06:00")
+    assert i["finalSnapshotIdentifier"] == "care-prod-redis-final"
+    assert i["applyImmediately"] is False
+    assert i["logDeliveryConfigurations"] == [{
+        "destination": "/aws/elasticache/care-prod-redis/slow-log", "destinationType": "cloudwatch-logs",
+        "logFormat": "json", "logType": "slow-log",
+    }]
+    log = prod.named("care-prod-redis-slow-log").inputs
+    assert (log["kmsKeyId"], log["retentionInDays"]) == (LOGS_KEY, 365)
+
+
+def test_security_group_admits_only_clients(prod):
+    sg = prod.named("care-prod-redis-sg").inputs
+    assert sg["ingress"] == [{"protocol": "tcp", "fromPort": 6379, "toPort": 6379, "securityGroups": [CLIENT_SG],
+                              "description": "Redis (TLS) from clients"}]
+    assert sg["egress"] == []
+    assert prod.named("care-prod-redis-group").inputs["securityGroupIds"] == [prod.named("care-prod-redis-sg").id]
+
+
+def test_outputs(prod):
+    assert prod.outputs["endpoint"].startswith("clustercfg.care-prod-redis.")
+    assert prod.outputs["secretArn"].startswith(
+        "arn:aws:secretsmanager:us-east-2:123456789012:secret:care-prod-redis/auth-")
+
+
+def test_dev_single_shard_no_failover_across_azs(dev):
+    group = dev.named("care-dev-redis-group")
+    i = group.inputs
+    assert (i["numNodeGroups"], i["replicasPerNodeGroup"], i["multiAzEnabled"]) == (1, 0, False)
+    assert i["automaticFailoverEnabled"] is True  # cluster mode requires it, even with one node per shard
+    assert (i["atRestEncryptionEnabled"], i["transitEncryptionEnabled"]) == (True, True)
+    assert "finalSnapshotIdentifier" not in i
+    assert group.protect is False
+    assert dev.named("care-dev-redis-auth").inputs["recoveryWindowInDays"] == 0
