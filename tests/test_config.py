@@ -55,7 +55,8 @@ BAD_CONFIGS: list[tuple[str, dict, list[str]]] = [
      ["prod: eks.nodePools.app.desired: 'six': Input should be a valid integer, unable to parse string as an "
       "integer"]),
     ("rds-retention-above-35", {"database.prm.backupRetentionDays": 40},
-     ["prod: database.prm.backupRetentionDays: 40: Input should be less than or equal to 35"]),
+     ["prod: database.prm.backupRetentionDays: 40: RDS keeps automated backups (and so point-in-time recovery) "
+      "for 1 to 35 days; keep longer copies with AWS Backup (backup.retentionDays)"]),
     ("single-az-layout", {"network.azCount": 1},
      ["prod: database.prm.multiAz: true: needs network.azCount >= 2 (it is 1)",
       "prod: database.prm.readReplicas: 2: replicas must sit in other AZs: needs network.azCount >= 2 (it is 1)",
