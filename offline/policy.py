@@ -92,6 +92,9 @@ class PolicyInfo:
     kind: str  # "resource" or "stack"
     config: dict[str, Any] = field(default_factory=dict)  # properties sent in Configure
     display_name: str = ""
+    framework: str = ""  # PolicyInfo.framework.name, e.g. "HIPAA Security Rule"
+    reference: str = ""  # PolicyInfo.framework.reference, e.g. "164.312(a)(2)(iv)"
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,7 @@ class PolicyReport:
     #: policy -> "can't run during preview" messages (unknown values); the pack reports them advisory.
     unknown: dict[str, list[str]] = field(default_factory=dict)
     logs: list[str] = field(default_factory=list)
+    pack_dir: Path | None = None
 
     @property
     def mandatory(self) -> list[Violation]:
@@ -641,6 +645,7 @@ class PolicyPackSession:
             default_level=_PROTO_TO_LEVEL[p.enforcementLevel],
             kind="stack" if p.policy_type == analyzer_pb2.POLICY_TYPE_STACK else "resource",
             config=dict(config[p.name]["properties"] or {}), display_name=p.displayName,
+            framework=p.framework.name, reference=p.framework.reference, tags=tuple(p.tags),
         ) for p in info.policies), key=lambda p: p.name)
 
     def analyze(self, plan: Plan, *, stack_policies: bool = True,
@@ -682,7 +687,7 @@ class PolicyPackSession:
             stack=self.stack, pack_name=self.pack_name, pack_version=self.pack_version, policies=self.policies,
             violations=sorted(violations, key=Violation.sort_key), analyzed=analyzed,
             not_applicable={k: sorted(v) for k, v in sorted(not_applicable.items())},
-            unknown=dict(sorted(unknown.items())), logs=self.engine.logs[logs_before:])
+            unknown=dict(sorted(unknown.items())), logs=self.engine.logs[logs_before:], pack_dir=self.pack_dir)
 
 
 def _stack_config(plan: Plan, stack: str) -> tuple[dict[str, str], list[str]]:

@@ -17,6 +17,7 @@ import pulumi_aws as aws
 import pytest
 from google.protobuf import struct_pb2
 
+from offline.compliance import compliance_results, render_compliance_report, write_compliance_report
 from offline.engine import UNKNOWN, Plan, Registration
 from offline.policy import (
     PolicyConfigError,
@@ -28,8 +29,8 @@ from offline.policy import (
 from tests.helpers import render
 
 TOY_PACK = '''
-from pulumi_policy import (EnforcementLevel, PolicyConfigSchema, PolicyPack, ResourceValidationPolicy,
-                           StackValidationPolicy)
+from pulumi_policy import (EnforcementLevel, PolicyComplianceFramework, PolicyConfigSchema, PolicyPack,
+                           ResourceValidationPolicy, StackValidationPolicy)
 
 KEY = "aws:kms/key:Key"
 
@@ -66,12 +67,14 @@ PolicyPack(
     policies=[
         ResourceValidationPolicy(
             name="kms-key-rotation", description="KMS keys rotate.", validate=_rotation,
+            framework=PolicyComplianceFramework(name="HIPAA Security Rule", reference="164.312(a)(2)(iv)"),
             config_schema=PolicyConfigSchema(properties={
                 "rotationPeriodInDays": {"type": "integer", "minimum": 90, "default": 365}})),
         ResourceValidationPolicy(
             name="kms-key-protected", description="KMS keys are protected.", validate=_protected,
             enforcement_level=EnforcementLevel.MANDATORY),
-        StackValidationPolicy(name="vpc-flow-logs", description="Every VPC has a flow log.", validate=_flow_logs),
+        StackValidationPolicy(name="vpc-flow-logs", description="Every VPC has a flow log (HIPAA 164.312(b)).",
+                              validate=_flow_logs),
     ],
 )
 '''
@@ -291,3 +294,32 @@ def _registration(type_: str, name: str, inputs: dict, *, custom: bool = True, p
     return Registration(
         urn=f"urn:pulumi:test::care-platform::{type_}::{name}", type=type_, name=name, parent=stack,
         custom=custom, protect=protect, provider=provider, dependencies=[], inputs=inputs, wire_inputs=struct)
+
+
+def test_compliance_report_groups_policies_by_hipaa_section(plan: Plan, toy: Path, tmp_path: Path) -> None:
+    report = run(plan, toy, {"all": "mandatory", "vpc-flow-logs": "advisory"})
+    results = {r.policy.name: r for r in compliance_results(report, plan)}
+    # Citations: the framework reference the pack sends, else one found in the description.
+    assert (results["kms-key-rotation"].citation, results["kms-key-rotation"].citation_source) == (
+        "164.312(a)(2)(iv)", "pack")
+    assert (results["vpc-flow-logs"].citation, results["vpc-flow-logs"].citation_source) == ("164.312(b)", "description")
+    assert (results["kms-key-protected"].citation, results["kms-key-protected"].citation_source) == ("uncited", "none")
+    # Resources checked: known for the policy that marks the rest not_applicable, unknown otherwise.
+    assert [name for _, name, _ in results["kms-key-rotation"].checked] == ["rotating", "static"]
+    assert results["kms-key-protected"].checked is None
+    assert [r.result for r in results.values()] == ["FAIL", "FAIL", "WARN"]
+
+    path = write_compliance_report(report, plan, tmp_path / "build" / "test" / "compliance.md")
+    text = path.read_text()
+    assert text == render_compliance_report(report, plan)  # deterministic
+    assert text.startswith("# HIPAA Security Rule compliance: stack `test`\n")
+    assert "**Result: FAIL**: 2 mandatory and 1 advisory violation(s)." in text
+    assert ("| Technical safeguards | 164.312(a)(2)(iv) Access control: encryption and decryption | 1 | 2 | 1 | FAIL |"
+            in text)
+    assert "| Technical safeguards | 164.312(b) Audit controls | 1 | 0+ | 0 | WARN |" in text
+    assert ("| `kms-key-rotation` | mandatory | KMS keys rotate. | 2 (Key ×2) | FAIL |") in text
+    assert "- PASS `rotating` (aws:kms/key:Key)" in text
+    assert ("- FAIL `static` (aws:kms/key:Key): enableKeyRotation must be true (rotate every 365 days); "
+            "set encryption.rotation in the stack file") in text
+    assert "- WARN `main` (aws:ec2/vpc:Vpc): VPC main (parent care-platform-test) has no flow log" in text
+    assert "uncited policies: kms-key-protected" in text
