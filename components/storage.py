@@ -1,12 +1,27 @@
-"""S3 buckets (the data-tier issue builds the component)."""
+"""S3: a hardened bucket component, and the stack's buckets (static assets, PHI data, audit and access logs).
+
+Every bucket is versioned, private (public access blocked, ACLs disabled), TLS-only, logged to the
+access-log bucket and kept by lifecycle rules from config. Data buckets are encrypted with the
+storage key (SSE-KMS with bucket keys) and replicate to a DR-region bucket with the DR key; the
+audit-log bucket is created with Object Lock.
+
+One AWS constraint shapes the access-log bucket: S3 server access logging delivers only to a
+bucket whose default encryption is SSE-S3 (SSE-KMS is not supported for the log target), so that
+bucket alone uses SSE-S3 (AES-256). It holds request metadata, not PHI objects.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
+import pulumi
+import pulumi_aws as aws
 from pydantic import Field, model_validator
 
-from components.common import ConfigModel
+from components.common import BACKUP_TAG_KEY, ConfigModel, child_opts, tags_for
 from components.problems import ProblemCollector
 
 
@@ -35,3 +50,319 @@ class StorageConfig(ConfigModel):
     lifecycle: LifecycleConfig = LifecycleConfig()
     replicate_to_dr: bool = True
     audit_object_lock: ObjectLockConfig = ObjectLockConfig()
+    #: Server access logs are deleted after this many days (they are request metadata, not records).
+    access_logs_expire_after_days: int = Field(default=400, ge=90, le=3650)
+
+
+@dataclass(frozen=True)
+class Replication:
+    """Where a bucket replicates to: the destination bucket's ARN and the key replicas are encrypted with."""
+
+    destination_bucket_arn: pulumi.Input[str]
+    destination_kms_key_arn: pulumi.Input[str]
+
+
+def _deny_insecure_transport(bucket_arn: str) -> dict[str, Any]:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def _allow_access_log_delivery(bucket_arn: str, account_id: str) -> dict[str, Any]:
+    return {
+        "Sid": "AllowS3ServerAccessLogs",
+        "Effect": "Allow",
+        "Principal": {"Service": "logging.s3.amazonaws.com"},
+        "Action": "s3:PutObject",
+        "Resource": f"{bucket_arn}/*",
+        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+    }
+
+
+class SecureBucket(pulumi.ComponentResource):
+    """One private, versioned, encrypted, TLS-only S3 bucket with lifecycle rules and access logging."""
+
+    bucket_name: pulumi.Output[str]
+    arn: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        bucket_name: str,
+        account_id: str,
+        kms_key_arn: pulumi.Input[str] | None,
+        lifecycle: LifecycleConfig,
+        tier_to_cold_storage: bool = True,
+        expire_after_days: int | None = None,
+        access_log_bucket: pulumi.Input[str] | None = None,
+        receives_access_logs: bool = False,
+        object_lock: ObjectLockConfig | None = None,
+        replication: Replication | None = None,
+        backup: bool = False,
+        force_destroy: bool = False,
+        protect: bool = True,
+        tags: Mapping[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("care:storage:SecureBucket", name, None, opts)
+        child = child_opts(self)
+        if kms_key_arn is None and not receives_access_logs:
+            raise ValueError(f"{name}: only the access-log bucket may use SSE-S3; give a KMS key")
+        extra_tags = {BACKUP_TAG_KEY: "true"} if backup else {}
+
+        self.bucket = aws.s3.Bucket(
+            f"{name}-bucket",
+            aws.s3.BucketArgs(
+                bucket=bucket_name,
+                object_lock_enabled=True if object_lock else None,
+                # Object Lock keeps locked versions whatever this says; elsewhere it is config.
+                force_destroy=force_destroy and object_lock is None,
+                tags=tags_for(tags, bucket_name, **extra_tags),
+            ),
+            child_opts(self, protect=protect),
+        )
+        self.bucket_name = self.bucket.bucket
+        self.arn = self.bucket.arn
+        bucket_id = self.bucket.id
+
+        public_access = aws.s3.BucketPublicAccessBlock(
+            f"{name}-public-access",
+            aws.s3.BucketPublicAccessBlockArgs(
+                bucket=bucket_id, block_public_acls=True, block_public_policy=True, ignore_public_acls=True,
+                restrict_public_buckets=True,
+            ),
+            child,
+        )
+        aws.s3.BucketOwnershipControls(
+            f"{name}-ownership",
+            aws.s3.BucketOwnershipControlsArgs(
+                bucket=bucket_id,
+                rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+            ),
+            child,
+        )
+        self.versioning = aws.s3.BucketVersioning(
+            f"{name}-versioning",
+            aws.s3.BucketVersioningInitArgs(
+                bucket=bucket_id,
+                versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+            ),
+            child,
+        )
+        by_default = (
+            aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="aws:kms", kms_master_key_id=kms_key_arn)
+            if kms_key_arn is not None else
+            aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="AES256")
+        )
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-encryption",
+            aws.s3.BucketServerSideEncryptionConfigurationInitArgs(
+                bucket=bucket_id,
+                rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=by_default,
+                    bucket_key_enabled=kms_key_arn is not None,
+                )],
+            ),
+            child,
+        )
+
+        def policy(arn: str) -> str:
+            statements = [_deny_insecure_transport(arn)]
+            if receives_access_logs:
+                statements.append(_allow_access_log_delivery(arn, account_id))
+            return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+        aws.s3.BucketPolicy(
+            f"{name}-policy",
+            aws.s3.BucketPolicyArgs(bucket=bucket_id, policy=self.bucket.arn.apply(policy)),
+            # S3 rejects a policy while the public-access block is still being written.
+            child_opts(self, depends_on=[public_access]),
+        )
+
+        if access_log_bucket is not None:
+            aws.s3.BucketLogging(
+                f"{name}-access-logging",
+                aws.s3.BucketLoggingInitArgs(
+                    bucket=bucket_id, target_bucket=access_log_bucket, target_prefix=f"{bucket_name}/",
+                ),
+                child,
+            )
+
+        rule = aws.s3.BucketLifecycleConfigurationRuleArgs(
+            id="retention",
+            status="Enabled",
+            filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+            transitions=[
+                aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                    days=lifecycle.infrequent_access_after_days, storage_class="STANDARD_IA"),
+                aws.s3.BucketLifecycleConfigurationRuleTransitionArgs(
+                    days=lifecycle.glacier_after_days, storage_class="GLACIER"),
+            ] if tier_to_cold_storage else None,
+            expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=expire_after_days)
+            if expire_after_days else None,
+            noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                noncurrent_days=lifecycle.noncurrent_expire_after_days),
+            abort_incomplete_multipart_upload=(
+                aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                    days_after_initiation=lifecycle.abort_multipart_after_days)),
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle",
+            aws.s3.BucketLifecycleConfigurationArgs(bucket=bucket_id, rules=[rule]),
+            child_opts(self, depends_on=[self.versioning]),
+        )
+
+        if object_lock is not None:
+            aws.s3.BucketObjectLockConfiguration(
+                f"{name}-object-lock",
+                aws.s3.BucketObjectLockConfigurationInitArgs(
+                    bucket=bucket_id,
+                    rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
+                        default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(
+                            mode=object_lock.mode, days=object_lock.days),
+                    ),
+                ),
+                child_opts(self, depends_on=[self.versioning]),
+            )
+
+        if replication is not None:
+            self._replicate(name, replication, kms_key_arn, tags)
+
+        self.register_outputs({"bucketName": self.bucket_name, "arn": self.arn})
+
+    def _replicate(self, name: str, replication: Replication, source_key: pulumi.Input[str] | None,
+                   tags: Mapping[str, str]) -> None:
+        child = child_opts(self)
+        role = aws.iam.Role(
+            f"{name}-replication-role",
+            aws.iam.RoleArgs(
+                description=f"S3 replication of {name} to the DR region",
+                assume_role_policy=json.dumps({
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                                   "Action": "sts:AssumeRole"}],
+                }),
+                tags=tags_for(tags, f"{name}-replication-role"),
+            ),
+            child,
+        )
+        aws.iam.RolePolicy(
+            f"{name}-replication-policy",
+            aws.iam.RolePolicyArgs(
+                role=role.id,
+                policy=pulumi.Output.json_dumps({
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                         "Resource": self.arn},
+                        {"Effect": "Allow",
+                         "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
+                                    "s3:GetObjectVersionTagging"],
+                         "Resource": pulumi.Output.concat(self.arn, "/*")},
+                        {"Effect": "Allow", "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+                         "Resource": pulumi.Output.concat(replication.destination_bucket_arn, "/*")},
+                        {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": source_key},
+                        {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                         "Resource": replication.destination_kms_key_arn},
+                    ],
+                }),
+            ),
+            child,
+        )
+        aws.s3.BucketReplicationConfig(
+            f"{name}-replication",
+            aws.s3.BucketReplicationConfigArgs(
+                bucket=self.bucket.id,
+                role=role.arn,
+                rules=[aws.s3.BucketReplicationConfigRuleArgs(
+                    id="to-dr",
+                    status="Enabled",
+                    filter=aws.s3.BucketReplicationConfigRuleFilterArgs(prefix=""),
+                    delete_marker_replication=aws.s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(
+                        status="Enabled"),
+                    source_selection_criteria=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
+                        sse_kms_encrypted_objects=(
+                            aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(
+                                status="Enabled"))),
+                    destination=aws.s3.BucketReplicationConfigRuleDestinationArgs(
+                        bucket=replication.destination_bucket_arn,
+                        storage_class="STANDARD",
+                        encryption_configuration=(
+                            aws.s3.BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(
+                                replica_kms_key_id=replication.destination_kms_key_arn)),
+                    ),
+                )],
+            ),
+            # Replication needs versioning on the source (and the destination, created before this bucket).
+            child_opts(self, depends_on=[self.versioning]),
+        )
+
+
+class Storage(pulumi.ComponentResource):
+    """The stack's buckets: access logs, static assets (for the CDN), application data (PHI), audit logs."""
+
+    bucket_names: dict[str, pulumi.Output[str]]
+    bucket_arns: dict[str, pulumi.Output[str]]
+
+    def __init__(
+        self,
+        name: str,
+        config: StorageConfig,
+        *,
+        account_id: str,
+        kms_key_arn: pulumi.Input[str],
+        dr_kms_key_arn: pulumi.Input[str] | None = None,
+        dr_provider: pulumi.ProviderResource | None = None,
+        force_destroy: bool = False,
+        protect: bool = True,
+        tags: Mapping[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("care:storage:Storage", name, None, opts)
+        lifecycle = config.lifecycle
+
+        def bucket(purpose: str, *, dr: bool = False, **kwargs: Any) -> SecureBucket:
+            label = f"dr-{purpose}" if dr else purpose
+            return SecureBucket(
+                f"{name}-{label}", bucket_name=f"{name}-{label}-{account_id}", account_id=account_id,
+                lifecycle=lifecycle, force_destroy=force_destroy, protect=protect, tags=tags,
+                opts=child_opts(self, provider=dr_provider) if dr else child_opts(self), **kwargs,
+            )
+
+        self.access_logs = bucket("access-logs", kms_key_arn=None, receives_access_logs=True,
+                                  expire_after_days=config.access_logs_expire_after_days)
+        logs_to = self.access_logs.bucket_name
+
+        replication: Replication | None = None
+        self.dr_app_data: SecureBucket | None = None
+        if config.replicate_to_dr and dr_provider is not None and dr_kms_key_arn is not None:
+            self.dr_access_logs = bucket("access-logs", dr=True, kms_key_arn=None, receives_access_logs=True,
+                                         expire_after_days=config.access_logs_expire_after_days)
+            self.dr_app_data = bucket("app-data", dr=True, kms_key_arn=dr_kms_key_arn,
+                                      access_log_bucket=self.dr_access_logs.bucket_name)
+            replication = Replication(destination_bucket_arn=self.dr_app_data.arn,
+                                      destination_kms_key_arn=dr_kms_key_arn)
+
+        # Served through the CDN: current versions stay in S3 Standard.
+        self.static_assets = bucket("static-assets", kms_key_arn=kms_key_arn, access_log_bucket=logs_to,
+                                    tier_to_cold_storage=False)
+        self.app_data = bucket("app-data", kms_key_arn=kms_key_arn, access_log_bucket=logs_to, backup=True,
+                               replication=replication)
+        self.audit_logs = bucket("audit-logs", kms_key_arn=kms_key_arn, access_log_bucket=logs_to, backup=True,
+                                 object_lock=config.audit_object_lock)
+
+        buckets = {"accessLogs": self.access_logs, "staticAssets": self.static_assets, "appData": self.app_data,
+                   "auditLogs": self.audit_logs}
+        if self.dr_app_data is not None:
+            buckets["drAppData"] = self.dr_app_data
+        self.bucket_names = {key: b.bucket_name for key, b in buckets.items()}
+        self.bucket_arns = {key: b.arn for key, b in buckets.items()}
+        self.register_outputs({"bucketNames": self.bucket_names, "bucketArns": self.bucket_arns})

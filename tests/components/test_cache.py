@@ -5,8 +5,8 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from components.cache import RedisCluster
-from tests.helpers import PROD_TAGS, render, stack_config, untagged
+from components.cache import CacheConfig, RedisCluster
+from tests.helpers import PROD_TAGS, render, stack_config, stack_raw, untagged
 
 KEY = "arn:aws:kms:us-east-2:333333333333:key/cache"
 SECRETS_KEY = "arn:aws:kms:us-east-2:333333333333:key/secrets"
@@ -38,7 +38,7 @@ def prod():
 
 @pytest.fixture(scope="module")
 def dev():
-    return _render(stack_config("dev").cache, protect=False, name="care-dev-redis")
+    return _render(CacheConfig.model_validate(stack_raw("dev")["cache"]), protect=False, name="care-dev-redis")
 
 
 def test_children(prod):

@@ -8,8 +8,8 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.database import PostgresDatabase
-from tests.helpers import PROD_TAGS, render, stack_config
+from components.database import DatabasesConfig, PostgresDatabase
+from tests.helpers import PROD_TAGS, render, stack_config, stack_raw, untagged
 
 KEY = "arn:aws:kms:us-east-2:333333333333:key/database"
 SECRETS_KEY = "arn:aws:kms:us-east-2:333333333333:key/secrets"
@@ -48,7 +48,8 @@ def prod():
 
 @pytest.fixture(scope="module")
 def dev():
-    return _build(stack_config("dev").database.prm, dr=False, protect=False, name="care-dev-prm")
+    config = DatabasesConfig.model_validate(stack_raw("dev")["database"]).prm
+    return _build(config, dr=False, protect=False, name="care-dev-prm")
 
 
 def test_children_and_counts(prod):
@@ -64,6 +65,7 @@ def test_children_and_counts(prod):
         "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
     ])
     assert all(r.type == COMPONENT or r.parent == component.urn or r.is_provider for r in plan.resources)
+    assert untagged(plan, PROD_TAGS) == []
 
 
 def test_primary_is_the_seeds_instance(prod):

@@ -1,0 +1,164 @@
+"""Storage and SecureBucket: the prod buckets (PHI data replicated to DR, Object Lock on audit logs)."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi_aws as aws
+import pytest
+
+from components.storage import SecureBucket, Storage, StorageConfig
+from tests.helpers import PROD_TAGS, render, stack_config, stack_raw, untagged
+
+KEY = "arn:aws:kms:us-east-2:333333333333:key/storage"
+DR_KEY = "arn:aws:kms:us-west-2:333333333333:key/dr-storage"
+ACCOUNT = "333333333333"
+NAME = "care-prod"
+BUCKETS = ("access-logs", "static-assets", "app-data", "audit-logs", "dr-access-logs", "dr-app-data")
+
+
+def _render(config: StorageConfig, *, dr: bool, protect: bool):
+    def program() -> None:
+        dr_provider = aws.Provider("aws-dr", region="us-west-2") if dr else None
+        Storage(NAME, config, account_id=ACCOUNT, kms_key_arn=KEY, dr_kms_key_arn=DR_KEY if dr else None,
+                dr_provider=dr_provider, force_destroy=not protect, protect=protect, tags=PROD_TAGS)
+
+    return render(program)
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return _render(stack_config("prod").storage, dr=True, protect=True)
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return _render(StorageConfig.model_validate(stack_raw("dev")["storage"]), dr=False, protect=False)
+
+
+def _of(plan, kind: str, label: str):
+    return plan.named(f"{NAME}-{label}-{kind}").inputs
+
+
+def test_buckets_and_their_names(prod):
+    buckets = prod.of_type("aws:s3/bucket:Bucket")
+    assert sorted(b.inputs["bucket"] for b in buckets) == sorted(f"{NAME}-{b}-{ACCOUNT}" for b in BUCKETS)
+    assert all(b.protect for b in buckets)
+    assert all(b.inputs["forceDestroy"] is False for b in buckets)
+    storage = prod.of_type("care:storage:Storage")[0]
+    components = prod.of_type("care:storage:SecureBucket")
+    assert len(components) == 6 and all(c.parent == storage.urn for c in components)
+    assert untagged(prod, PROD_TAGS) == []
+
+
+def test_every_bucket_is_private_versioned_and_owner_enforced(prod):
+    for label in BUCKETS:
+        assert _of(prod, "public-access", label) == {
+            "bucket": f"{NAME}-{label}-{ACCOUNT}", "blockPublicAcls": True, "blockPublicPolicy": True,
+            "ignorePublicAcls": True, "restrictPublicBuckets": True}
+        assert _of(prod, "ownership", label)["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+        assert _of(prod, "versioning", label)["versioningConfiguration"] == {"status": "Enabled"}
+
+
+def test_encryption(prod):
+    for label, key in (("static-assets", KEY), ("app-data", KEY), ("audit-logs", KEY), ("dr-app-data", DR_KEY)):
+        assert _of(prod, "encryption", label)["rules"] == [{
+            "applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key},
+            "bucketKeyEnabled": True}]
+    # S3 server access logging delivers only to SSE-S3 buckets.
+    for label in ("access-logs", "dr-access-logs"):
+        assert _of(prod, "encryption", label)["rules"] == [{
+            "applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}, "bucketKeyEnabled": False}]
+
+
+def test_policies_deny_plain_http_and_admit_log_delivery(prod):
+    for label in BUCKETS:
+        statements = json.loads(_of(prod, "policy", label)["policy"])["Statement"]
+        arn = f"arn:aws:s3:::{NAME}-{label}-{ACCOUNT}"
+        assert statements[0] == {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
+                                 "Action": "s3:*", "Resource": [arn, f"{arn}/*"],
+                                 "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+        if label.endswith("access-logs"):
+            assert statements[1] == {
+                "Sid": "AllowS3ServerAccessLogs", "Effect": "Allow",
+                "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
+                "Resource": f"{arn}/*", "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}
+        else:
+            assert len(statements) == 1
+
+
+def test_access_logging_to_the_log_bucket_of_the_region(prod):
+    logging = {r.inputs["bucket"]: r.inputs for r in prod.of_type("aws:s3/bucketLogging:BucketLogging")}
+    assert {b: (v["targetBucket"], v["targetPrefix"]) for b, v in logging.items()} == {
+        f"{NAME}-{label}-{ACCOUNT}": (f"{NAME}-{'dr-' if label.startswith('dr-') else ''}access-logs-{ACCOUNT}",
+                                      f"{NAME}-{label}-{ACCOUNT}/")
+        for label in ("static-assets", "app-data", "audit-logs", "dr-app-data")
+    }
+
+
+def test_lifecycle_rules(prod):
+    base = {"id": "retention", "status": "Enabled", "filter": {"prefix": ""},
+            "noncurrentVersionExpiration": {"noncurrentDays": 365},
+            "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7}}
+    tiers = [{"days": 30, "storageClass": "STANDARD_IA"}, {"days": 90, "storageClass": "GLACIER"}]
+    assert _of(prod, "lifecycle", "app-data")["rules"] == [{**base, "transitions": tiers}]
+    assert _of(prod, "lifecycle", "audit-logs")["rules"] == [{**base, "transitions": tiers}]
+    assert _of(prod, "lifecycle", "static-assets")["rules"] == [base]
+    assert _of(prod, "lifecycle", "access-logs")["rules"] == [{**base, "transitions": tiers,
+                                                               "expiration": {"days": 400}}]
+
+
+def test_audit_logs_object_lock(prod):
+    assert prod.named(f"{NAME}-audit-logs-bucket").inputs["objectLockEnabled"] is True
+    assert _of(prod, "object-lock", "audit-logs")["rule"] == {"defaultRetention": {"mode": "COMPLIANCE",
+                                                                                   "days": 2190}}
+    assert len(prod.of_type("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration")) == 1
+    assert "objectLockEnabled" not in prod.named(f"{NAME}-app-data-bucket").inputs
+
+
+def test_backup_tag_on_data_buckets_only(prod):
+    tagged = sorted(r.inputs["bucket"] for r in prod.of_type("aws:s3/bucket:Bucket")
+                    if r.inputs["tags"].get("Backup") == "true")
+    assert tagged == [f"{NAME}-app-data-{ACCOUNT}", f"{NAME}-audit-logs-{ACCOUNT}"]
+
+
+def test_app_data_replicates_to_dr(prod):
+    dr = prod.named("aws-dr").urn
+    for label in ("dr-app-data", "dr-access-logs"):
+        assert prod.named(f"{NAME}-{label}-bucket").provider.startswith(dr)
+    assert prod.named(f"{NAME}-app-data-bucket").provider == ""  # the default (primary) provider here
+    replication = prod.named(f"{NAME}-app-data-replication")
+    rule = replication.inputs["rules"][0]
+    assert rule == {
+        "id": "to-dr", "status": "Enabled", "filter": {"prefix": ""},
+        "deleteMarkerReplication": {"status": "Enabled"},
+        "sourceSelectionCriteria": {"sseKmsEncryptedObjects": {"status": "Enabled"}},
+        "destination": {"bucket": f"arn:aws:s3:::{NAME}-dr-app-data-{ACCOUNT}", "storageClass": "STANDARD",
+                        "encryptionConfiguration": {"replicaKmsKeyId": DR_KEY}},
+    }
+    assert prod.named(f"{NAME}-app-data-versioning").urn in replication.dependencies
+    policy = json.loads(prod.named(f"{NAME}-app-data-replication-policy").inputs["policy"])
+    resources = {s["Action"][0]: s["Resource"] for s in policy["Statement"]}
+    assert resources["s3:ReplicateObject"] == f"arn:aws:s3:::{NAME}-dr-app-data-{ACCOUNT}/*"
+    assert resources["kms:Decrypt"] == KEY and resources["kms:Encrypt"] == DR_KEY
+    assert len(prod.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig")) == 1
+
+
+def test_dev_buckets_are_destroyable_but_still_encrypted(dev):
+    buckets = {r.inputs["bucket"]: r for r in dev.of_type("aws:s3/bucket:Bucket")}
+    assert sorted(buckets) == sorted(f"{NAME}-{b}-{ACCOUNT}" for b in BUCKETS[:4])
+    assert all(not b.protect for b in buckets.values())
+    assert buckets[f"{NAME}-app-data-{ACCOUNT}"].inputs["forceDestroy"] is True
+    assert buckets[f"{NAME}-audit-logs-{ACCOUNT}"].inputs["forceDestroy"] is False  # Object Lock
+    assert dev.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig") == []
+    assert _of(dev, "encryption", "app-data")["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == (
+        "aws:kms")
+
+
+def test_a_kms_key_is_required_outside_the_log_bucket():
+    def program() -> None:
+        SecureBucket("b", bucket_name="b", account_id=ACCOUNT, kms_key_arn=None,
+                     lifecycle=StorageConfig().lifecycle, tags=PROD_TAGS)
+
+    with pytest.raises(Exception, match="only the access-log bucket may use SSE-S3"):
+        render(program)
