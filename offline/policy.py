@@ -56,7 +56,7 @@ from offline.stackfile import ROOT, StackFileError, load_stack_file
 
 __all__ = [
     "LEVELS", "PolicyConfigError", "PolicyInfo", "PolicyPackError", "PolicyPackSession", "PolicyReport",
-    "Violation", "load_policy_config", "reconcile_policy_config", "run_policy_pack",
+    "Violation", "load_policy_config", "open_session", "reconcile_policy_config", "run_policy_pack",
 ]
 
 #: Enforcement levels, as ``--policy-pack-config`` spells them.
@@ -700,13 +700,20 @@ def _stack_config(plan: Plan, stack: str) -> tuple[dict[str, str], list[str]]:
     return dict(stack_file.values), list(stack_file.secret_keys)
 
 
+def open_session(plan: Plan, stack: str, *, pack_dir: Path = ROOT / "policies",
+                 config_path: Path | None = None) -> PolicyPackSession:
+    """A started and configured pack for ``stack`` (its stack file's config in ``PULUMI_CONFIG``).
+    Analyze ``plan`` and variants of it as often as needed; close it (or use ``with``) when done."""
+    values, secret_keys = _stack_config(plan, stack)
+    return PolicyPackSession(stack, project=plan.project, pack_dir=pack_dir, config_path=config_path,
+                             config_values=values, config_secret_keys=secret_keys)
+
+
 def run_policy_pack(plan: Plan, stack: str, *, pack_dir: Path = ROOT / "policies",
                     config_path: Path | None = None) -> PolicyReport:
     """Run the pack in ``pack_dir`` over ``plan`` with ``policies/config/<stack>.json``: one pack
     process, ``Analyze`` per resource, ``AnalyzeStack`` over all. Raises :class:`PolicyPackError`."""
-    values, secret_keys = _stack_config(plan, stack)
-    with PolicyPackSession(stack, project=plan.project, pack_dir=pack_dir, config_path=config_path,
-                           config_values=values, config_secret_keys=secret_keys) as session:
+    with open_session(plan, stack, pack_dir=pack_dir, config_path=config_path) as session:
         return session.analyze(plan)
 
 

@@ -1,0 +1,323 @@
+"""Mutation test: break one guarded setting of the rendered prod plan and the real pack must catch it.
+
+prod is rendered once; every mutation edits a COPY of one registration (its wire inputs, or its
+``protect`` flag, or drops a resource for the stack policies) and the copy is analyzed by ONE pack
+process started the way ``pulumi preview --policy-pack policies`` starts it, configured from
+``policies/config/prod.json``. A mutation passes only if the expected policy reports a MANDATORY
+violation on the mutated resource (or, for a stack policy, anywhere) with the expected text.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from google.protobuf import json_format, struct_pb2
+
+from offline.engine import Plan, Registration, plain, run_stack
+from offline.policy import PolicyPackSession, PolicyReport, open_session
+from offline.stackfile import ROOT
+
+#: The pack under test (overridable to try a pack kept elsewhere).
+PACK_DIR = Path(os.environ.get("OFFLINE_POLICY_PACK_DIR", ROOT / "policies"))
+
+pytestmark = pytest.mark.skipif(not (PACK_DIR / "PulumiPolicy.yaml").exists(),
+                                reason=f"no policy pack in {PACK_DIR} yet")
+
+Raw = dict[str, Any]
+
+# Resource types the mutations target.
+KMS_KEY = "aws:kms/key:Key"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+SUBNET = "aws:ec2/subnet:Subnet"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+RDS = "aws:rds/instance:Instance"
+RDS_PARAMS = "aws:rds/parameterGroup:ParameterGroup"
+CACHE = "aws:elasticache/replicationGroup:ReplicationGroup"
+MSK = "aws:msk/cluster:Cluster"
+SECRET = "aws:secretsmanager/secret:Secret"
+EKS = "aws:eks/cluster:Cluster"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_V2 = "aws:s3/bucketV2:BucketV2"
+BACKUP_PLAN = "aws:backup/plan:Plan"
+BACKUP_VAULT = "aws:backup/vault:Vault"
+SNS_TOPIC = "aws:sns/topic:Topic"
+
+
+# --------------------------------------------------------------------------------------------------
+# Editing wire inputs.
+
+
+def _walk(raw: Raw, path: str) -> tuple[Any, str | int]:
+    """The container holding the last step of dotted ``path`` (list indexes as numbers)."""
+    node: Any = raw
+    *parents, last = path.split(".")
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node, (int(last) if isinstance(node, list) else last)
+
+
+def set_(path: str, value: Any) -> Callable[[Raw], None]:
+    def change(raw: Raw) -> None:
+        node, key = _walk(raw, path)
+        node[key] = value
+    return change
+
+
+def delete(path: str) -> Callable[[Raw], None]:
+    def change(raw: Raw) -> None:
+        node, key = _walk(raw, path)
+        del node[key]
+    return change
+
+
+def keep_first(path: str) -> Callable[[Raw], None]:
+    """Keep only the first element of a list (e.g. subnets down to one AZ)."""
+    def change(raw: Raw) -> None:
+        node, key = _walk(raw, path)
+        node[key] = node[key][:1]
+    return change
+
+
+def both(*changes: Callable[[Raw], None]) -> Callable[[Raw], None]:
+    def change(raw: Raw) -> None:
+        for c in changes:
+            c(raw)
+    return change
+
+
+def open_ingress(port: int) -> Callable[[Raw], None]:
+    def change(raw: Raw) -> None:
+        raw.setdefault("ingress", []).append({"protocol": "tcp", "fromPort": port, "toPort": port,
+                                              "cidrBlocks": ["0.0.0.0/0"], "description": "mutation"})
+    return change
+
+
+def wildcard_key_policy(raw: Raw) -> None:
+    document = json.loads(raw["policy"])
+    document["Statement"].append({"Sid": "MutationOpenToAll", "Effect": "Allow", "Principal": {"AWS": "*"},
+                                  "Action": "kms:Decrypt", "Resource": "*"})
+    raw["policy"] = json.dumps(document)
+
+
+def force_ssl_off(raw: Raw) -> None:
+    for parameter in raw["parameters"]:
+        if parameter["name"] == "rds.force_ssl":
+            parameter["value"] = "0"
+
+
+# --------------------------------------------------------------------------------------------------
+# Picking the resource to break.
+
+
+def primary_db(reg: Registration) -> bool:
+    return not reg.inputs.get("replicateSourceDb")
+
+
+def has(path: str) -> Callable[[Registration], bool]:
+    def pick(reg: Registration) -> bool:
+        node: Any = reg.inputs
+        for part in path.split("."):
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    return False
+                node = node[int(part)]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                return False
+        return True
+    return pick
+
+
+def force_ssl_group(reg: Registration) -> bool:
+    return any(p.get("name") == "rds.force_ssl" for p in reg.inputs.get("parameters", []))
+
+
+def anything(reg: Registration) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Mutation:
+    id: str
+    policy: str
+    type: str
+    expect: str  # text the violation message must contain
+    change: Callable[[Raw], None] | None = None
+    protect: bool | None = None
+    remove: bool = False  # drop every resource of `type` (for stack policies)
+    pick: Callable[[Registration], bool] = anything
+
+
+MUTATIONS: list[Mutation] = [
+    # Encryption at rest, customer-managed keys.
+    Mutation("kms-rotation-off", "kms-key-rotation", KMS_KEY, "enableKeyRotation is not true",
+             set_("enableKeyRotation", False)),
+    Mutation("kms-key-disabled", "kms-key-rotation", KMS_KEY, "isEnabled is false", set_("isEnabled", False)),
+    Mutation("log-group-no-kms", "log-group-kms", LOG_GROUP, "kmsKeyId is not set", delete("kmsKeyId")),
+    Mutation("rds-unencrypted", "rds-storage-encrypted", RDS, "storageEncrypted is not true",
+             set_("storageEncrypted", False), pick=primary_db),
+    Mutation("rds-aws-managed-key", "rds-storage-encrypted", RDS, "AWS-managed key alias/aws/rds",
+             set_("kmsKeyId", "alias/aws/rds"), pick=primary_db),
+    Mutation("rds-pi-aws-key", "rds-performance-insights-kms", RDS, "performanceInsightsKmsKeyId is not set",
+             both(set_("performanceInsightsEnabled", True), delete("performanceInsightsKmsKeyId")),
+             pick=has("performanceInsightsKmsKeyId")),
+    Mutation("cache-unencrypted", "elasticache-encryption-at-rest", CACHE, "atRestEncryptionEnabled is not true",
+             set_("atRestEncryptionEnabled", False)),
+    Mutation("cache-aws-key", "elasticache-encryption-at-rest", CACHE, "kmsKeyId is not set", delete("kmsKeyId")),
+    Mutation("msk-aws-key", "msk-encryption-at-rest", MSK, "encryptionAtRestKmsKeyArn",
+             delete("encryptionInfo.encryptionAtRestKmsKeyArn")),
+    Mutation("secret-aws-key", "secrets-manager-kms", SECRET, "kmsKeyId is not set", delete("kmsKeyId"),
+             pick=has("kmsKeyId")),
+    Mutation("eks-secrets-plain", "eks-secrets-encryption", EKS, "encryptionConfig", delete("encryptionConfig")),
+    Mutation("node-volume-unencrypted", "ebs-volume-encrypted", LAUNCH_TEMPLATE, "encrypted is not true",
+             set_("blockDeviceMappings.0.ebs.encrypted", "false"), pick=has("blockDeviceMappings.0.ebs")),
+    Mutation("sns-no-kms", "sns-topic-kms", SNS_TOPIC, "kmsMasterKeyId is not set", delete("kmsMasterKeyId")),
+    Mutation("vault-no-kms", "backup-vault-kms", BACKUP_VAULT, "kmsKeyArn is not set", delete("kmsKeyArn")),
+    # Encryption in transit.
+    Mutation("cache-plaintext", "elasticache-transit-encryption", CACHE, "transitEncryptionEnabled",
+             set_("transitEncryptionEnabled", False)),
+    Mutation("msk-plaintext-clients", "msk-tls-client-broker", MSK, "clientBroker",
+             set_("encryptionInfo.encryptionInTransit.clientBroker", "TLS_PLAINTEXT")),
+    Mutation("msk-plaintext-brokers", "msk-tls-in-cluster", MSK, "inCluster",
+             set_("encryptionInfo.encryptionInTransit.inCluster", False)),
+    Mutation("rds-ssl-optional", "rds-force-ssl", RDS_PARAMS, "rds.force_ssl", force_ssl_off, pick=force_ssl_group),
+    # Availability.
+    Mutation("rds-single-az", "rds-multi-az", RDS, "multiAz", set_("multiAz", False), pick=primary_db),
+    Mutation("cache-single-az", "elasticache-multi-az", CACHE, "multiAzEnabled", set_("multiAzEnabled", False)),
+    Mutation("msk-one-az", "msk-broker-az-spread", MSK, "clientSubnets",
+             keep_first("brokerNodeGroupInfo.clientSubnets")),
+    Mutation("nodes-one-az", "eks-node-group-az-spread", NODE_GROUP, "subnetIds", keep_first("subnetIds")),
+    # Backup and recovery.
+    Mutation("rds-short-retention", "rds-backup-retention", RDS, "backupRetentionPeriod",
+             set_("backupRetentionPeriod", 7), pick=primary_db),
+    Mutation("rds-deletable", "rds-deletion-protection", RDS, "deletionProtection",
+             set_("deletionProtection", False), pick=primary_db),
+    Mutation("rds-no-final-snapshot", "rds-final-snapshot", RDS, "skipFinalSnapshot",
+             set_("skipFinalSnapshot", True), pick=primary_db),
+    Mutation("cache-no-snapshots", "elasticache-snapshot-retention", CACHE, "snapshotRetentionLimit",
+             set_("snapshotRetentionLimit", 0)),
+    Mutation("rds-unprotected", "stateful-resources-protected", RDS, "protect is not set", protect=False,
+             pick=primary_db),
+    Mutation("cache-unprotected", "stateful-resources-protected", CACHE, "protect is not set", protect=False),
+    Mutation("msk-unprotected", "stateful-resources-protected", MSK, "protect is not set", protect=False),
+    Mutation("bucket-force-destroy", "s3-no-force-destroy", BUCKET_V2, "forceDestroy", set_("forceDestroy", True)),
+    Mutation("backup-short-retention", "backup-plan-retention", BACKUP_PLAN, "deleteAfter",
+             set_("rules.0.lifecycle.deleteAfter", 7), pick=has("rules.0.lifecycle.deleteAfter")),
+    Mutation("backup-no-dr-copy", "backup-plan-dr-copy", BACKUP_PLAN, "no copy action targets", delete("rules.0.copyActions"),
+             pick=has("rules.0.copyActions")),
+    # Exposure.
+    Mutation("rds-public", "rds-not-public", RDS, "publiclyAccessible", set_("publiclyAccessible", True),
+             pick=primary_db),
+    Mutation("msk-public", "msk-not-public", MSK, "publicAccess",
+             set_("brokerNodeGroupInfo.connectivityInfo", {"publicAccess": {"type": "SERVICE_PROVIDED_EIPS"}})),
+    Mutation("sg-postgres-open", "sg-no-public-ingress", SECURITY_GROUP, "0.0.0.0/0", open_ingress(5432)),
+    Mutation("subnet-public-ips", "subnet-no-public-ip", SUBNET, "mapPublicIpOnLaunch",
+             set_("mapPublicIpOnLaunch", True)),
+    Mutation("kms-wildcard", "no-wildcard-principals", KMS_KEY, "MutationOpenToAll", wildcard_key_policy,
+             pick=has("policy")),
+    Mutation("eks-public-api", "eks-private-endpoint", EKS, "endpointPublicAccess",
+             both(set_("vpcConfig.endpointPublicAccess", True), delete("vpcConfig.endpointPrivateAccess"))),
+    Mutation("imds-v1", "imdsv2-required", LAUNCH_TEMPLATE, "httpTokens", set_("metadataOptions.httpTokens",
+             "optional"), pick=has("metadataOptions")),
+    # Logging and audit.
+    Mutation("log-short-retention", "log-group-retention", LOG_GROUP, "retentionInDays", set_("retentionInDays", 7)),
+    Mutation("rds-no-log-exports", "rds-log-exports", RDS, "enabledCloudwatchLogsExports",
+             set_("enabledCloudwatchLogsExports", []), pick=primary_db),
+    Mutation("msk-no-broker-logs", "msk-broker-logs", MSK, "brokerLogs", delete("loggingInfo")),
+    Mutation("eks-api-log-only", "eks-control-plane-logs", EKS, "enabledClusterLogTypes",
+             set_("enabledClusterLogTypes", ["api"])),
+]
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def mutate(plan: Plan, mutation: Mutation) -> tuple[Plan, Registration | None]:
+    """A copy of ``plan`` with ``mutation`` applied to a copy of its target; the original is untouched."""
+    if mutation.remove:
+        return dataclasses.replace(plan, resources=[r for r in plan.resources if r.type != mutation.type]), None
+    target = target_of(plan, mutation)
+    assert target is not None
+    raw = json_format.MessageToDict(target.wire_inputs)  # a fresh dict: the original Struct is not shared
+    if mutation.change is not None:
+        mutation.change(raw)
+    struct = struct_pb2.Struct()
+    struct.update(raw)
+    broken = dataclasses.replace(
+        target, wire_inputs=struct, inputs=plain(copy.deepcopy(raw)),
+        protect=target.protect if mutation.protect is None else mutation.protect)
+    return dataclasses.replace(plan, resources=[broken if r is target else r for r in plan.resources]), broken
+
+
+def target_of(plan: Plan, mutation: Mutation) -> Registration | None:
+    return next((r for r in plan.resources if r.type == mutation.type and mutation.pick(r)), None)
+
+
+@pytest.fixture(scope="module")
+def prod() -> Plan:
+    return run_stack("prod")
+
+
+@pytest.fixture(scope="module")
+def session(prod: Plan) -> Iterator[PolicyPackSession]:
+    with open_session(prod, "prod", pack_dir=PACK_DIR) as pack:
+        yield pack
+
+
+@pytest.fixture(scope="module")
+def baseline(prod: Plan, session: PolicyPackSession) -> PolicyReport:
+    return session.analyze(prod)
+
+
+def _show(report: PolicyReport) -> str:
+    return "\n".join(f"  {v.level} {v.policy} {v.resource_name or '(stack)'}: {v.detail}" for v in report.violations)
+
+
+def test_prod_as_rendered_has_no_mandatory_violation(baseline: PolicyReport, prod: Plan) -> None:
+    assert baseline.policy("kms-key-rotation").level == "mandatory"
+    assert len(baseline.analyzed) == len(prod.resources) + 1  # + the root stack
+    assert baseline.mandatory == [], "prod violates the pack:\n" + _show(baseline)
+
+
+def test_prod_config_makes_every_policy_mandatory(baseline: PolicyReport) -> None:
+    assert {p.level for p in baseline.policies} == {"mandatory"}
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=[m.id for m in MUTATIONS])
+def test_mutation_is_caught(mutation: Mutation, prod: Plan, session: PolicyPackSession) -> None:
+    kinds = {p.name: p.kind for p in session.policies}
+    assert mutation.policy in kinds, f"the pack has no policy {mutation.policy}"
+    if target_of(prod, mutation) is None and not mutation.remove:
+        pytest.skip(f"prod renders no {mutation.type} to break yet")
+    plan, broken = mutate(prod, mutation)
+    if kinds[mutation.policy] == "stack" or broken is None:
+        report = session.analyze(plan, only=[])
+        caught = [v for v in report.mandatory if v.policy == mutation.policy]
+    else:
+        report = session.analyze(plan, only=[broken.urn], stack_policies=False)
+        caught = [v for v in report.mandatory if v.policy == mutation.policy and v.urn == broken.urn]
+    assert caught, f"{mutation.id}: {mutation.policy} did not report it; the pack said:\n{_show(report)}"
+    assert any(mutation.expect in v.message for v in caught), [v.detail for v in caught]
+
+
+def test_at_least_30_distinct_mutations_apply_to_prod(prod: Plan) -> None:
+    digest = prod.digest()
+    applicable = [m for m in MUTATIONS if m.remove or target_of(prod, m) is not None]
+    for mutation in applicable:
+        mutate(prod, mutation)
+    assert prod.digest() == digest  # mutations work on copies
+    missing = sorted({m.type for m in MUTATIONS if m not in applicable})
+    assert len(applicable) >= 30, f"only {len(applicable)} mutations apply; prod renders none of: {missing}"
+    assert len({m.policy for m in applicable}) >= 25
