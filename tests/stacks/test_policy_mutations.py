@@ -215,8 +215,8 @@ MUTATIONS: list[Mutation] = [
     Mutation("bucket-force-destroy", "s3-no-force-destroy", BUCKET_V2, "forceDestroy", set_("forceDestroy", True)),
     Mutation("backup-short-retention", "backup-plan-retention", BACKUP_PLAN, "deleteAfter",
              set_("rules.0.lifecycle.deleteAfter", 7), pick=has("rules.0.lifecycle.deleteAfter")),
-    Mutation("backup-no-dr-copy", "backup-plan-dr-copy", BACKUP_PLAN, "no copy action targets", delete("rules.0.copyActions"),
-             pick=has("rules.0.copyActions")),
+    Mutation("backup-no-dr-copy", "backup-plan-dr-copy", BACKUP_PLAN, "no copy action targets",
+             delete("rules.0.copyActions"), pick=has("rules.0.copyActions")),
     # Exposure.
     Mutation("rds-public", "rds-not-public", RDS, "publiclyAccessible", set_("publiclyAccessible", True),
              pick=primary_db),
