@@ -1,0 +1,249 @@
+"""Encryption at rest with customer-managed KMS keys: HIPAA 164.312(a)(2)(iv).
+
+Encryption is never a stack setting: the components always encrypt with the KeyRing's per-domain
+keys (components/encryption.py). A violation here means a component lost its secure default.
+"""
+
+from __future__ import annotations
+
+from common import (
+    BACKUP_VAULT,
+    CACHE_RG,
+    EBS_VOLUME,
+    EKS_CLUSTER,
+    K8S_STORAGE_CLASS,
+    KMS_KEY,
+    LAUNCH_TEMPLATE,
+    LOG_GROUP,
+    MSK,
+    RDS_CLUSTER,
+    RDS_INSTANCE,
+    SECRET,
+    SNS_TOPIC,
+    UNKNOWN,
+    Report,
+    Resource,
+    Settings,
+    as_list,
+    is_customer_managed_key,
+    is_false,
+    is_true,
+    is_unknown,
+    policies_of,
+    resource_policy,
+)
+
+AT_REST = "164.312(a)(2)(iv)"
+
+
+def _cmk_problem(value: object, field: str) -> str | None:
+    """Why ``value`` is not a customer-managed key reference, or None when it is one (or unknown)."""
+    if is_unknown(value):
+        return None
+    if value is None or value == "":
+        return f"{field} is not set"
+    if not is_customer_managed_key(value):
+        return f"{field} is the AWS-managed key {value}"
+    return None
+
+
+@resource_policy(
+    "rds-storage-encrypted", concern="encryption", citation=AT_REST, types=(RDS_INSTANCE, RDS_CLUSTER),
+    description="RDS storage is encrypted with a customer-managed KMS key.",
+)
+def rds_storage_encrypted(r: Resource, report: Report, _: Settings) -> None:
+    encrypted = r.get("storageEncrypted")
+    if not is_unknown(encrypted) and not is_true(encrypted):
+        report("storageEncrypted is not true: PHI databases (read replicas included) must be encrypted at rest. "
+               "Set storageEncrypted=True in components/database.py; it is not a stack setting.")
+    problem = _cmk_problem(r.get("kmsKeyId"), "kmsKeyId")
+    if problem:
+        report(f"{problem}: RDS storage must use the KeyRing's 'database' customer-managed key. "
+               "Pass kmsKeyId=keys.arn('database') (the DR ring's key for cross-region replicas).")
+
+
+@resource_policy(
+    "rds-performance-insights-kms", concern="encryption", citation=AT_REST, types=(RDS_INSTANCE, RDS_CLUSTER),
+    description="Performance Insights data (it holds query text, so PHI) is encrypted with a customer-managed key.",
+)
+def rds_performance_insights_kms(r: Resource, report: Report, _: Settings) -> None:
+    enabled = r.get("performanceInsightsEnabled")
+    if not is_true(enabled):
+        return
+    problem = _cmk_problem(r.get("performanceInsightsKmsKeyId"), "performanceInsightsKmsKeyId")
+    if problem:
+        report(f"{problem}: Performance Insights is enabled and stores SQL text, so it must use the 'database' "
+               "customer-managed key. Set performanceInsightsKmsKeyId=keys.arn('database').")
+
+
+@resource_policy(
+    "elasticache-encryption-at-rest", concern="encryption", citation=AT_REST, types=(CACHE_RG,),
+    description="ElastiCache replication groups are encrypted at rest with a customer-managed key.",
+)
+def elasticache_encryption_at_rest(r: Resource, report: Report, _: Settings) -> None:
+    enabled = r.get("atRestEncryptionEnabled")
+    if not is_unknown(enabled) and not is_true(enabled):
+        report("atRestEncryptionEnabled is not true: cached PHI must be encrypted at rest (it cannot be turned on "
+               "later without replacing the group). Set atRestEncryptionEnabled=True in components/cache.py.")
+    problem = _cmk_problem(r.get("kmsKeyId"), "kmsKeyId")
+    if problem:
+        report(f"{problem}: the cache must use the KeyRing's 'cache' customer-managed key. "
+               "Pass kmsKeyId=keys.arn('cache').")
+
+
+@resource_policy(
+    "msk-encryption-at-rest", concern="encryption", citation=AT_REST, types=(MSK,),
+    description="MSK broker storage is encrypted with a customer-managed key.",
+)
+def msk_encryption_at_rest(r: Resource, report: Report, _: Settings) -> None:
+    problem = _cmk_problem(r.get("encryptionInfo.encryptionAtRestKmsKeyArn"),
+                           "encryptionInfo.encryptionAtRestKmsKeyArn")
+    if problem:
+        report(f"{problem}: without it MSK uses an AWS-managed key. Set encryptionInfo.encryptionAtRestKmsKeyArn"
+               "=keys.arn('streaming') in components/streaming.py.")
+
+
+@resource_policy(
+    "ebs-volume-encrypted", concern="encryption", citation=AT_REST, types=(LAUNCH_TEMPLATE, EBS_VOLUME),
+    description="EBS volumes (node launch templates and standalone volumes) are encrypted with a customer-managed key.",
+)
+def ebs_volume_encrypted(r: Resource, report: Report, _: Settings) -> None:
+    if r.type == EBS_VOLUME:
+        volumes = [("volume", r.get("encrypted"), r.get("kmsKeyId"))]
+    else:
+        mappings = as_list(r.get("blockDeviceMappings"))
+        if is_unknown(mappings):
+            return
+        if not mappings:
+            report("blockDeviceMappings is empty: the node root volume would take the AMI's unencrypted default. "
+                   "Declare the root device (/dev/xvda) with ebs.encrypted='true' and ebs.kmsKeyId=keys.arn('ebs').")
+            return
+        volumes = []
+        for mapping in mappings:
+            if is_unknown(mapping):
+                continue
+            ebs = mapping.get("ebs")
+            if ebs is None or is_unknown(ebs):
+                continue  # ephemeral/instance-store mappings carry no EBS settings
+            volumes.append((mapping.get("deviceName") or "?", ebs.get("encrypted"), ebs.get("kmsKeyId")))
+    for device, encrypted, key in volumes:
+        if not is_unknown(encrypted) and not is_true(encrypted):
+            report(f"{device}: encrypted is not true: every EBS volume of a node that runs PHI workloads must be "
+                   "encrypted. Set encrypted='true' with kmsKeyId=keys.arn('ebs').")
+        problem = _cmk_problem(key, "kmsKeyId")
+        if problem:
+            report(f"{device}: {problem}: EBS volumes must use the KeyRing's 'ebs' customer-managed key. "
+                   "Set kmsKeyId=keys.arn('ebs').")
+
+
+_EBS_PROVISIONERS = ("ebs.csi.aws.com", "kubernetes.io/aws-ebs")
+
+
+@resource_policy(
+    "storage-class-encrypted", concern="encryption", citation=AT_REST, types=(K8S_STORAGE_CLASS,),
+    description="EBS storage classes provision encrypted volumes with a customer-managed key.",
+)
+def storage_class_encrypted(r: Resource, report: Report, _: Settings) -> None:
+    provisioner = r.get("provisioner")
+    if is_unknown(provisioner) or provisioner not in _EBS_PROVISIONERS:
+        return
+    params = r.get("parameters", {})
+    if is_unknown(params):
+        return
+    encrypted = params.get("encrypted")
+    if not is_unknown(encrypted) and not is_true(encrypted):
+        report("parameters.encrypted is not \"true\": persistent volumes (ChromaDB's PHI-derived vectors) must be "
+               "encrypted. Set parameters {encrypted: \"true\", kmsKeyId: keys.arn('ebs')} on the StorageClass.")
+    problem = _cmk_problem(params.get("kmsKeyId"), "parameters.kmsKeyId")
+    if problem:
+        report(f"{problem}: the EBS CSI driver would use the AWS-managed aws/ebs key. "
+               "Set parameters.kmsKeyId to keys.arn('ebs').")
+
+
+@resource_policy(
+    "eks-secrets-encryption", concern="encryption", citation=AT_REST, types=(EKS_CLUSTER,),
+    description="EKS envelope-encrypts Kubernetes secrets with a customer-managed key.",
+)
+def eks_secrets_encryption(r: Resource, report: Report, _: Settings) -> None:
+    config = r.get("encryptionConfig")
+    if isinstance(config, list):  # pulumi-aws < 6 sent a list of one
+        config = config[0] if config else None
+    if is_unknown(config):
+        return
+    resources = as_list(config.get("resources")) if config else []
+    if not is_unknown(resources) and "secrets" not in resources:
+        report("encryptionConfig.resources does not include \"secrets\": Kubernetes secrets (database "
+               "credentials) must be envelope-encrypted. Set encryptionConfig={resources: ['secrets'], "
+               "provider: {keyArn: keys.arn('eks')}} in components/eks.py.")
+        return
+    provider = config.get("provider") if config else None
+    key = UNKNOWN if is_unknown(provider) else (provider or {}).get("keyArn")
+    problem = _cmk_problem(key, "encryptionConfig.provider.keyArn")
+    if problem:
+        report(f"{problem}: secrets must be encrypted with the KeyRing's 'eks' key. "
+               "Set encryptionConfig.provider.keyArn=keys.arn('eks').")
+
+
+@resource_policy(
+    "log-group-kms", concern="encryption", citation=AT_REST, types=(LOG_GROUP,),
+    description="CloudWatch log groups are encrypted with a customer-managed key.",
+)
+def log_group_kms(r: Resource, report: Report, _: Settings) -> None:
+    problem = _cmk_problem(r.get("kmsKeyId"), "kmsKeyId")
+    if problem:
+        report(f"{problem}: logs may contain PHI and must be encrypted with the KeyRing's 'logs' key. "
+               "Set kmsKeyId=keys.arn('logs') on the log group.")
+
+
+@resource_policy(
+    "sns-topic-kms", concern="encryption", citation=AT_REST, types=(SNS_TOPIC,),
+    description="SNS topics are encrypted with a customer-managed key.",
+)
+def sns_topic_kms(r: Resource, report: Report, _: Settings) -> None:
+    problem = _cmk_problem(r.get("kmsMasterKeyId"), "kmsMasterKeyId")
+    if problem:
+        report(f"{problem}: alarm and notification topics must be encrypted with a customer-managed key "
+               "(alias/aws/sns cannot be used by CloudWatch alarms). Set kmsMasterKeyId=keys.arn('logs').")
+
+
+@resource_policy(
+    "backup-vault-kms", concern="encryption", citation=AT_REST, types=(BACKUP_VAULT,),
+    description="AWS Backup vaults encrypt recovery points with a customer-managed key.",
+)
+def backup_vault_kms(r: Resource, report: Report, _: Settings) -> None:
+    problem = _cmk_problem(r.get("kmsKeyArn"), "kmsKeyArn")
+    if problem:
+        report(f"{problem}: recovery points must be encrypted with the KeyRing's 'backup' key (the DR ring's "
+               "'backup' key for the DR vault). Set kmsKeyArn=keys.arn('backup').")
+
+
+@resource_policy(
+    "secrets-manager-kms", concern="encryption", citation=AT_REST, types=(SECRET,),
+    description="Secrets Manager secrets are encrypted with a customer-managed key.",
+)
+def secrets_manager_kms(r: Resource, report: Report, _: Settings) -> None:
+    problem = _cmk_problem(r.get("kmsKeyId"), "kmsKeyId")
+    if problem:
+        report(f"{problem}: secrets must be encrypted with the KeyRing's 'secrets' key, not aws/secretsmanager. "
+               "Set kmsKeyId=keys.arn('secrets').")
+
+
+@resource_policy(
+    "kms-key-rotation", concern="encryption", citation=AT_REST, types=(KMS_KEY,),
+    description="Every customer-managed symmetric KMS key rotates automatically.",
+)
+def kms_key_rotation(r: Resource, report: Report, _: Settings) -> None:
+    spec = r.get("customerMasterKeySpec")
+    if is_unknown(spec) or (spec and spec != "SYMMETRIC_DEFAULT"):
+        return  # AWS rotates only symmetric encryption keys
+    rotation = r.get("enableKeyRotation")
+    if is_unknown(rotation):
+        return
+    if not is_true(rotation):
+        report("enableKeyRotation is not true: keys that protect PHI must rotate. Set enableKeyRotation=True "
+               "(components/encryption.py) with rotationPeriodInDays from encryption.rotationPeriodDays.")
+    elif is_false(r.get("isEnabled")):
+        report("isEnabled is false: a disabled key cannot rotate or decrypt. Remove isEnabled=False.")
+
+
+POLICIES = policies_of(__name__)

@@ -1,0 +1,215 @@
+"""Kubernetes workload hardening: HIPAA 164.312(a)(1) access control, 164.312(c)(1) integrity,
+164.308(a)(7)(ii)(C) emergency mode operation.
+
+Checks every pod template the program declares (Deployments, StatefulSets, DaemonSets, Jobs,
+CronJobs, Pods). Helm releases render inside the cluster and are not visible here.
+(Named k8s_workloads, not kubernetes, so it does not shadow the pulumi_kubernetes-style import name.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from common import (
+    K8S_CRONJOB,
+    K8S_DAEMONSET,
+    K8S_DEPLOYMENT,
+    K8S_POD,
+    K8S_STATEFULSET,
+    K8S_WORKLOADS,
+    UNKNOWN,
+    Report,
+    Resource,
+    Settings,
+    as_int,
+    as_list,
+    is_false,
+    is_true,
+    is_unknown,
+    policies_of,
+    resource_policy,
+)
+
+ACCESS = "164.312(a)(1)"
+INTEGRITY = "164.312(c)(1)"
+EMERGENCY_MODE = "164.308(a)(7)(ii)(C)"
+
+#: Workloads that keep running (probes make sense for them; Jobs and CronJobs run to completion).
+LONG_RUNNING = (K8S_DEPLOYMENT, K8S_STATEFULSET, K8S_DAEMONSET, K8S_POD)
+
+
+def pod_spec(r: Resource) -> Any:
+    """The pod spec of a workload (UNKNOWN when it cannot be known, None when absent)."""
+    if r.type == K8S_POD:
+        return r.get("spec")
+    if r.type == K8S_CRONJOB:
+        return r.get("spec.jobTemplate.spec.template.spec")
+    return r.get("spec.template.spec")
+
+
+def containers(r: Resource, *, init: bool = True) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(label, container) for every known container of the workload's pod spec."""
+    spec = pod_spec(r)
+    if not isinstance(spec, dict):
+        return
+    keys = ("containers", "initContainers") if init else ("containers",)
+    for key in keys:
+        items = as_list(spec.get(key))
+        if is_unknown(items):
+            continue
+        for index, container in enumerate(items):
+            if isinstance(container, dict):
+                name = container.get("name")
+                label = name if isinstance(name, str) else f"#{index}"
+                yield (f"init container {label}" if key == "initContainers" else f"container {label}"), container
+
+
+def _security(container: dict[str, Any], key: str) -> Any:
+    context = container.get("securityContext")
+    if is_unknown(context):
+        return UNKNOWN
+    return (context or {}).get(key)
+
+
+@resource_policy(
+    "k8s-resource-limits", concern="kubernetes", citation=EMERGENCY_MODE, types=K8S_WORKLOADS,
+    description="Every container declares CPU and memory requests and limits.",
+)
+def k8s_resource_limits(r: Resource, report: Report, _: Settings) -> None:
+    for label, container in containers(r):
+        resources = container.get("resources")
+        if is_unknown(resources):
+            continue
+        missing = []
+        for kind in ("requests", "limits"):
+            values = (resources or {}).get(kind)
+            if is_unknown(values):
+                continue
+            missing += [f"{kind}.{res}" for res in ("cpu", "memory") if not (values or {}).get(res)]
+        if missing:
+            report(f"{label}: resources {', '.join(missing)} not set: a container without them can starve its "
+                   "neighbours (and be evicted first). Set apps.<app>.cpu and apps.<app>.memory in "
+                   "Pulumi.<stack>.yaml (the component sets requests and limits from them).")
+
+
+@resource_policy(
+    "k8s-probes", concern="kubernetes", citation=EMERGENCY_MODE, types=LONG_RUNNING,
+    description="Every long-running container has liveness and readiness probes.",
+)
+def k8s_probes(r: Resource, report: Report, _: Settings) -> None:
+    for label, container in containers(r, init=False):
+        missing = [p for p in ("livenessProbe", "readinessProbe") if container.get(p) is None]
+        if missing:
+            report(f"{label}: {' and '.join(missing)} not set: a hung replica would keep receiving traffic and "
+                   "never be restarted. Declare both probes (the app's health endpoint) in the component.")
+
+
+@resource_policy(
+    "k8s-run-as-non-root", concern="kubernetes", citation=ACCESS, types=K8S_WORKLOADS,
+    description="Containers run as a non-root user (runAsNonRoot true, runAsUser not 0).",
+)
+def k8s_run_as_non_root(r: Resource, report: Report, _: Settings) -> None:
+    spec = pod_spec(r)
+    if not isinstance(spec, dict):
+        return
+    pod_context = spec.get("securityContext")
+    if is_unknown(pod_context):
+        return
+    pod_context = pod_context or {}
+    for label, container in containers(r):
+        non_root = _security(container, "runAsNonRoot")
+        user = _security(container, "runAsUser")
+        if non_root is None:
+            non_root = pod_context.get("runAsNonRoot")
+        if user is None:
+            user = pod_context.get("runAsUser")
+        if is_unknown(non_root) or is_unknown(user):
+            continue
+        if as_int(user) == 0:
+            report(f"{label}: runAsUser is 0: the container would run as root. "
+                   "Set securityContext.runAsUser to the image's non-root UID with runAsNonRoot=True.")
+        elif not is_true(non_root):
+            report(f"{label}: runAsNonRoot is not true (pod or container securityContext): the kubelet would "
+                   "start an image whose user is root. Set securityContext.runAsNonRoot=True.")
+
+
+@resource_policy(
+    "k8s-no-privilege-escalation", concern="kubernetes", citation=ACCESS, types=K8S_WORKLOADS,
+    description="Containers set allowPrivilegeEscalation=false.",
+)
+def k8s_no_privilege_escalation(r: Resource, report: Report, _: Settings) -> None:
+    for label, container in containers(r):
+        value = _security(container, "allowPrivilegeEscalation")
+        if not is_unknown(value) and not is_false(value):
+            report(f"{label}: securityContext.allowPrivilegeEscalation is not false (Kubernetes defaults to "
+                   "true): setuid binaries could gain root. Set allowPrivilegeEscalation=False.")
+
+
+@resource_policy(
+    "k8s-read-only-root-fs", concern="kubernetes", citation=INTEGRITY, types=K8S_WORKLOADS,
+    description="Containers run with a read-only root filesystem (writable paths are volumes).",
+)
+def k8s_read_only_root_fs(r: Resource, report: Report, _: Settings) -> None:
+    for label, container in containers(r):
+        value = _security(container, "readOnlyRootFilesystem")
+        if not is_unknown(value) and not is_true(value):
+            report(f"{label}: securityContext.readOnlyRootFilesystem is not true: an attacker could alter the "
+                   "running image. Set readOnlyRootFilesystem=True and mount an emptyDir for /tmp.")
+
+
+_DANGEROUS_CAPABILITIES = {"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE"}
+
+
+@resource_policy(
+    "k8s-no-privileged", concern="kubernetes", citation=ACCESS, types=K8S_WORKLOADS,
+    description="No privileged containers, dangerous capabilities, or host namespaces.",
+)
+def k8s_no_privileged(r: Resource, report: Report, _: Settings) -> None:
+    spec = pod_spec(r)
+    if isinstance(spec, dict):
+        shared = [k for k in ("hostNetwork", "hostPID", "hostIPC") if is_true(spec.get(k))]
+        if shared:
+            report(f"pod spec sets {', '.join(shared)}: the pod would share the node's namespaces. Remove them.")
+    for label, container in containers(r):
+        if is_true(_security(container, "privileged")):
+            report(f"{label}: securityContext.privileged is true: the container would have full access to the "
+                   "node. Remove privileged=True.")
+        capabilities = _security(container, "capabilities")
+        added = as_list(capabilities.get("add")) if isinstance(capabilities, dict) else []
+        if not is_unknown(added):
+            bad = sorted(c for c in added if isinstance(c, str) and c.upper() in _DANGEROUS_CAPABILITIES)
+            if bad:
+                report(f"{label}: securityContext.capabilities.add grants {', '.join(bad)}: drop them "
+                       "(capabilities.drop=['ALL']).")
+
+
+def image_problem(image: Any) -> str | None:
+    """Why an image reference is not pinned, or None when it is pinned (or unknown)."""
+    if is_unknown(image) or not isinstance(image, str):
+        return None
+    if "@sha256:" in image:
+        return None
+    last = image.rsplit("/", 1)[-1]
+    if ":" not in last:
+        return "has no tag (it means :latest)"
+    tag = last.rsplit(":", 1)[1]
+    if tag == "latest":
+        return "uses the mutable tag 'latest'"
+    return None
+
+
+@resource_policy(
+    "k8s-image-pinned", concern="kubernetes", citation=INTEGRITY, types=K8S_WORKLOADS,
+    description="Container images are pinned to a version tag or a digest (never untagged or 'latest').",
+)
+def k8s_image_pinned(r: Resource, report: Report, _: Settings) -> None:
+    for label, container in containers(r):
+        problem = image_problem(container.get("image"))
+        if problem:
+            report(f"{label}: image {container['image']!r} {problem}: what runs could change without a deploy. "
+                   "Pin apps.<app>.image to a version (repo:1.2.3) or a digest (repo@sha256:...) "
+                   "in Pulumi.<stack>.yaml.")
+
+
+POLICIES = policies_of(__name__)
