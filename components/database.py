@@ -331,9 +331,9 @@ class PostgresDatabase(pulumi.ComponentResource):
         self.point_in_time_recovery: dict[str, object] = {
             "enabled": config.backup_retention_days > 0,
             "retentionDays": config.backup_retention_days,
-            "latestRestorableTime": self.primary.latest_restorable_time,
             "replicatedToDr": self.backup_replication is not None,
         }
+        self.latest_restorable_time = self.primary.latest_restorable_time
         self.register_outputs({
             "endpoint": self.endpoint,
             "readerEndpoints": self.reader_endpoints,
@@ -341,5 +341,6 @@ class PostgresDatabase(pulumi.ComponentResource):
             "masterSecretArn": self.master_secret_arn,
             "securityGroupId": self.security_group_id,
             "pointInTimeRecovery": self.point_in_time_recovery,
+            "latestRestorableTime": self.latest_restorable_time,
         })
 

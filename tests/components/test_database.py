@@ -36,7 +36,7 @@ def _build(config, *, dr: bool, protect: bool, name: str = "care-prod-prm") -> d
         pulumi.export("readers", db.reader_endpoints)
         pulumi.export("secret", db.master_secret_arn)
         result["port"] = db.port
-        result["pitr"] = {k: v for k, v in db.point_in_time_recovery.items() if k != "latestRestorableTime"}
+        result["pitr"] = db.point_in_time_recovery
 
     return {"plan": render(program), **result}
 

@@ -76,7 +76,7 @@ def test_logging_and_monitoring(prod):
                                                                   "logGroup": "/aws/msk/care-prod-kafka/broker"}}}
     assert i["openMonitoring"] == {"prometheus": {"jmxExporter": {"enabledInBroker": True},
                                                   "nodeExporter": {"enabledInBroker": True}}}
-    assert i["enhancedMonitoring"] == "PER_BROKER"
+    assert i["enhancedMonitoring"] == "PER_TOPIC_PER_BROKER"
     log = prod.named("care-prod-kafka-broker-logs").inputs
     assert (log["kmsKeyId"], log["retentionInDays"]) == (LOGS_KEY, 365)
 
@@ -84,7 +84,7 @@ def test_logging_and_monitoring(prod):
 def test_storage_autoscaling(prod):
     target = prod.named("care-prod-kafka-storage-target").inputs
     assert (target["serviceNamespace"], target["scalableDimension"], target["minCapacity"],
-            target["maxCapacity"]) == ("kafka", "kafka:broker-storage:VolumeSize", 1, 1000)
+            target["maxCapacity"]) == ("kafka", "kafka:broker-storage:VolumeSize", 1, 2000)
     assert target["resourceId"].startswith("arn:aws:kafka:us-east-2:123456789012:cluster/care-prod-kafka-cluster/")
     policy = prod.named("care-prod-kafka-storage-policy").inputs
     assert policy["policyType"] == "TargetTrackingScaling"
