@@ -156,6 +156,11 @@ class CarePlatformMocks(Mocks):
                     "clusterSecurityGroupId": f"sg-{_digest(name, 'cluster')}",
                     "vpcConfig": {**(inputs.get("vpcConfig") or {}),
                                   "clusterSecurityGroupId": f"sg-{_digest(name, 'cluster')}"}}
+        if typ == "aws:ec2/launchTemplate:LaunchTemplate":
+            return {"latestVersion": 1, "defaultVersion": 1}
+        if typ == "aws:eks/nodeGroup:NodeGroup":
+            return {"arn": f"arn:aws:eks:{region}:{account}:nodegroup/{inputs.get('clusterName', '')}/{name}/{digest}",
+                    "status": "ACTIVE"}
         if typ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
             url = str(inputs.get("url", "")).removeprefix("https://")
             return {"arn": f"arn:aws:iam::{account}:oidc-provider/{url}"}

@@ -1,0 +1,344 @@
+"""The EksCluster component, rendered in isolation under the mock engine, asserted exactly."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+
+import config
+from components.eks import EksCluster
+from offline.mocks import _digest
+from tests.helpers import PROD_TAGS, render, stack_config, stack_raw, untagged, with_overrides
+
+ACCOUNT = "333333333333"
+EKS_KEY = "arn:aws:kms:us-east-2:333333333333:key/eks-key"
+EBS_KEY = "arn:aws:kms:us-east-2:333333333333:key/ebs-key"
+LOGS_KEY = "arn:aws:kms:us-east-2:333333333333:key/logs-key"
+SUBNETS = ["subnet-private-a", "subnet-private-b", "subnet-private-c"]
+WORKLOAD_SG = "sg-workload"
+ADMIN = "arn:aws:iam::333333333333:role/platform-admin"
+NAME = "care-test-eks"
+
+CLUSTER = "aws:eks/cluster:Cluster"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+ADDON = "aws:eks/addon:Addon"
+RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def _render(stack: str):  # type: ignore[no-untyped-def]
+    cfg = stack_config(stack)
+
+    def build() -> None:
+        cluster = EksCluster(
+            NAME, cfg.eks, region="us-east-2", account_id=ACCOUNT, vpc_id="vpc-123", subnet_ids=SUBNETS,
+            node_security_group_ids=[WORKLOAD_SG], secrets_kms_key_arn=EKS_KEY, ebs_kms_key_arn=EBS_KEY,
+            logs_kms_key_arn=LOGS_KEY, namespaces=["nlfhir", "prm"], deletion_protection=True, tags=PROD_TAGS,
+        )
+        pulumi.export("kubeconfig", cluster.kubeconfig)
+        pulumi.export("oidcIssuer", cluster.oidc_issuer)
+
+    return render(build)
+
+
+@pytest.fixture(scope="module")
+def prod():  # type: ignore[no-untyped-def]
+    return _render("prod")
+
+
+@pytest.fixture(scope="module")
+def dev():  # type: ignore[no-untyped-def]
+    return _render("dev")
+
+
+def _of(plan, type_):  # type: ignore[no-untyped-def]
+    return {r.name: r for r in plan.of_type(type_)}
+
+
+def test_children_and_counts(prod) -> None:  # type: ignore[no-untyped-def]
+    component = prod.named(NAME)
+    assert component.type == "care:compute:EksCluster"
+    assert prod.counts() == {
+        "aws:cloudwatch/logGroup:LogGroup": 1,
+        LAUNCH_TEMPLATE: 2,
+        "aws:eks/accessEntry:AccessEntry": 1,
+        "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": 1,
+        ADDON: 4,
+        CLUSTER: 1,
+        NODE_GROUP: 2,
+        "aws:iam/openIdConnectProvider:OpenIdConnectProvider": 1,
+        "aws:iam/role:Role": 6,
+        "aws:iam/rolePolicy:RolePolicy": 3,
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 5,
+        "care:compute:EksCluster": 1,
+        "kubernetes:core/v1:Namespace": 2,
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 2,
+        RELEASE: 7,
+        "kubernetes:security.istio.io/v1:PeerAuthentication": 1,
+        "kubernetes:storage.k8s.io/v1:StorageClass": 1,
+        "pulumi:providers:kubernetes": 1,
+    }
+    assert all(r.parent == component.urn for r in prod.resources if r is not component)
+    assert untagged(prod, PROD_TAGS) == []
+
+
+def test_cluster_private_endpoint_encryption_logs_and_access_mode(prod) -> None:  # type: ignore[no-untyped-def]
+    cluster = prod.named(f"{NAME}-cluster").inputs
+    assert cluster["name"] == NAME
+    assert cluster["version"] == "1.31"
+    assert cluster["vpcConfig"] == {"subnetIds": SUBNETS, "endpointPrivateAccess": True,
+                                    "endpointPublicAccess": False}
+    assert cluster["accessConfig"] == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": True}
+    assert cluster["encryptionConfig"] == {"resources": ["secrets"], "provider": {"keyArn": EKS_KEY}}
+    assert cluster["enabledClusterLogTypes"] == ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+    assert cluster["bootstrapSelfManagedAddons"] is False
+    assert cluster["deletionProtection"] is True
+    assert cluster["roleArn"] == f"arn:aws:iam::123456789012:role/{NAME}-cluster-role"
+
+
+def test_log_group_exists_before_the_cluster_encrypted_with_retention(prod) -> None:  # type: ignore[no-untyped-def]
+    group = prod.named(f"{NAME}-cluster-logs")
+    assert group.inputs["name"] == f"/aws/eks/{NAME}/cluster"
+    assert group.inputs["retentionInDays"] == 365
+    assert group.inputs["kmsKeyId"] == LOGS_KEY
+    assert group.urn in prod.named(f"{NAME}-cluster").dependencies
+
+
+def test_dev_endpoint_is_public_only_to_the_allow_list(dev) -> None:  # type: ignore[no-untyped-def]
+    vpc = dev.named(f"{NAME}-cluster").inputs["vpcConfig"]
+    assert vpc["endpointPublicAccess"] is True
+    assert vpc["endpointPrivateAccess"] is True
+    assert vpc["publicAccessCidrs"] == ["203.0.113.0/24"]
+    assert dev.named(f"{NAME}-cluster-logs").inputs["retentionInDays"] == 30
+
+
+def test_prod_node_pools_carry_the_seed_numbers(prod) -> None:  # type: ignore[no-untyped-def]
+    groups = _of(prod, NODE_GROUP)
+    app, worker = groups[f"{NAME}-app"].inputs, groups[f"{NAME}-worker"].inputs
+    assert app["instanceTypes"] == ["m5.xlarge"]
+    assert app["scalingConfig"] == {"desiredSize": 6, "minSize": 3, "maxSize": 12}
+    assert worker["instanceTypes"] == ["c5.xlarge"]
+    assert worker["scalingConfig"] == {"desiredSize": 3, "minSize": 2, "maxSize": 6}
+    for group in (app, worker):
+        assert group["subnetIds"] == SUBNETS
+        assert group["updateConfig"] == {"maxUnavailable": 1}
+        assert group["amiType"] == "AL2023_x86_64_STANDARD"
+        assert group["capacityType"] == "ON_DEMAND"
+        # A launch template forbids these on the node group itself.
+        assert "diskSize" not in group and "remoteAccess" not in group
+    assert app["labels"] == {"care.platform/pool": "app"}
+    assert "taints" not in app
+    assert worker["labels"] == {"care.platform/pool": "worker"}
+    assert worker["taints"] == [{"key": "care.platform/pool", "value": "worker", "effect": "NO_SCHEDULE"}]
+
+
+def test_node_groups_use_their_launch_templates(prod) -> None:  # type: ignore[no-untyped-def]
+    templates = _of(prod, LAUNCH_TEMPLATE)
+    for pool in ("app", "worker"):
+        group = prod.named(f"{NAME}-{pool}")
+        assert group.inputs["launchTemplate"] == {"id": templates[f"{NAME}-{pool}-lt"].id, "version": "1"}
+        assert prod.named(f"{NAME}-addon-vpc-cni").urn in group.dependencies
+        assert prod.named(f"{NAME}-addon-kube-proxy").urn in group.dependencies
+
+
+def test_launch_templates_imdsv2_encrypted_gp3_and_both_security_groups(prod) -> None:  # type: ignore[no-untyped-def]
+    cluster_sg = f"sg-{_digest(f'{NAME}-cluster', 'cluster')}"  # the mocked cluster security group
+    for pool, disk in (("app", 50), ("worker", 50)):
+        template = prod.named(f"{NAME}-{pool}-lt").inputs
+        assert template["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required",
+                                               "httpPutResponseHopLimit": 2, "instanceMetadataTags": "disabled"}
+        assert template["blockDeviceMappings"] == [{"deviceName": "/dev/xvda", "ebs": {
+            "volumeType": "gp3", "volumeSize": disk, "encrypted": "true", "kmsKeyId": EBS_KEY,
+            "deleteOnTermination": "true"}}]
+        assert template["vpcSecurityGroupIds"] == [cluster_sg, WORKLOAD_SG]
+        assert "keyName" not in template and "userData" not in template
+        kinds = [spec["resourceType"] for spec in template["tagSpecifications"]]
+        assert kinds == ["instance", "volume", "network-interface"]
+        assert template["tagSpecifications"][1]["tags"]["care.platform/pool"] == pool
+
+
+def test_addons_versions_and_roles(prod) -> None:  # type: ignore[no-untyped-def]
+    addons = {r.inputs["addonName"]: r for r in prod.of_type(ADDON)}
+    assert {name: a.inputs["addonVersion"] for name, a in addons.items()} == {
+        "vpc-cni": "v1.19.2-eksbuild.1", "kube-proxy": "v1.31.3-eksbuild.2",
+        "coredns": "v1.11.4-eksbuild.2", "aws-ebs-csi-driver": "v1.38.1-eksbuild.1",
+    }
+    assert addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"] == \
+        f"arn:aws:iam::123456789012:role/{NAME}-ebs-csi-irsa"
+    assert addons["vpc-cni"].inputs["serviceAccountRoleArn"] == f"arn:aws:iam::123456789012:role/{NAME}-vpc-cni-irsa"
+    assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    for late in ("coredns", "aws-ebs-csi-driver"):
+        assert prod.named(f"{NAME}-app").urn in addons[late].dependencies
+
+
+@pytest.mark.parametrize(("short", "namespace", "account"), [
+    ("ebs-csi", "kube-system", "ebs-csi-controller-sa"),
+    ("vpc-cni", "kube-system", "aws-node"),
+    ("alb-controller", "kube-system", "aws-load-balancer-controller"),
+    ("cluster-autoscaler", "kube-system", "cluster-autoscaler"),
+])
+def test_irsa_trust_is_scoped_to_one_service_account(prod, short, namespace, account) -> None:  # type: ignore[no-untyped-def]
+    issuer = prod.outputs["oidcIssuer"].removeprefix("https://")
+    trust = json.loads(prod.named(f"{NAME}-{short}-irsa").inputs["assumeRolePolicy"])
+    assert trust["Statement"] == [{
+        "Effect": "Allow",
+        "Principal": {"Federated": f"arn:aws:iam::123456789012:oidc-provider/{issuer}"},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {f"{issuer}:sub": f"system:serviceaccount:{namespace}:{account}",
+                                       f"{issuer}:aud": "sts.amazonaws.com"}},
+    }]
+
+
+def test_irsa_policies(prod) -> None:  # type: ignore[no-untyped-def]
+    attachments = {r.name: r.inputs["policyArn"]
+                   for r in prod.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
+    assert attachments == {
+        f"{NAME}-cluster-policy": "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+        f"{NAME}-vpc-cni-irsa-0": "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+        f"{NAME}-node-worker": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+        f"{NAME}-node-ecr": "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+        f"{NAME}-ebs-csi-irsa-0": "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
+    }
+    ebs_kms = json.loads(prod.named(f"{NAME}-ebs-csi-irsa-policy").inputs["policy"])
+    assert {tuple(s["Action"]) for s in ebs_kms["Statement"]} == {
+        ("kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"),
+        ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey")}
+    assert {s["Resource"] for s in ebs_kms["Statement"]} == {EBS_KEY}
+    autoscaler = json.loads(prod.named(f"{NAME}-cluster-autoscaler-irsa-policy").inputs["policy"])
+    mutate = autoscaler["Statement"][1]
+    assert mutate["Action"] == ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
+    assert mutate["Condition"] == {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{NAME}": "owned"}}
+    alb = json.loads(prod.named(f"{NAME}-alb-controller-irsa-policy").inputs["policy"])
+    register = next(s for s in alb["Statement"] if s["Action"] == ["elasticloadbalancing:RegisterTargets",
+                                                                   "elasticloadbalancing:DeregisterTargets"])
+    assert register["Resource"] == f"arn:aws:elasticloadbalancing:us-east-2:{ACCOUNT}:targetgroup/*/*"
+
+
+def test_admin_access_entry(prod) -> None:  # type: ignore[no-untyped-def]
+    entry = prod.named(f"{NAME}-admin-0").inputs
+    assert (entry["clusterName"], entry["principalArn"], entry["type"]) == (NAME, ADMIN, "STANDARD")
+    association = prod.named(f"{NAME}-admin-0-policy")
+    assert association.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+    assert association.inputs["accessScope"] == {"type": "cluster"}
+    assert prod.named(f"{NAME}-admin-0").urn in association.dependencies
+
+
+def test_oidc_provider_and_secret_kubeconfig(prod) -> None:  # type: ignore[no-untyped-def]
+    oidc = prod.named(f"{NAME}-oidc").inputs
+    assert oidc["url"] == prod.outputs["oidcIssuer"]
+    assert oidc["clientIdLists"] == ["sts.amazonaws.com"]
+    assert prod.outputs["kubeconfig"] == "[secret]"
+    provider = prod.named(f"{NAME}-k8s")
+    assert provider.inputs["kubeconfig"] == "[secret]"
+    kubeconfig = json.loads(provider.unmasked_inputs()["kubeconfig"])
+    assert kubeconfig["users"][0]["user"]["exec"]["args"] == [
+        "eks", "get-token", "--cluster-name", NAME, "--region", "us-east-2", "--output", "json"]
+    assert kubeconfig["clusters"][0]["cluster"]["server"].endswith(".gr7.us-east-2.eks.amazonaws.com")
+
+
+def test_helm_releases_pinned_through_the_cluster_provider(prod) -> None:  # type: ignore[no-untyped-def]
+    provider = prod.named(f"{NAME}-k8s")
+    provider_ref = f"{provider.urn}::{provider.id}"
+    releases = {r.inputs["name"]: r for r in prod.of_type(RELEASE)}
+    assert {name: (r.inputs["chart"], r.inputs["version"], r.inputs["repositoryOpts"]["repo"], r.inputs["namespace"])
+            for name, r in releases.items()} == {
+        "aws-load-balancer-controller": ("aws-load-balancer-controller", "1.10.1",
+                                         "https://aws.github.io/eks-charts", "kube-system"),
+        "cluster-autoscaler": ("cluster-autoscaler", "9.43.2", "https://kubernetes.github.io/autoscaler",
+                               "kube-system"),
+        "metrics-server": ("metrics-server", "3.12.2", "https://kubernetes-sigs.github.io/metrics-server/",
+                           "kube-system"),
+        "external-secrets": ("external-secrets", "0.10.7", "https://charts.external-secrets.io", "external-secrets"),
+        "istio-base": ("base", "1.24.2", "https://istio-release.storage.googleapis.com/charts", "istio-system"),
+        "istio-cni": ("cni", "1.24.2", "https://istio-release.storage.googleapis.com/charts", "istio-system"),
+        "istiod": ("istiod", "1.24.2", "https://istio-release.storage.googleapis.com/charts", "istio-system"),
+    }
+    for release in releases.values():
+        assert release.provider == provider_ref
+        assert release.inputs["atomic"] is True
+    alb = releases["aws-load-balancer-controller"].inputs["values"]
+    assert (alb["clusterName"], alb["vpcId"], alb["region"]) == (NAME, "vpc-123", "us-east-2")
+    assert alb["serviceAccount"] == {"create": True, "name": "aws-load-balancer-controller", "annotations": {
+        "eks.amazonaws.com/role-arn": f"arn:aws:iam::123456789012:role/{NAME}-alb-controller-irsa"}}
+    autoscaler = releases["cluster-autoscaler"].inputs["values"]
+    assert autoscaler["autoDiscovery"] == {"clusterName": NAME}
+    assert autoscaler["rbac"]["serviceAccount"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": f"arn:aws:iam::123456789012:role/{NAME}-cluster-autoscaler-irsa"}
+    assert releases["external-secrets"].inputs["values"]["installCRDs"] is True
+    assert releases["istiod"].inputs["values"]["pilot"]["cni"] == {"enabled": True}
+    assert releases["istio-base"].urn in releases["istiod"].dependencies
+
+
+def test_mesh_wide_strict_mtls_after_istiod(prod) -> None:  # type: ignore[no-untyped-def]
+    peer = prod.named(f"{NAME}-mesh-mtls")
+    assert peer.inputs["metadata"] == {"name": "default", "namespace": "istio-system"}
+    assert peer.inputs["spec"] == {"mtls": {"mode": "STRICT"}}
+    assert prod.named(f"{NAME}-istiod").urn in peer.dependencies
+
+
+def test_default_storage_class_encrypted_gp3_backed_up(prod) -> None:  # type: ignore[no-untyped-def]
+    sc = prod.named(f"{NAME}-sc-gp3-encrypted").inputs
+    assert sc["metadata"] == {"name": "gp3-encrypted",
+                              "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}}
+    assert sc["provisioner"] == "ebs.csi.aws.com"
+    assert sc["parameters"] == {
+        "type": "gp3", "encrypted": "true", "kmsKeyId": EBS_KEY, "csi.storage.k8s.io/fstype": "ext4",
+        "tagSpecification_1": "Backup=true", "tagSpecification_2": "Environment=prod",
+        "tagSpecification_3": "Project=care-platform"}
+    assert sc["volumeBindingMode"] == "WaitForFirstConsumer"
+    assert sc["reclaimPolicy"] == "Retain"
+    assert sc["allowVolumeExpansion"] is True
+
+
+def test_workload_namespaces_are_meshed_restricted_and_default_deny(prod) -> None:  # type: ignore[no-untyped-def]
+    for ns in ("nlfhir", "prm"):
+        labels = prod.named(f"{NAME}-ns-{ns}").inputs["metadata"]["labels"]
+        assert labels["istio-injection"] == "enabled"
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+        deny = prod.named(f"{NAME}-ns-{ns}-default-deny").inputs
+        assert deny["metadata"] == {"name": "default-deny-ingress", "namespace": ns}
+        assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
+
+
+# -- configuration errors ---------------------------------------------------------------------------
+
+def _errors(stack: str, **overrides: object) -> list[str]:
+    raw = with_overrides(stack_raw(stack), {k.replace("__", "."): v for k, v in overrides.items()})
+    with pytest.raises(config.ConfigError) as info:
+        config.validate(stack, raw)
+    return info.value.lines
+
+
+def test_public_endpoint_in_a_stack_that_requires_private() -> None:
+    assert _errors("prod", eks__endpointPublicAccess=True, eks__publicAccessCidrs=["198.51.100.0/24"]) == [
+        "prod: eks.endpointPublicAccess: true: must be false: this stack requires a private API endpoint "
+        "(eks.requirePrivateEndpoint)"]
+
+
+def test_public_endpoint_needs_a_real_allow_list() -> None:
+    assert _errors("dev", eks__publicAccessCidrs=[]) == [
+        "dev: eks.publicAccessCidrs: []: a public endpoint needs an allow-list of CIDRs (EKS would otherwise "
+        "admit 0.0.0.0/0)"]
+    assert _errors("dev", eks__publicAccessCidrs=["0.0.0.0/0", "10.0.0.1/8"]) == [
+        "dev: eks.publicAccessCidrs.0: '0.0.0.0/0': must be an allow-list: a prefix of /8 or longer, never 0.0.0.0/0",
+        "dev: eks.publicAccessCidrs.1: '10.0.0.1/8': must be an IPv4 CIDR like 203.0.113.0/24"]
+    assert _errors("prod", eks__publicAccessCidrs=["198.51.100.0/24"]) == [
+        "prod: eks.publicAccessCidrs: [\"198.51.100.0/24\"]: only applies when endpointPublicAccess is true; "
+        "remove it"]
+
+
+def test_node_pool_scaling_and_versions_errors() -> None:
+    assert _errors("prod", **{"eks__nodePools__app__min": 8, "eks__nodePools__worker__maxUnavailable": 9}) == [
+        "prod: eks.nodePools.app.min: 8: must be at most desired (6)",
+        "prod: eks.nodePools.worker.maxUnavailable: 9: must be at most max (6)"]
+    assert _errors("prod", eks__addons__kubeProxy="v1.30.6-eksbuild.3") == [
+        "prod: eks.addons.kubeProxy: 'v1.30.6-eksbuild.3': must match the cluster's Kubernetes version 1.31 "
+        "(v1.31.x-eksbuild.N)"]
+    assert _errors("prod", eks__charts__externalSecrets="0.17.0") == [
+        "prod: eks.charts.externalSecrets: '0.17.0': must be 0.9.x to 0.16.x: the versions that serve "
+        "external-secrets.io/v1beta1, which the app service's ExternalSecret and SecretStore use"]
+    assert _errors("prod", eks__adminRoleArns=["arn:aws:iam::333333333333:user/alice"]) == [
+        "prod: eks.adminRoleArns.0: 'arn:aws:iam::333333333333:user/alice': must be an IAM role ARN like "
+        "arn:aws:iam::123456789012:role/platform-admin"]
