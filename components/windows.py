@@ -69,4 +69,5 @@ def check_windows(problems: object, *, daily_key: str, daily: str, weekly_key: s
         add(weekly_key, weekly, f"must last from {weekly_min} minutes to {weekly_max // 60} hours "
                                 f"(it lasts {parsed_weekly[1]} minutes)")
     if parsed_daily and parsed_weekly and overlaps(parsed_daily, parsed_weekly):
-        add(weekly_key, weekly, f"overlaps the daily window {daily_key} ({daily}); AWS requires them apart")
+        add(weekly_key, weekly, f"overlaps {daily_key} ({daily}, daily): AWS rejects a maintenance window "
+                                "that overlaps the backup window; move one of them")
