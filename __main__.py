@@ -8,9 +8,12 @@ import pulumi
 import pulumi_aws as aws
 
 import config
+from components.app_service import AppService, SecretRef, msk_client_policy
 from components.backup import Backup
 from components.cache import RedisCluster
+from components.chromadb import ChromaDb
 from components.database import DatabaseInstanceConfig, PostgresDatabase
+from components.eks import EksCluster
 from components.encryption import PRIMARY_DOMAINS, KeyRing
 from components.network import Network
 from components.storage import Storage
@@ -109,6 +112,78 @@ pulumi.export("kafka", {"arn": kafka.arn, "bootstrapBrokers": kafka.bootstrap_br
                         "securityGroupId": kafka.security_group_id})
 pulumi.export("bucketNames", storage.bucket_names)
 pulumi.export("backupVaultArns", {"primary": backup.vault_arn, "dr": backup.dr_vault_arn})
+
+# --- Compute tier: EKS, the apps (Railway-style) and ChromaDB -----------------------------------
+# The cluster sits in the private subnets. Its nodes carry the cluster security group (control
+# plane <-> nodes) and the workload security group, the one source the data tier admits. Secrets
+# are envelope-encrypted with the EKS key, node and PV volumes with the EBS key, control-plane
+# logs with the logs key. Kubernetes objects go through the cluster's own kubernetes.Provider.
+apps = {"nlfhir": cfg.apps.nlfhir, "prm-api": cfg.apps.prm_api, "prm-worker": cfg.apps.prm_worker}
+cluster = EksCluster(
+    f"{prefix}-eks", cfg.eks, region=cfg.regions.primary, account_id=env.account_id, vpc_id=network.vpc_id,
+    subnet_ids=network.subnet_ids["private"], node_security_group_ids=[network.workload_security_group_id],
+    secrets_kms_key_arn=keys.arn("eks"), ebs_kms_key_arn=keys.arn("ebs"), logs_kms_key_arn=keys.arn("logs"),
+    namespaces=sorted({app.namespace for app in apps.values()} | {cfg.chromadb.namespace}),
+    deletion_protection=protection.deletion_protection, tags=tags,
+    opts=pulumi.ResourceOptions(provider=primary),
+)
+workloads = pulumi.ResourceOptions(providers={"aws": primary, "kubernetes": cluster.provider})
+app_wiring = {
+    "region": cfg.regions.primary, "account_id": env.account_id,
+    "oidc_provider_arn": cluster.oidc_provider_arn, "oidc_issuer": cluster.oidc_issuer,
+    "secret_kms_key_arns": [keys.arn("secrets")], "wait_for": cluster.addons_ready,
+    "load_balancer_cidrs": {"internet-facing": cfg.network.subnet_cidrs("public"),
+                            "internal": cfg.network.subnet_cidrs("private")},
+    "tags": tags,
+}
+chromadb = ChromaDb(
+    f"{prefix}-chromadb", cfg.chromadb, storage_class_name=cluster.storage_class_name,
+    client_pod_labels=AppService.labels_for("nlfhir"), client_namespace=cfg.apps.nlfhir.namespace,
+    secrets_kms_key_arn=keys.arn("secrets"), wait_for=cluster.addons_ready, tags=tags, opts=workloads,
+)
+
+
+def database_env(db: PostgresDatabase, db_config: DatabaseInstanceConfig) -> dict[str, pulumi.Input[str]]:
+    return {"DATABASE_HOST": db.endpoint, "DATABASE_PORT": str(db.port), "DATABASE_NAME": db_config.database_name,
+            "DATABASE_SSLMODE": "require"}
+
+
+def database_secrets(db: PostgresDatabase) -> dict[str, SecretRef]:
+    return {"DATABASE_USERNAME": SecretRef(db.master_secret_arn, "username"),
+            "DATABASE_PASSWORD": SecretRef(db.master_secret_arn, "password")}
+
+
+redis_env: dict[str, pulumi.Input[str]] = {"REDIS_HOST": redis.configuration_endpoint,
+                                           "REDIS_PORT": str(redis.port), "REDIS_TLS": "true"}
+redis_secrets = {"REDIS_AUTH_TOKEN": SecretRef(redis.auth_secret_arn, "authToken")}
+nlfhir = AppService(
+    f"{prefix}-nlfhir", cfg.apps.nlfhir, app_name="nlfhir",
+    environment={**database_env(nlfhir_db, cfg.database.nlfhir), "CHROMA_URL": chromadb.url},
+    secrets={**database_secrets(nlfhir_db), "CHROMA_AUTH_TOKEN": SecretRef(chromadb.token_secret_arn)},
+    **app_wiring, opts=workloads,
+)
+prm_api = AppService(
+    f"{prefix}-prm-api", cfg.apps.prm_api, app_name="prm-api",
+    environment={**database_env(prm_db, cfg.database.prm), **redis_env},
+    secrets={**database_secrets(prm_db), **redis_secrets},
+    **app_wiring, opts=workloads,
+)
+prm_worker = AppService(
+    f"{prefix}-prm-worker", cfg.apps.prm_worker, app_name="prm-worker",
+    environment={**redis_env, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_brokers,
+                 "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                 "KAFKA_SASL_MECHANISM": "AWS_MSK_IAM" if cfg.streaming.client_auth_iam else "SCRAM-SHA-512"},
+    secrets=redis_secrets, iam_policy=msk_client_policy(kafka.arn) if cfg.streaming.client_auth_iam else None,
+    **app_wiring, opts=workloads,
+)
+
+pulumi.export("eksClusterName", cluster.cluster_name)
+pulumi.export("eksEndpoint", cluster.endpoint)
+pulumi.export("eksOidcIssuer", cluster.oidc_issuer)
+pulumi.export("kubeconfig", cluster.kubeconfig)  # a secret: `pulumi stack output kubeconfig --show-secrets`
+pulumi.export("apps", {key: {"namespace": app.namespace, "url": app.url, "roleArn": app.role.arn if app.role else None}
+                       for key, app in (("nlfhir", nlfhir), ("prmApi", prm_api), ("prmWorker", prm_worker))})
+pulumi.export("chromadbUrl", chromadb.url)
 
 pulumi.export("vpcId", network.vpc_id)
 pulumi.export("publicSubnetIds", network.subnet_ids["public"])
