@@ -52,6 +52,19 @@ BUCKET_V2 = "aws:s3/bucketV2:BucketV2"
 BACKUP_PLAN = "aws:backup/plan:Plan"
 BACKUP_VAULT = "aws:backup/vault:Vault"
 SNS_TOPIC = "aws:sns/topic:Topic"
+BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+BUCKET_PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+BUCKET_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+RDS_BACKUP_REPLICATION = "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"
+VAULT_LOCK = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
+BACKUP_SELECTION = "aws:backup/selection:Selection"
+VPC = "aws:ec2/vpc:Vpc"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+PDB = "kubernetes:policy/v1:PodDisruptionBudget"
+STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
+CONTAINER = "spec.template.spec.containers.0"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -157,6 +170,8 @@ class Mutation:
     change: Callable[[Raw], None] | None = None
     protect: bool | None = None
     remove: bool = False  # drop every resource of `type` (for stack policies)
+    every: bool = False  # apply `change` to every resource of `type` that `pick` selects, not just the first
+    unlink: str = ""  # drop the target's dependencies on resources of this type prefix (a literal replaced an output)
     pick: Callable[[Registration], bool] = anything
 
 
@@ -212,7 +227,7 @@ MUTATIONS: list[Mutation] = [
              pick=primary_db),
     Mutation("cache-unprotected", "stateful-resources-protected", CACHE, "protect is not set", protect=False),
     Mutation("msk-unprotected", "stateful-resources-protected", MSK, "protect is not set", protect=False),
-    Mutation("bucket-force-destroy", "s3-no-force-destroy", BUCKET_V2, "forceDestroy", set_("forceDestroy", True)),
+    Mutation("bucket-force-destroy", "s3-no-force-destroy", BUCKET, "forceDestroy", set_("forceDestroy", True)),
     Mutation("backup-short-retention", "backup-plan-retention", BACKUP_PLAN, "deleteAfter",
              set_("rules.0.lifecycle.deleteAfter", 7), pick=has("rules.0.lifecycle.deleteAfter")),
     Mutation("backup-no-dr-copy", "backup-plan-dr-copy", BACKUP_PLAN, "no copy action targets",
@@ -238,6 +253,45 @@ MUTATIONS: list[Mutation] = [
     Mutation("msk-no-broker-logs", "msk-broker-logs", MSK, "brokerLogs", delete("loggingInfo")),
     Mutation("eks-api-log-only", "eks-control-plane-logs", EKS, "enabledClusterLogTypes",
              set_("enabledClusterLogTypes", ["api"])),
+    # Kubernetes workloads.
+    Mutation("pod-no-limits", "k8s-resource-limits", DEPLOYMENT, "limits", delete(f"{CONTAINER}.resources.limits")),
+    Mutation("pod-no-liveness", "k8s-probes", DEPLOYMENT, "livenessProbe", delete(f"{CONTAINER}.livenessProbe")),
+    Mutation("pod-root", "k8s-run-as-non-root", DEPLOYMENT, "runAsNonRoot", both(
+        set_(f"{CONTAINER}.securityContext.runAsNonRoot", False),
+        set_("spec.template.spec.securityContext.runAsNonRoot", False))),
+    Mutation("pod-escalation", "k8s-no-privilege-escalation", DEPLOYMENT, "allowPrivilegeEscalation",
+             set_(f"{CONTAINER}.securityContext.allowPrivilegeEscalation", True)),
+    Mutation("pod-writable-root", "k8s-read-only-root-fs", DEPLOYMENT, "readOnlyRootFilesystem",
+             set_(f"{CONTAINER}.securityContext.readOnlyRootFilesystem", False)),
+    Mutation("pod-privileged", "k8s-no-privileged", DEPLOYMENT, "privileged",
+             set_(f"{CONTAINER}.securityContext.privileged", True)),
+    Mutation("image-latest", "k8s-image-pinned", DEPLOYMENT, "latest",
+             set_(f"{CONTAINER}.image", "333333333333.dkr.ecr.us-east-2.amazonaws.com/nl-fhir:latest")),
+    Mutation("pv-unencrypted", "storage-class-encrypted", STORAGE_CLASS, "parameters.encrypted",
+             set_("parameters.encrypted", "false")),
+    Mutation("pv-deleted-with-claim", "storage-class-retain", STORAGE_CLASS, "reclaimPolicy",
+             set_("reclaimPolicy", "Delete")),
+    # Tags.
+    Mutation("vpc-no-owner", "standard-tags", VPC, "Owner", delete("tags.Owner")),
+    # Stack policies: a companion resource removed, or a setting broken across resources.
+    Mutation("no-flow-log", "vpc-flow-logs", FLOW_LOG, "flow log", remove=True),
+    Mutation("no-bucket-versioning", "s3-versioning", BUCKET_VERSIONING, "versioning", remove=True),
+    Mutation("no-public-access-block", "s3-public-access-block", BUCKET_PAB, "public access block", remove=True),
+    Mutation("no-bucket-sse", "s3-bucket-sse-kms", BUCKET_SSE, "no server-side encryption configuration",
+             remove=True),
+    Mutation("no-tls-only-bucket-policy", "s3-deny-insecure-transport", BUCKET_POLICY, "SecureTransport",
+             remove=True),
+    Mutation("no-rds-backup-replication", "rds-cross-region-backups", RDS_BACKUP_REPLICATION,
+             "InstanceAutomatedBackupsReplication", remove=True),
+    Mutation("no-vault-lock", "backup-vault-lock", VAULT_LOCK, "VaultLockConfiguration", remove=True),
+    Mutation("no-backup-selection", "stateful-store-backup-coverage", BACKUP_SELECTION, "backup", remove=True),
+    Mutation("no-pdb", "app-pod-disruption-budget", PDB, "PodDisruptionBudget", remove=True),
+    Mutation("one-replica", "app-min-replicas", HPA, "replica", set_("spec.minReplicas", 1)),
+    Mutation("foreign-log-key", "kms-keys-in-stack", LOG_GROUP, "arn:aws:kms:us-east-2:111122223333:key/",
+             set_("kmsKeyId", "arn:aws:kms:us-east-2:111122223333:key/0b9a2f55-0000-4000-8000-000000000000"),
+             unlink="aws:kms/", pick=has("kmsKeyId")),
+    Mutation("subnets-one-az", "subnet-az-spread", SUBNET, "us-east-2a", set_("availabilityZone", "us-east-2a"),
+             every=True),
 ]
 
 
@@ -248,17 +302,32 @@ def mutate(plan: Plan, mutation: Mutation) -> tuple[Plan, Registration | None]:
     """A copy of ``plan`` with ``mutation`` applied to a copy of its target; the original is untouched."""
     if mutation.remove:
         return dataclasses.replace(plan, resources=[r for r in plan.resources if r.type != mutation.type]), None
-    target = target_of(plan, mutation)
-    assert target is not None
-    raw = json_format.MessageToDict(target.wire_inputs)  # a fresh dict: the original Struct is not shared
-    if mutation.change is not None:
-        mutation.change(raw)
-    struct = struct_pb2.Struct()
-    struct.update(raw)
-    broken = dataclasses.replace(
-        target, wire_inputs=struct, inputs=plain(copy.deepcopy(raw)),
-        protect=target.protect if mutation.protect is None else mutation.protect)
-    return dataclasses.replace(plan, resources=[broken if r is target else r for r in plan.resources]), broken
+    targets = [r for r in plan.resources if r.type == mutation.type and mutation.pick(r)]
+    if not mutation.every:
+        targets = targets[:1]
+    assert targets
+    replaced: dict[int, Registration] = {}
+    for target in targets:
+        raw = json_format.MessageToDict(target.wire_inputs)  # a fresh dict: the original Struct is not shared
+        if mutation.change is not None:
+            mutation.change(raw)
+        struct = struct_pb2.Struct()
+        struct.update(raw)
+        dependencies = [d for d in target.dependencies if not _unlinked(mutation, d)]
+        replaced[id(target)] = dataclasses.replace(
+            target, wire_inputs=struct, inputs=plain(copy.deepcopy(raw)), dependencies=dependencies,
+            protect=target.protect if mutation.protect is None else mutation.protect)
+        if hasattr(target, "property_dependencies"):  # recorded by newer offline engines
+            replaced[id(target)].property_dependencies = {
+                k: [d for d in v if not _unlinked(mutation, d)]
+                for k, v in target.property_dependencies.items()}
+    resources = [replaced.get(id(r), r) for r in plan.resources]
+    return dataclasses.replace(plan, resources=resources), replaced[id(targets[0])]
+
+
+def _unlinked(mutation: Mutation, urn: str) -> bool:
+    """Whether ``urn``'s type (the last of its type chain) starts with the mutation's ``unlink`` prefix."""
+    return bool(mutation.unlink) and urn.split("::")[-2].rsplit("$", 1)[-1].startswith(mutation.unlink)
 
 
 def target_of(plan: Plan, mutation: Mutation) -> Registration | None:
@@ -296,25 +365,28 @@ def test_prod_config_makes_every_policy_mandatory(baseline: PolicyReport) -> Non
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=[m.id for m in MUTATIONS])
-def test_mutation_is_caught(mutation: Mutation, prod: Plan, session: PolicyPackSession) -> None:
+def test_mutation_is_caught(mutation: Mutation, prod: Plan, session: PolicyPackSession,
+                            baseline: PolicyReport) -> None:
     kinds = {p.name: p.kind for p in session.policies}
     assert mutation.policy in kinds, f"the pack has no policy {mutation.policy}"
-    if target_of(prod, mutation) is None and not mutation.remove:
+    if target_of(prod, mutation) is None:
         pytest.skip(f"prod renders no {mutation.type} to break yet")
     plan, broken = mutate(prod, mutation)
     if kinds[mutation.policy] == "stack" or broken is None:
         report = session.analyze(plan, only=[])
-        caught = [v for v in report.mandatory if v.policy == mutation.policy]
     else:
         report = session.analyze(plan, only=[broken.urn], stack_policies=False)
-        caught = [v for v in report.mandatory if v.policy == mutation.policy and v.urn == broken.urn]
+    # Only what the mutation caused counts: not what the unmutated prod plan already reports.
+    before = {(v.policy, v.urn, v.message) for v in baseline.violations}
+    caught = [v for v in report.mandatory if v.policy == mutation.policy and (v.policy, v.urn, v.message) not in before
+              and (broken is None or kinds[mutation.policy] == "stack" or v.urn == broken.urn)]
     assert caught, f"{mutation.id}: {mutation.policy} did not report it; the pack said:\n{_show(report)}"
     assert any(mutation.expect in v.message for v in caught), [v.detail for v in caught]
 
 
 def test_at_least_30_distinct_mutations_apply_to_prod(prod: Plan) -> None:
     digest = prod.digest()
-    applicable = [m for m in MUTATIONS if m.remove or target_of(prod, m) is not None]
+    applicable = [m for m in MUTATIONS if target_of(prod, m) is not None]
     for mutation in applicable:
         mutate(prod, mutation)
     assert prod.digest() == digest  # mutations work on copies
