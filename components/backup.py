@@ -188,6 +188,8 @@ class Backup(pulumi.ComponentResource):
                         enable_continuous_backup=True,
                         lifecycle=aws.backup.PlanRuleLifecycleArgs(
                             delete_after=config.effective_continuous_retention_days),
+                        # Copies of continuous backups land in the DR vault as snapshot recovery points.
+                        copy_actions=copy_actions,
                         recovery_point_tags=tags_for(tags, f"{name}-pitr"),
                     )],
                     tags=tags_for(tags, f"{name}-pitr"),

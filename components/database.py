@@ -280,8 +280,8 @@ class PostgresDatabase(pulumi.ComponentResource):
             identifier = f"{name}-replica-{index + 1}"
             # Round-robin from the second AZ: replicas spread over the AZs, away from the first.
             zone = zones[(index + 1) % len(zones)]
-            # A replica inherits engine, credentials, database name, subnet group, KMS key and storage
-            # size from its source; AWS rejects or ignores those here, and a replica takes no final snapshot.
+            # A replica inherits engine, credentials, database name, subnet group and storage size from
+            # its source; AWS rejects or ignores those here, and a replica takes no final snapshot.
             self.replicas.append(aws.rds.Instance(
                 f"{name}-replica-{index + 1}",
                 aws.rds.InstanceArgs(
@@ -293,6 +293,9 @@ class PostgresDatabase(pulumi.ComponentResource):
                     storage_type="gp3",
                     max_allocated_storage=config.max_allocated_storage_gib,
                     storage_encrypted=True,
+                    # The source's key: a same-region replica is always encrypted with it, so this only
+                    # states it (the provider's documented way to declare an encrypted replica's key).
+                    kms_key_id=kms_key_arn,
                     vpc_security_group_ids=[self.security_group.id],
                     publicly_accessible=False,
                     parameter_group_name=self.replica_parameter_group.name,

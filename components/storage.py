@@ -95,6 +95,7 @@ class SecureBucket(pulumi.ComponentResource):
         name: str,
         *,
         bucket_name: str,
+        purpose: str,
         account_id: str,
         kms_key_arn: pulumi.Input[str] | None,
         lifecycle: LifecycleConfig,
@@ -114,7 +115,12 @@ class SecureBucket(pulumi.ComponentResource):
         child = child_opts(self)
         if kms_key_arn is None and not receives_access_logs:
             raise ValueError(f"{name}: only the access-log bucket may use SSE-S3; give a KMS key")
-        extra_tags = {BACKUP_TAG_KEY: "true"} if backup else {}
+        extra_tags = {"Purpose": purpose}
+        if backup:
+            extra_tags[BACKUP_TAG_KEY] = "true"
+        if receives_access_logs:
+            # SSE-S3 here is forced by S3 server access logging (it cannot deliver to SSE-KMS buckets).
+            extra_tags["LogDelivery"] = "s3-server-access-logs"
 
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
@@ -332,7 +338,7 @@ class Storage(pulumi.ComponentResource):
         def bucket(purpose: str, *, dr: bool = False, **kwargs: Any) -> SecureBucket:
             label = f"dr-{purpose}" if dr else purpose
             return SecureBucket(
-                f"{name}-{label}", bucket_name=f"{name}-{label}-{account_id}", account_id=account_id,
+                f"{name}-{label}", bucket_name=f"{name}-{label}-{account_id}", purpose=purpose, account_id=account_id,
                 lifecycle=lifecycle, force_destroy=force_destroy, protect=protect, tags=tags,
                 opts=child_opts(self, provider=dr_provider) if dr else child_opts(self), **kwargs,
             )

@@ -85,6 +85,10 @@ def test_continuous_backup_for_rds(prod):
     (rule,) = prod.named(f"{NAME}-pitr-plan").inputs["rules"]
     assert (rule["ruleName"], rule["enableContinuousBackup"], rule["lifecycle"]) == (
         "continuous", True, {"deleteAfter": 30})
+    assert rule["copyActions"] == [{
+        "destinationVaultArn": f"arn:aws:backup:us-west-2:123456789012:backup-vault:{NAME}-dr-vault",
+        "lifecycle": {"deleteAfter": 30},
+    }]
     selection = prod.named(f"{NAME}-pitr-selection").inputs
     assert selection["resources"] == [f"arn:aws:rds:us-east-2:{ACCOUNT}:db:*"]
     assert selection["conditions"] == [{"stringEquals": [{"key": "aws:ResourceTag/Backup", "value": "true"}]}]
@@ -115,5 +119,5 @@ def test_dev_has_no_lock_and_no_dr_copy(dev):
     (rule,) = dev.named(f"{NAME}-plan").inputs["rules"]
     assert "copyActions" not in rule and rule["lifecycle"] == {"deleteAfter": 7}
     (pitr,) = dev.named(f"{NAME}-pitr-plan").inputs["rules"]
-    assert pitr["lifecycle"] == {"deleteAfter": 7}
+    assert pitr["lifecycle"] == {"deleteAfter": 7} and "copyActions" not in pitr
     assert dev.named(f"{NAME}-vault").inputs["forceDestroy"] is True

@@ -134,12 +134,12 @@ def test_replicas_take_only_what_aws_accepts(prod):
         assert i["replicateSourceDb"] == "care-prod-prm"
         assert i["identifier"] == f"care-prod-prm-replica-{n}"
         assert i["instanceClass"] == "db.r5.xlarge"
-        assert i["storageEncrypted"] is True
+        assert (i["storageEncrypted"], i["kmsKeyId"]) == (True, KEY)
         assert i["parameterGroupName"] == "care-prod-prm-replica-params"
         assert i["skipFinalSnapshot"] is True
         assert i["multiAz"] is False
         for rejected in ("username", "password", "manageMasterUserPassword", "masterUserSecretKmsKeyId",
-                         "dbName", "backupRetentionPeriod", "backupWindow", "dbSubnetGroupName", "kmsKeyId",
+                         "dbName", "backupRetentionPeriod", "backupWindow", "dbSubnetGroupName",
                          "engine", "finalSnapshotIdentifier", "allocatedStorage"):
             assert rejected not in i, rejected
         assert "Backup" not in i["tags"]

@@ -116,6 +116,15 @@ def test_audit_logs_object_lock(prod):
     assert "objectLockEnabled" not in prod.named(f"{NAME}-app-data-bucket").inputs
 
 
+def test_purpose_and_log_delivery_tags(prod):
+    tags = {r.inputs["bucket"].removeprefix(f"{NAME}-").removesuffix(f"-{ACCOUNT}"): r.inputs["tags"]
+            for r in prod.of_type("aws:s3/bucket:Bucket")}
+    assert {label: t["Purpose"] for label, t in tags.items()} == {
+        label: label.removeprefix("dr-") for label in BUCKETS}
+    assert sorted(label for label, t in tags.items() if t.get("LogDelivery") == "s3-server-access-logs") == [
+        "access-logs", "dr-access-logs"]
+
+
 def test_backup_tag_on_data_buckets_only(prod):
     tagged = sorted(r.inputs["bucket"] for r in prod.of_type("aws:s3/bucket:Bucket")
                     if r.inputs["tags"].get("Backup") == "true")
@@ -157,7 +166,7 @@ def test_dev_buckets_are_destroyable_but_still_encrypted(dev):
 
 def test_a_kms_key_is_required_outside_the_log_bucket():
     def program() -> None:
-        SecureBucket("b", bucket_name="b", account_id=ACCOUNT, kms_key_arn=None,
+        SecureBucket("b", bucket_name="b", purpose="app-data", account_id=ACCOUNT, kms_key_arn=None,
                      lifecycle=StorageConfig().lifecycle, tags=PROD_TAGS)
 
     with pytest.raises(Exception, match="only the access-log bucket may use SSE-S3"):
