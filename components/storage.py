@@ -357,9 +357,10 @@ class Storage(pulumi.ComponentResource):
             replication = Replication(destination_bucket_arn=self.dr_app_data.arn,
                                       destination_kms_key_arn=dr_kms_key_arn)
 
-        # Served through the CDN: current versions stay in S3 Standard.
+        # Served through the CDN: current versions stay in S3 Standard. Backed up too: the CDN's origin
+        # must survive a bad deploy or a deletion even though the build can recreate most of it.
         self.static_assets = bucket("static-assets", kms_key_arn=kms_key_arn, access_log_bucket=logs_to,
-                                    tier_to_cold_storage=False)
+                                    tier_to_cold_storage=False, backup=True)
         self.app_data = bucket("app-data", kms_key_arn=kms_key_arn, access_log_bucket=logs_to, backup=True,
                                replication=replication)
         self.audit_logs = bucket("audit-logs", kms_key_arn=kms_key_arn, access_log_bucket=logs_to, backup=True,

@@ -125,10 +125,10 @@ def test_purpose_and_log_delivery_tags(prod):
         "access-logs", "dr-access-logs"]
 
 
-def test_backup_tag_on_data_buckets_only(prod):
+def test_backup_tag_on_primary_content_buckets(prod):
     tagged = sorted(r.inputs["bucket"] for r in prod.of_type("aws:s3/bucket:Bucket")
                     if r.inputs["tags"].get("Backup") == "true")
-    assert tagged == [f"{NAME}-app-data-{ACCOUNT}", f"{NAME}-audit-logs-{ACCOUNT}"]
+    assert tagged == [f"{NAME}-{label}-{ACCOUNT}" for label in ("app-data", "audit-logs", "static-assets")]
 
 
 def test_app_data_replicates_to_dr(prod):
