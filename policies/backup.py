@@ -143,7 +143,7 @@ def _region_of_arn(arn: object) -> str | None:
     "backup-plan-dr-copy", concern="backup", citation=DR_PLAN, types=(BACKUP_PLAN,),
     config={"drRegion": {"type": "string", "default": "us-west-2",
                          "description": "The region every backup rule must copy to (regions.dr)."}},
-    description="Every AWS Backup plan rule copies its recovery points to a vault in the DR region.",
+    description="Every AWS Backup snapshot rule copies its recovery points to a vault in the DR region.",
 )
 def backup_plan_dr_copy(r: Resource, report: Report, cfg: Settings) -> None:
     region = cfg["drRegion"]
@@ -152,6 +152,8 @@ def backup_plan_dr_copy(r: Resource, report: Report, cfg: Settings) -> None:
         return
     for rule in _rules(r):
         name = rule.get("ruleName", "?")
+        if is_true(rule.get("enableContinuousBackup")):
+            continue  # in-region point-in-time recovery; RDS reaches the DR region by backup replication
         copies = as_list(rule.get("copyActions"))
         if is_unknown(copies):
             continue

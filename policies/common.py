@@ -228,13 +228,20 @@ class Resource:
             other.urn in urns for urns in self.property_dependencies.values())
 
     def refers_to(self, other: Resource, prop: str) -> bool:
-        """Whether input ``prop`` names ``other``: by dependency (as the engine records it) or by value."""
-        if self.depends_on(other, prop):
-            return True
+        """Whether input ``prop`` names ``other``.
+
+        The engine's property dependencies decide when they are present. Otherwise a known value is
+        compared with ``other``'s id, name or ARN (an ARN ending in ``:name`` or ``/name`` matches), and
+        only when that cannot decide (the value or ``other``'s names are unknown) do the resource's
+        dependencies: a resource that depends on two buckets must not count as a companion of both.
+        """
+        if self.property_dependencies:
+            return other.urn in self.property_dependencies.get(prop, [])
         value = self.get(prop)
-        if not isinstance(value, str) or not value:
-            return False
-        return value in other.identities()
+        names = other.identities()
+        if isinstance(value, str) and value and names:
+            return any(value == n or value.endswith((f":{n}", f"/{n}")) for n in names)
+        return other.urn in self.dependencies
 
     def identities(self) -> set[str]:
         """The values another resource may use to name this one (id, ARN, name) where the inputs carry them."""
@@ -429,6 +436,7 @@ S3_VERSIONING = ("aws:s3/bucketVersioning:BucketVersioning", "aws:s3/bucketVersi
 S3_PAB = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 S3_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 S3_REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
+S3_LOGGING = ("aws:s3/bucketLogging:BucketLogging", "aws:s3/bucketLoggingV2:BucketLoggingV2")
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 EC2_INSTANCE = "aws:ec2/instance:Instance"
 EBS_VOLUME = "aws:ebs/volume:Volume"

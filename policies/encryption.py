@@ -56,7 +56,10 @@ def rds_storage_encrypted(r: Resource, report: Report, _: Settings) -> None:
     if not is_unknown(encrypted) and not is_true(encrypted):
         report("storageEncrypted is not true: PHI databases (read replicas included) must be encrypted at rest. "
                "Set storageEncrypted=True in components/database.py; it is not a stack setting.")
-    problem = _cmk_problem(r.get("kmsKeyId"), "kmsKeyId")
+    key, source = r.get("kmsKeyId"), r.get("replicateSourceDb")
+    if key is None and isinstance(source, str) and not source.startswith("arn:"):
+        return  # a same-region replica is encrypted with its source's key (checked on the source)
+    problem = _cmk_problem(key, "kmsKeyId")
     if problem:
         report(f"{problem}: RDS storage must use the KeyRing's 'database' customer-managed key. "
                "Pass kmsKeyId=keys.arn('database') (the DR ring's key for cross-region replicas).")

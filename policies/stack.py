@@ -30,6 +30,7 @@ from common import (
     RDS_CLUSTER,
     RDS_INSTANCE,
     S3_BUCKETS,
+    S3_LOGGING,
     S3_PAB,
     S3_POLICY,
     S3_REPLICATION,
@@ -44,6 +45,7 @@ from common import (
     Settings,
     as_int,
     as_list,
+    get,
     has_unknown,
     is_customer_managed_key,
     is_false,
@@ -69,8 +71,8 @@ INTEGRITY = "164.312(c)(1)"
 
 #: Buckets with this tag may use SSE-S3: ELB access logs support nothing else (an AWS constraint).
 ELB_LOG_TAG = ("LogDelivery", "elb")
-#: Buckets tagged Purpose=<one of these> hold logs, not PHI data: the backup-coverage policy skips them.
-LOG_BUCKET_PURPOSES = ("logs", "access-logs")
+#: Buckets classified this way hold no PHI (built static assets): the backup-coverage policy skips them.
+NON_PHI_CLASSIFICATIONS = ("public",)
 
 
 def _companions(resources: list[Resource], bucket: Resource, types: tuple[str, ...] | str) -> list[Resource]:
@@ -80,6 +82,12 @@ def _companions(resources: list[Resource], bucket: Resource, types: tuple[str, .
 
 def _buckets(resources: list[Resource]) -> Iterator[Resource]:
     return of_type(resources, *S3_BUCKETS)
+
+
+def _log_targets(resources: list[Resource]) -> set[str]:
+    """URNs of the buckets that receive S3 server access logs (a BucketLogging's targetBucket)."""
+    loggings = list(of_type(resources, *S3_LOGGING))
+    return {b.urn for b in _buckets(resources) if any(lg.refers_to(b, "targetBucket") for lg in loggings)}
 
 
 # --- S3 ---------------------------------------------------------------------------------------
@@ -105,6 +113,7 @@ def _sse_defaults(bucket: Resource, resources: list[Resource]) -> list[Any]:
     description="Every bucket has default encryption SSE-KMS with a customer-managed key.",
 )
 def s3_bucket_sse_kms(resources: list[Resource], report: Report, _: Settings) -> None:
+    log_targets = _log_targets(resources)
     for bucket in _buckets(resources):
         blocks = _sse_defaults(bucket, resources)
         if any(has_unknown(b) for b in blocks):
@@ -118,8 +127,8 @@ def s3_bucket_sse_kms(resources: list[Resource], report: Report, _: Settings) ->
         for block in blocks:
             algorithm = (block or {}).get("sseAlgorithm")
             key = (block or {}).get("kmsMasterKeyId")
-            if algorithm == "AES256" and tags.get(ELB_LOG_TAG[0]) == ELB_LOG_TAG[1]:
-                continue
+            if algorithm == "AES256" and (bucket.urn in log_targets or tags.get(ELB_LOG_TAG[0]) == ELB_LOG_TAG[1]):
+                continue  # S3 server access logs and ELB logs can only be delivered to SSE-S3 buckets
             if algorithm not in ("aws:kms", "aws:kms:dsse"):
                 report(f"sseAlgorithm is {algorithm!r}: PHI buckets must use SSE-KMS. Set sseAlgorithm='aws:kms' "
                        "with kmsMasterKeyId=keys.arn('storage').", bucket.urn)
@@ -441,18 +450,23 @@ def app_pod_disruption_budget(resources: list[Resource], report: Report, cfg: Se
 
 # --- Backup and recovery ----------------------------------------------------------------------
 
-_WILDCARD_SELECTION = re.compile(r"^\*$|^arn:aws:[a-z0-9-]+:\*")
-
-
 def _tag_pairs(selection: Resource) -> set[tuple[str, str]]:
+    """ListOfTags (selectionTags): a resource carrying any of these is selected."""
     pairs: set[tuple[str, str]] = set()
-    for tag in as_list(selection.get("selectionTags")) or []:
+    for tag in as_list(selection.get("selectionTags")):
         if isinstance(tag, dict) and tag.get("type", "STRINGEQUALS") == "STRINGEQUALS":
             pairs.add((str(tag.get("key")), str(tag.get("value"))))
-    for cond in as_list(selection.get("conditions.stringEquals")) or []:
-        if isinstance(cond, dict) and isinstance(cond.get("key"), str):
-            key = cond["key"].removeprefix("aws:ResourceTag/")
-            pairs.add((key, str(cond.get("value"))))
+    return pairs
+
+
+def _conditions(selection: Resource) -> list[tuple[str, str]]:
+    """Conditions.StringEquals: a resource matched by ``resources`` must carry all of these."""
+    blocks = as_list(selection.get("conditions"))  # a list of one in pulumi-aws 7, an object before
+    pairs: list[tuple[str, str]] = []
+    for block in blocks:
+        for cond in as_list(block.get("stringEquals")) if isinstance(block, dict) else []:
+            if isinstance(cond, dict) and isinstance(cond.get("key"), str):
+                pairs.append((cond["key"].removeprefix("aws:ResourceTag/"), str(cond.get("value"))))
     return pairs
 
 
@@ -469,46 +483,78 @@ def _resource_tags(r: Resource) -> dict[str, str]:
     return tags if isinstance(tags, dict) else {}
 
 
-_ARN_SERVICE = {RDS_INSTANCE: "rds", RDS_CLUSTER: "rds", EBS_VOLUME: "ec2", K8S_STORAGE_CLASS: "ec2",
-                **{t: "s3" for t in S3_BUCKETS}}
+#: (service, resource part prefix) of each store's ARN, for matching a selection's ARN patterns.
+_ARN_SHAPE = {RDS_INSTANCE: ("rds", "db:"), RDS_CLUSTER: ("rds", "cluster:"), EBS_VOLUME: ("ec2", "volume/"),
+              K8S_STORAGE_CLASS: ("ec2", "volume/"), **{t: ("s3", "") for t in S3_BUCKETS}}
+
+
+def _arn_matches(pattern: str, store: Resource) -> bool:
+    if pattern == "*":
+        return True
+    shape = _ARN_SHAPE.get(store.type)
+    parts = pattern.split(":", 5)
+    if shape is None or len(parts) < 6 or parts[2] != shape[0]:
+        return False
+    resource = parts[5]
+    if resource == "*":
+        return True
+    if not resource.startswith(shape[1]):
+        return False
+    name = resource[len(shape[1]):]
+    return name == "*" or any(name == n for n in store.identities())
 
 
 def _selected(store: Resource, selections: list[Resource]) -> bool | None:
-    """Whether a backup selection covers ``store`` (None when a selection cannot be known)."""
+    """Whether a backup selection covers ``store`` (None when a selection cannot be known).
+
+    AWS Backup selects a resource that carries any of the ListOfTags, or that matches Resources
+    (ARN patterns) and satisfies every condition.
+    """
     tags = _resource_tags(store)
     for selection in selections:
-        if has_unknown(selection.get("selectionTags")) or has_unknown(selection.get("conditions")):
+        if any(has_unknown(selection.get(k)) for k in ("selectionTags", "conditions", "resources")):
             return None
         if any(tags.get(k) == v for k, v in _tag_pairs(selection)):
             return True
-        arns = as_list(selection.get("resources"))
-        if is_unknown(arns):
-            return None
-        service = _ARN_SERVICE.get(store.type)
-        for arn in arns:
-            if not isinstance(arn, str):
-                continue
-            if arn == "*" or (service and _WILDCARD_SELECTION.match(arn) and arn.split(":")[2] == service):
-                return True
-        if selection.depends_on(store, "resources"):
+        patterns = [a for a in as_list(selection.get("resources")) if isinstance(a, str)]
+        matched = any(_arn_matches(a, store) for a in patterns) or (
+            bool(patterns) is False and selection.depends_on(store, "resources"))
+        if matched and all(tags.get(k) == v for k, v in _conditions(selection)):
             return True
     return False
 
 
-def _is_data_bucket(bucket: Resource) -> bool:
-    tags = bucket.get("tags") or {}
-    return not (isinstance(tags, dict) and tags.get("Purpose") in LOG_BUCKET_PURPOSES)
+def _replicates(replication: Resource, bucket: Resource) -> bool:
+    """Whether a BucketReplicationConfig has ``bucket`` as its source or as a rule's destination."""
+    if replication.refers_to(bucket, "bucket"):
+        return True
+    rules = as_list(replication.get("rules"))
+    destinations = [get(rule, "destination.bucket") for rule in rules if isinstance(rule, dict)]
+    names = bucket.identities()
+    if any(isinstance(d, str) and any(d == n or d.endswith(f":{n}") for n in names) for d in destinations):
+        return True
+    if replication.property_dependencies:
+        return bucket.urn in replication.property_dependencies.get("rules", [])
+    return bool(any(is_unknown(d) for d in destinations) or not names) and bucket.urn in replication.dependencies
+
+
+def _is_data_bucket(bucket: Resource, log_targets: set[str]) -> bool:
+    tags = bucket.get("tags")
+    classification = tags.get("DataClassification") if isinstance(tags, dict) else None
+    return bucket.urn not in log_targets and classification not in NON_PHI_CLASSIFICATIONS
 
 
 @stack_policy(
     "stateful-store-backup-coverage", concern="backup", citation=BACKUP_PLAN,
     types=(RDS_INSTANCE, RDS_CLUSTER, CACHE_RG, EBS_VOLUME, K8S_STORAGE_CLASS, *S3_BUCKETS, BACKUP_SELECTION),
     description="Every stateful store (RDS, ElastiCache, EBS volumes and storage classes, S3 data buckets) is "
-                "covered by an AWS Backup selection or its own backup setting.",
+                "covered by an AWS Backup selection or its own backup setting (log-delivery targets and buckets "
+                "classified public are not data buckets).",
 )
 def stateful_store_backup_coverage(resources: list[Resource], report: Report, _: Settings) -> None:
     selections = list(of_type(resources, BACKUP_SELECTION))
     replications = list(of_type(resources, S3_REPLICATION))
+    log_targets = _log_targets(resources)
     for store in resources:
         if store.type in (RDS_INSTANCE, RDS_CLUSTER):
             if is_replica(store):
@@ -525,7 +571,7 @@ def stateful_store_backup_coverage(resources: list[Resource], report: Report, _:
                    "Set cache.snapshotRetentionDays: 1 or more in Pulumi.<stack>.yaml.", store.urn)
             continue
         elif store.type in S3_BUCKETS:
-            if not _is_data_bucket(store) or any(r.refers_to(store, "bucket") for r in replications):
+            if not _is_data_bucket(store, log_targets) or any(_replicates(r, store) for r in replications):
                 continue
             fix = "Tag it Backup=true (components.common.BACKUP_TAG_KEY) or replicate it (storage.replicateToDr)."
         elif store.type == EBS_VOLUME:
