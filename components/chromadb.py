@@ -77,18 +77,18 @@ class ChromaDb(pulumi.ComponentResource):
         token = random.RandomPassword(f"{name}-token", random.RandomPasswordArgs(length=48, special=False),
                                       child_opts(self))
         self.token_secret = aws.secretsmanager.Secret(
-            f"{name}-token",
+            f"{name}-token-secret",
             aws.secretsmanager.SecretArgs(
                 name=f"{name}/auth-token",
                 description="ChromaDB client token (the NL-FHIR API reads it through its ExternalSecret)",
                 kms_key_id=secrets_kms_key_arn,
                 recovery_window_in_days=7,
-                tags=tags_for(tags, f"{name}-token"),
+                tags=tags_for(tags, f"{name}-token-secret"),
             ),
             child_opts(self),
         )
         aws.secretsmanager.SecretVersion(
-            f"{name}-token",
+            f"{name}-token-version",
             aws.secretsmanager.SecretVersionArgs(secret_id=self.token_secret.id, secret_string=token.result),
             child_opts(self),
         )

@@ -1,0 +1,342 @@
+"""The AppService component (the Railway equivalent), rendered under the mock engine, asserted exactly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import config
+from components.app_service import AppService, SecretRef, msk_client_policy
+from tests.helpers import PROD_TAGS, render, stack_config, stack_raw, with_overrides
+
+ACCOUNT = "333333333333"
+ISSUER = "https://oidc.eks.us-east-2.amazonaws.com/id/ABC123"
+OIDC_ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.eks.us-east-2.amazonaws.com/id/ABC123"
+SECRETS_KEY = f"arn:aws:kms:us-east-2:{ACCOUNT}:key/secrets-key"
+DB_SECRET = f"arn:aws:secretsmanager:us-east-2:{ACCOUNT}:secret:rds!db-abc-AbCdEf"
+CERT = f"arn:aws:acm:us-east-2:{ACCOUNT}:certificate/0a1b2c3d-1111-2222-3333-444455556666"
+WAF = f"arn:aws:wafv2:us-east-2:{ACCOUNT}:regional/webacl/care-prod-alb/abc-123"
+MSK = f"arn:aws:kafka:us-east-2:{ACCOUNT}:cluster/care-prod-kafka/uuid-1"
+PUBLIC_CIDRS = ["10.30.96.0/24", "10.30.97.0/24", "10.30.98.0/24"]
+IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-2.amazonaws.com/nl-fhir:1.0.0"
+
+FULL = {
+    "apps__nlfhir__ingress": {"host": "nlfhir.care.example", "certificateArn": CERT, "wafAclArn": WAF,
+                              "scheme": "internet-facing"},
+    "apps__nlfhir__preDeploy": {"command": ["alembic", "upgrade", "head"], "timeoutSeconds": 900},
+    "apps__nlfhir__cronJobs": [{"name": "reindex", "schedule": "0 3 * * *", "command": ["python", "-m", "reindex"]}],
+    "apps__nlfhir__secrets": {"API_SIGNING_KEY": {"secret": "care-prod/nlfhir/signing", "property": "key"}},
+    "apps__nlfhir__env": {"LOG_LEVEL": "info"},
+    "apps__nlfhir__allowFrom": ["prm/prm-api"],
+}
+
+
+def _wiring() -> dict:  # type: ignore[type-arg]
+    return {"region": "us-east-2", "account_id": ACCOUNT, "oidc_provider_arn": OIDC_ARN, "oidc_issuer": ISSUER,
+            "secret_kms_key_arns": [SECRETS_KEY], "tags": PROD_TAGS,
+            "load_balancer_cidrs": {"internet-facing": PUBLIC_CIDRS, "internal": ["10.30.0.0/19"]}}
+
+
+@pytest.fixture(scope="module")
+def full():  # type: ignore[no-untyped-def]
+    cfg = stack_config("prod", **FULL)
+
+    def build() -> None:
+        AppService("care-prod-nlfhir", cfg.apps.nlfhir, app_name="nlfhir",
+                   environment={"CHROMA_URL": "http://chromadb.nlfhir.svc.cluster.local:8000"},
+                   secrets={"DATABASE_PASSWORD": SecretRef(DB_SECRET, "password")}, **_wiring())
+
+    return render(build)
+
+
+@pytest.fixture(scope="module")
+def worker():  # type: ignore[no-untyped-def]
+    cfg = stack_config("prod")
+
+    def build() -> None:
+        AppService("care-prod-prm-worker", cfg.apps.prm_worker, app_name="prm-worker",
+                   environment={"KAFKA_BOOTSTRAP_SERVERS": "b-1.example:9098"},
+                   iam_policy=msk_client_policy(MSK), **_wiring())
+
+    return render(build)
+
+
+def _k8s(plan, suffix):  # type: ignore[no-untyped-def]
+    return plan.named(f"care-prod-nlfhir-{suffix}").inputs
+
+
+def test_children_counts_and_parentage(full, worker) -> None:  # type: ignore[no-untyped-def]
+    assert full.counts() == {
+        "aws:iam/role:Role": 1, "aws:iam/rolePolicy:RolePolicy": 1, "care:compute:AppService": 1,
+        "kubernetes:apps/v1:Deployment": 1, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,
+        "kubernetes:batch/v1:CronJob": 1, "kubernetes:batch/v1:Job": 1, "kubernetes:core/v1:Service": 1,
+        "kubernetes:core/v1:ServiceAccount": 1, "kubernetes:external-secrets.io/v1beta1:ExternalSecret": 1,
+        "kubernetes:external-secrets.io/v1beta1:SecretStore": 1, "kubernetes:networking.k8s.io/v1:Ingress": 1,
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1, "kubernetes:policy/v1:PodDisruptionBudget": 1,
+        "kubernetes:security.istio.io/v1:PeerAuthentication": 1,
+    }
+    assert worker.counts() == {
+        "aws:iam/role:Role": 1, "aws:iam/rolePolicy:RolePolicy": 1, "care:compute:AppService": 1,
+        "kubernetes:apps/v1:Deployment": 1, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,
+        "kubernetes:core/v1:ServiceAccount": 1, "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1,
+        "kubernetes:policy/v1:PodDisruptionBudget": 1,
+    }
+    component = full.named("care-prod-nlfhir")
+    assert all(r.parent == component.urn for r in full.resources if r is not component)
+    assert full.named("care-prod-nlfhir-irsa").inputs["tags"] == {"Name": "care-prod-nlfhir-irsa", **PROD_TAGS}
+
+
+def test_deployment_zero_downtime_rollout(full) -> None:  # type: ignore[no-untyped-def]
+    deployment = _k8s(full, "deployment")
+    assert deployment["metadata"]["name"] == "nlfhir"
+    assert deployment["metadata"]["namespace"] == "nlfhir"
+    spec = deployment["spec"]
+    assert "replicas" not in spec  # the HPA owns the count
+    assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}}
+    assert spec["minReadySeconds"] == 10
+    assert spec["selector"] == {"matchLabels": {"app.kubernetes.io/name": "nlfhir"}}
+    pod = spec["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] == 60
+    assert pod["containers"][0]["lifecycle"] == {"preStop": {"sleep": {"seconds": 10}}}
+
+
+def test_container_probes_resources_and_environment(full) -> None:  # type: ignore[no-untyped-def]
+    container = _k8s(full, "deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == IMAGE
+    assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    probe = {"httpGet": {"path": "/health", "port": "http"}}
+    assert container["readinessProbe"] == {**probe, "periodSeconds": 10, "failureThreshold": 3, "timeoutSeconds": 3}
+    assert container["livenessProbe"] == {**probe, "periodSeconds": 20, "failureThreshold": 3, "timeoutSeconds": 5}
+    assert container["startupProbe"] == {**probe, "periodSeconds": 5, "failureThreshold": 60, "timeoutSeconds": 3}
+    assert container["resources"] == {"requests": {"cpu": "2", "memory": "2Gi"},
+                                      "limits": {"cpu": "2", "memory": "2Gi"}}
+    secret_ref = {"secretKeyRef": {"name": "nlfhir-secrets", "key": "API_SIGNING_KEY"}}
+    assert container["env"] == [
+        {"name": "PORT", "value": "8000"},
+        {"name": "LOG_LEVEL", "value": "info"},
+        {"name": "CHROMA_URL", "value": "http://chromadb.nlfhir.svc.cluster.local:8000"},
+        {"name": "API_SIGNING_KEY", "valueFrom": secret_ref},
+        {"name": "DATABASE_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "nlfhir-secrets",
+                                                                     "key": "DATABASE_PASSWORD"}}},
+    ]
+
+
+def test_hardened_security_context_tmp_and_zone_spread(full) -> None:  # type: ignore[no-untyped-def]
+    pod = _k8s(full, "deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"] == {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001,
+                                      "fsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"}}
+    container = pod["containers"][0]
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                            "runAsNonRoot": True, "privileged": False,
+                                            "capabilities": {"drop": ["ALL"]}}
+    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert pod["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}]
+    assert pod["serviceAccountName"] == "nlfhir"
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["nodeSelector"] == {"care.platform/pool": "app"}
+    assert "tolerations" not in pod
+    selector = {"matchLabels": {"app.kubernetes.io/name": "nlfhir"}}
+    assert pod["topologySpreadConstraints"] == [
+        {"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule",
+         "labelSelector": selector},
+        {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+         "labelSelector": selector},
+    ]
+
+
+def test_worker_runs_on_the_tainted_worker_pool_without_a_service(worker) -> None:  # type: ignore[no-untyped-def]
+    pod = worker.named("care-prod-prm-worker-deployment").inputs["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"care.platform/pool": "worker"}
+    assert pod["tolerations"] == [{"key": "care.platform/pool", "operator": "Equal", "value": "worker",
+                                   "effect": "NoSchedule"}]
+    policy = worker.named("care-prod-prm-worker-netpol").inputs["spec"]
+    assert policy == {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prm-worker"}},
+                      "policyTypes": ["Ingress"], "ingress": []}
+    hpa = worker.named("care-prod-prm-worker-hpa").inputs["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 6)
+
+
+def test_worker_irsa_role_reads_kafka(worker) -> None:  # type: ignore[no-untyped-def]
+    trust = json.loads(worker.named("care-prod-prm-worker-irsa").inputs["assumeRolePolicy"])
+    host = ISSUER.removeprefix("https://")
+    assert trust["Statement"][0]["Condition"] == {"StringEquals": {
+        f"{host}:sub": "system:serviceaccount:prm:prm-worker", f"{host}:aud": "sts.amazonaws.com"}}
+    policy = json.loads(worker.named("care-prod-prm-worker-irsa-policy").inputs["policy"])
+    assert [(s["Sid"], s["Resource"]) for s in policy["Statement"]] == [
+        ("Connect", MSK),
+        ("Topics", f"arn:aws:kafka:us-east-2:{ACCOUNT}:topic/care-prod-kafka/uuid-1/*"),
+        ("ConsumerGroups", f"arn:aws:kafka:us-east-2:{ACCOUNT}:group/care-prod-kafka/uuid-1/*"),
+    ]
+    assert "kafka-cluster:WriteData" not in policy["Statement"][1]["Action"]
+    sa = worker.named("care-prod-prm-worker-sa").inputs["metadata"]
+    assert sa["annotations"] == {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/care-prod-prm-worker-irsa"}
+
+
+def test_hpa_cpu_and_memory_and_pdb(full) -> None:  # type: ignore[no-untyped-def]
+    hpa = _k8s(full, "hpa")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    spec = hpa["spec"]
+    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "nlfhir"}
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 10)
+    assert spec["metrics"] == [
+        {"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}},
+        {"type": "Resource", "resource": {"name": "memory",
+                                          "target": {"type": "Utilization", "averageUtilization": 80}}},
+    ]
+    pdb = _k8s(full, "pdb")["spec"]
+    assert pdb == {"maxUnavailable": 1, "selector": {"matchLabels": {"app.kubernetes.io/name": "nlfhir"}},
+                   "unhealthyPodEvictionPolicy": "AlwaysAllow"}
+
+
+def test_service_and_network_policy(full) -> None:  # type: ignore[no-untyped-def]
+    service = _k8s(full, "service")["spec"]
+    assert service == {"type": "ClusterIP", "selector": {"app.kubernetes.io/name": "nlfhir"},
+                       "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP",
+                                  "appProtocol": "http"}]}
+    policy = _k8s(full, "netpol")["spec"]
+    port = [{"port": 8000, "protocol": "TCP"}]
+    assert policy["policyTypes"] == ["Ingress"]
+    assert policy["ingress"] == [
+        {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prm-api"}},
+                   "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "prm"}}}], "ports": port},
+        {"from": [{"ipBlock": {"cidr": cidr}} for cidr in PUBLIC_CIDRS], "ports": port},
+    ]
+
+
+def test_secrets_come_from_secrets_manager_through_the_apps_own_identity(full) -> None:  # type: ignore[no-untyped-def]
+    store = _k8s(full, "secret-store")
+    assert store["apiVersion"] == "external-secrets.io/v1beta1"
+    assert store["spec"] == {"provider": {"aws": {"service": "SecretsManager", "region": "us-east-2",
+                                                  "auth": {"jwt": {"serviceAccountRef": {"name": "nlfhir"}}}}}}
+    external = _k8s(full, "external-secret")
+    assert external["kind"] == "ExternalSecret"
+    assert external["spec"] == {
+        "refreshInterval": "1h",
+        "secretStoreRef": {"name": "nlfhir", "kind": "SecretStore"},
+        "target": {"name": "nlfhir-secrets", "creationPolicy": "Owner", "deletionPolicy": "Retain"},
+        "data": [
+            {"secretKey": "API_SIGNING_KEY", "remoteRef": {"key": "care-prod/nlfhir/signing", "property": "key"}},
+            {"secretKey": "DATABASE_PASSWORD", "remoteRef": {"key": DB_SECRET, "property": "password"}},
+        ],
+    }
+    deployment = full.named("care-prod-nlfhir-deployment")
+    assert full.named("care-prod-nlfhir-external-secret").urn in deployment.dependencies
+    policy = json.loads(full.named("care-prod-nlfhir-irsa-secrets").inputs["policy"])
+    assert policy["Statement"] == [
+        {"Sid": "ReadOwnSecrets", "Effect": "Allow",
+         "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+         "Resource": [f"arn:aws:secretsmanager:us-east-2:{ACCOUNT}:secret:care-prod/nlfhir/signing-??????",
+                      DB_SECRET]},
+        {"Sid": "DecryptThroughSecretsManager", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": [SECRETS_KEY],
+         "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.us-east-2.amazonaws.com"}}},
+    ]
+    trust = json.loads(full.named("care-prod-nlfhir-irsa").inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Condition"]["StringEquals"][
+        "oidc.eks.us-east-2.amazonaws.com/id/ABC123:sub"] == "system:serviceaccount:nlfhir:nlfhir"
+
+
+def test_alb_ingress_https_only_with_certificate_and_waf(full) -> None:  # type: ignore[no-untyped-def]
+    ingress = _k8s(full, "ingress")
+    annotations = ingress["metadata"]["annotations"]
+    short = {k.removeprefix("alb.ingress.kubernetes.io/"): v for k, v in annotations.items()}
+    assert {k: v for k, v in short.items() if k != "tags"} == {
+        "scheme": "internet-facing", "target-type": "ip", "listen-ports": '[{"HTTPS": 443}]',
+        "certificate-arn": CERT, "ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06", "backend-protocol": "HTTP",
+        "healthcheck-path": "/health", "wafv2-acl-arn": WAF,
+        "load-balancer-attributes": "routing.http.drop_invalid_header_fields.enabled=true",
+    }
+    assert "Environment=prod" in annotations["alb.ingress.kubernetes.io/tags"].split(",")
+    assert ingress["spec"] == {"ingressClassName": "alb", "rules": [{"host": "nlfhir.care.example", "http": {"paths": [
+        {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "nlfhir", "port": {"name": "http"}}}}]}}]}
+    exception = _k8s(full, "alb-mtls-exception")["spec"]
+    assert exception == {"selector": {"matchLabels": {"app.kubernetes.io/name": "nlfhir"}},
+                         "mtls": {"mode": "STRICT"}, "portLevelMtls": {"8000": {"mode": "PERMISSIVE"}}}
+
+
+def test_pre_deploy_job_runs_before_the_rollout(full) -> None:  # type: ignore[no-untyped-def]
+    job = full.named("care-prod-nlfhir-predeploy")
+    name = job.inputs["metadata"]["name"]
+    assert name.startswith("nlfhir-predeploy-") and len(name) == len("nlfhir-predeploy-") + 8
+    spec = job.inputs["spec"]
+    assert (spec["backoffLimit"], spec["activeDeadlineSeconds"]) == (1, 900)
+    pod = spec["template"]
+    assert pod["metadata"]["labels"]["sidecar.istio.io/inject"] == "false"
+    assert pod["spec"]["restartPolicy"] == "Never"
+    container = pod["spec"]["containers"][0]
+    assert container["command"] == ["alembic", "upgrade", "head"]
+    assert container["image"] == IMAGE
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert "readinessProbe" not in container
+    assert job.urn in full.named("care-prod-nlfhir-deployment").dependencies
+
+
+def test_pre_deploy_job_name_changes_with_the_image() -> None:
+    names = []
+    for image in (IMAGE, IMAGE.replace("1.0.0", "1.0.1")):
+        cfg = stack_config("prod", apps__nlfhir__image=image, apps__nlfhir__preDeploy={"command": ["migrate"]})
+        plan = render(lambda cfg=cfg: AppService("n", cfg.apps.nlfhir, app_name="nlfhir", **_wiring()))
+        names.append(plan.named("n-predeploy").inputs["metadata"]["name"])
+    assert names[0] != names[1]
+
+
+def test_cron_job(full) -> None:  # type: ignore[no-untyped-def]
+    cron = _k8s(full, "cron-reindex")
+    assert cron["metadata"]["name"] == "nlfhir-reindex"
+    spec = cron["spec"]
+    assert (spec["schedule"], spec["timeZone"], spec["concurrencyPolicy"]) == ("0 3 * * *", "Etc/UTC", "Forbid")
+    template = spec["jobTemplate"]["spec"]["template"]
+    assert template["spec"]["containers"][0]["command"] == ["python", "-m", "reindex"]
+    assert template["spec"]["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_wiring_that_repeats_a_configured_variable_is_refused() -> None:
+    cfg = stack_config("prod", apps__nlfhir__env={"CHROMA_URL": "x"})
+    with pytest.raises(Exception, match="variables set twice .*: CHROMA_URL"):
+        render(lambda: AppService("n", cfg.apps.nlfhir, app_name="nlfhir", environment={"CHROMA_URL": "y"},
+                                  **_wiring()))
+
+
+# -- configuration errors ---------------------------------------------------------------------------
+
+def _errors(**overrides: object) -> list[str]:
+    raw = with_overrides(stack_raw("prod"), {k.replace("__", "."): v for k, v in overrides.items()})
+    with pytest.raises(config.ConfigError) as info:
+        config.validate("prod", raw)
+    return info.value.lines
+
+
+def test_latest_image_and_replica_bounds() -> None:
+    assert _errors(apps__nlfhir__image="nl-fhir:latest") == [
+        "prod: apps.nlfhir.image: 'nl-fhir:latest': must be pinned to a tag other than 'latest' or to a digest "
+        "(repo:1.2.3 or repo@sha256:...)"]
+    assert _errors(apps__prmApi__minReplicas=13) == [
+        "prod: apps.prmApi.minReplicas: 13: must be at most maxReplicas (12)"]
+
+
+def test_rollout_and_env_errors() -> None:
+    assert _errors(apps__nlfhir__maxSurge="0", apps__nlfhir__preStopSeconds=60,
+                   apps__nlfhir__env={"DB_PASSWORD": "hunter2", "lower": "x"}) == [
+        "prod: apps.nlfhir.maxSurge: '0': must be above 0: maxUnavailable is 0, so a rollout needs surge",
+        "prod: apps.nlfhir.preStopSeconds: 60: must be below terminationGraceSeconds (60) so the app still has "
+        "time to shut down after the preStop pause",
+        "prod: apps.nlfhir.env.DB_PASSWORD: '***': looks like a secret: put it under secrets (read from AWS "
+        "Secrets Manager), never in plain config",
+        "prod: apps.nlfhir.env.lower: 'x': the name must be an environment variable name (A-Z, 0-9, _; not "
+        "starting with a digit)",
+    ]
+
+
+def test_ingress_and_cron_errors() -> None:
+    cloudfront_acl = f"arn:aws:wafv2:us-east-1:{ACCOUNT}:global/webacl/edge/abc"
+    lines = _errors(apps__prmWorker__ingress={"host": "w.care.example", "certificateArn": CERT},
+                    apps__nlfhir__ingress={"host": "n.care.example", "certificateArn": CERT,
+                                           "wafAclArn": cloudfront_acl},
+                    apps__nlfhir__cronJobs=[{"name": "a", "schedule": "@daily", "command": ["x"]}])
+    assert lines == [
+        f"prod: apps.nlfhir.ingress.wafAclArn: '{cloudfront_acl}': must be a REGIONAL WAFv2 web ACL ARN "
+        "(arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>); an ALB cannot use a CloudFront-scope ACL",
+        "prod: apps.nlfhir.cronJobs.0.schedule: '@daily': must be a five-field cron expression like '0 3 * * *'",
+        "prod: apps.prmWorker.ingress: 'w.care.example': needs service: true (the Ingress routes to the Service)",
+    ]

@@ -1,0 +1,138 @@
+"""The ChromaDb component, rendered under the mock engine, asserted exactly."""
+
+from __future__ import annotations
+
+import pytest
+
+import config
+from components.app_service import AppService
+from components.chromadb import ChromaDb
+from tests.helpers import PROD_TAGS, render, stack_config, stack_raw, untagged, with_overrides
+
+SECRETS_KEY = "arn:aws:kms:us-east-2:333333333333:key/secrets-key"
+NAME = "care-prod-chromadb"
+SELECTOR = {"matchLabels": {"app.kubernetes.io/name": "chromadb"}}
+
+
+def _render(stack: str):  # type: ignore[no-untyped-def]
+    cfg = stack_config(stack)
+
+    def build() -> None:
+        ChromaDb(NAME, cfg.chromadb, storage_class_name="gp3-encrypted",
+                 client_pod_labels=AppService.labels_for("nlfhir"), client_namespace="nlfhir",
+                 secrets_kms_key_arn=SECRETS_KEY, tags=PROD_TAGS)
+
+    return render(build)
+
+
+@pytest.fixture(scope="module")
+def prod():  # type: ignore[no-untyped-def]
+    return _render("prod")
+
+
+def _spec(plan):  # type: ignore[no-untyped-def]
+    return plan.named(f"{NAME}-statefulset").inputs["spec"]
+
+
+def test_children(prod) -> None:  # type: ignore[no-untyped-def]
+    assert prod.counts() == {
+        "aws:secretsmanager/secret:Secret": 1, "aws:secretsmanager/secretVersion:SecretVersion": 1,
+        "care:compute:ChromaDb": 1, "kubernetes:apps/v1:StatefulSet": 1, "kubernetes:core/v1:Secret": 1,
+        "kubernetes:core/v1:Service": 2, "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1,
+        "kubernetes:policy/v1:PodDisruptionBudget": 1, "random:index/randomPassword:RandomPassword": 1,
+    }
+    component = prod.named(NAME)
+    assert all(r.parent == component.urn for r in prod.resources if r is not component)
+    assert untagged(prod, PROD_TAGS) == []
+
+
+def test_volume_claim_is_50_gib_on_the_encrypted_class_and_retained(prod) -> None:  # type: ignore[no-untyped-def]
+    spec = _spec(prod)
+    assert spec["volumeClaimTemplates"] == [{
+        "metadata": {"name": "data", "labels": {"app.kubernetes.io/name": "chromadb",
+                                                "app.kubernetes.io/part-of": "care-platform",
+                                                "app.kubernetes.io/managed-by": "pulumi"}},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "gp3-encrypted",
+                 "resources": {"requests": {"storage": "50Gi"}}},
+    }]
+    assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    assert (spec["replicas"], spec["serviceName"]) == (1, "chromadb-headless")
+
+
+def test_dev_volume_size_comes_from_config() -> None:
+    assert _spec(_render("dev"))["volumeClaimTemplates"][0]["spec"]["resources"] == {"requests": {"storage": "10Gi"}}
+
+
+def test_server_container_memory_probes_and_token_auth(prod) -> None:  # type: ignore[no-untyped-def]
+    container = _spec(prod)["template"]["spec"]["containers"][0]
+    assert container["image"] == "chromadb/chroma:0.5.23"
+    assert container["resources"] == {"requests": {"cpu": "1", "memory": "4Gi"},
+                                      "limits": {"cpu": "1", "memory": "4Gi"}}
+    heartbeat = {"httpGet": {"path": "/api/v1/heartbeat", "port": "http"}}
+    assert container["readinessProbe"] == {**heartbeat, "periodSeconds": 10, "timeoutSeconds": 3, "failureThreshold": 3}
+    assert container["livenessProbe"] == {**heartbeat, "initialDelaySeconds": 30, "periodSeconds": 20,
+                                          "timeoutSeconds": 5, "failureThreshold": 6}
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
+    assert env == {
+        "IS_PERSISTENT": "TRUE", "PERSIST_DIRECTORY": "/data", "ANONYMIZED_TELEMETRY": "FALSE",
+        "CHROMA_SERVER_AUTHN_PROVIDER": "chromadb.auth.token_authn.TokenAuthenticationServerProvider",
+        "CHROMA_AUTH_TOKEN_TRANSPORT_HEADER": "Authorization",
+        "CHROMA_SERVER_AUTHN_CREDENTIALS": {"secretKeyRef": {"name": "chromadb-auth", "key": "token"}},
+    }
+    assert container["volumeMounts"] == [{"name": "data", "mountPath": "/data"}, {"name": "tmp", "mountPath": "/tmp"}]
+
+
+def test_token_is_a_secret_in_state_and_in_secrets_manager(prod) -> None:  # type: ignore[no-untyped-def]
+    assert prod.named(f"{NAME}-auth").inputs["stringData"] == "[secret]"
+    assert prod.named(f"{NAME}-token").inputs["length"] == 48
+    aws_secret = prod.named(f"{NAME}-token-secret")
+    assert aws_secret.inputs["kmsKeyId"] == SECRETS_KEY
+    assert aws_secret.inputs["name"] == f"{NAME}/auth-token"
+    version = prod.named(f"{NAME}-token-version")
+    assert version.inputs["secretString"] == "[secret]"
+
+
+def test_hardened_security_context(prod) -> None:  # type: ignore[no-untyped-def]
+    pod = _spec(prod)["template"]["spec"]
+    assert pod["securityContext"] == {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000,
+                                      "fsGroupChangePolicy": "OnRootMismatch",
+                                      "seccompProfile": {"type": "RuntimeDefault"}}
+    assert pod["containers"][0]["securityContext"] == {
+        "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+        "privileged": False, "capabilities": {"drop": ["ALL"]}}
+    assert pod["automountServiceAccountToken"] is False
+
+
+def test_headless_and_cluster_ip_services(prod) -> None:  # type: ignore[no-untyped-def]
+    port = [{"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP", "appProtocol": "http"}]
+    headless = prod.named(f"{NAME}-headless").inputs
+    assert headless["metadata"]["name"] == "chromadb-headless"
+    assert headless["spec"] == {"clusterIP": "None", "selector": SELECTOR["matchLabels"],
+                                "publishNotReadyAddresses": True, "ports": port}
+    service = prod.named(f"{NAME}-service").inputs
+    assert service["metadata"]["name"] == "chromadb"
+    assert service["spec"] == {"type": "ClusterIP", "selector": SELECTOR["matchLabels"], "ports": port}
+
+
+def test_pdb_and_network_policy_admit_only_the_nlfhir_api(prod) -> None:  # type: ignore[no-untyped-def]
+    assert prod.named(f"{NAME}-pdb").inputs["spec"] == {"maxUnavailable": 1, "selector": SELECTOR}
+    policy = prod.named(f"{NAME}-netpol").inputs
+    assert policy["metadata"]["namespace"] == "nlfhir"
+    assert policy["spec"] == {
+        "podSelector": SELECTOR,
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "nlfhir"}},
+                               "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "nlfhir"}}}],
+                     "ports": [{"port": 8000, "protocol": "TCP"}]}],
+    }
+
+
+def test_config_errors() -> None:
+    raw = with_overrides(stack_raw("prod"), {"chromadb.image": "chromadb/chroma:latest", "chromadb.storageGib": 0})
+    with pytest.raises(config.ConfigError) as info:
+        config.validate("prod", raw)
+    assert info.value.lines == [
+        "prod: chromadb.image: 'chromadb/chroma:latest': must be pinned to a tag other than 'latest' or to a digest "
+        "(chromadb/chroma:0.5.23 or chromadb/chroma@sha256:...)",
+        "prod: chromadb.storageGib: 0: Input should be greater than or equal to 1",
+    ]
