@@ -39,7 +39,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterable, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -290,36 +290,30 @@ def _validate(schema: dict[str, Any], properties: dict[str, Any]) -> list[str]:
 # Marshalling resources as the engine sends them.
 
 
-def _downgrade(value: Any) -> Any:
-    """``MarshalProperties`` without ``KeepResources``: a resource reference becomes its ID (custom
-    resources) or URN (components)."""
+def _engine_value(value: Any) -> Any:
+    """``MarshalProperties(KeepUnknowns, KeepSecrets, SkipInternalKeys)`` without ``KeepResources``:
+    internal keys (``__defaults`` and the like) are dropped, and a resource reference becomes its ID
+    (custom resources) or URN (components). Secrets and unknowns pass through unchanged."""
     if isinstance(value, dict):
         if value.get(SIG_KEY) == RESOURCE_SIG:
             ident = value.get("id")
             if ident is not None and ident != "":
                 return ident
             return value.get("urn", UNKNOWN)
-        return {k: _downgrade(v) for k, v in value.items()}
+        return {k: _engine_value(v) for k, v in value.items() if not k.startswith("__")}
     if isinstance(value, list):
-        return [_downgrade(v) for v in value]
+        return [_engine_value(v) for v in value]
     return value
-
-
-def _has_resource_ref(value: Any) -> bool:
-    if isinstance(value, dict):
-        return value.get(SIG_KEY) == RESOURCE_SIG or any(_has_resource_ref(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_has_resource_ref(v) for v in value)
-    return False
 
 
 def wire_properties(registration: Registration) -> struct_pb2.Struct:
     """The registration's inputs as the engine marshals them for the analyzer."""
     raw = json_format.MessageToDict(registration.wire_inputs)
-    if not _has_resource_ref(raw):
+    converted = _engine_value(raw)
+    if converted == raw:
         return registration.wire_inputs
     struct = struct_pb2.Struct()
-    struct.update(_downgrade(raw))
+    struct.update(converted)
     return struct
 
 
@@ -716,6 +710,3 @@ def run_policy_pack(plan: Plan, stack: str, *, pack_dir: Path = ROOT / "policies
     with open_session(plan, stack, pack_dir=pack_dir, config_path=config_path) as session:
         return session.analyze(plan)
 
-
-def level_counts(report: PolicyReport) -> dict[str, int]:
-    return dict(Counter(v.level for v in report.violations))

@@ -45,6 +45,9 @@ def _rotation(args, report_violation):
     provider = args.provider.name if args.provider else "none"
     if args.props.get("description") == "report-provider":
         report_violation(f"provider={provider} protect={args.opts.protect}")
+    if args.props.get("description") == "echo":
+        report_violation(f"policy={args.props['policy']} target={args.props['target']} "
+                         f"internal={'__defaults' in args.props}")
 
 
 def _protected(args, report_violation):
@@ -324,3 +327,22 @@ def test_compliance_report_groups_policies_by_hipaa_section(plan: Plan, toy: Pat
             "set encryption.rotation in the stack file") in text
     assert "- WARN `main` (aws:ec2/vpc:Vpc): VPC main (parent care-platform-test) has no flow log" in text
     assert "uncited policies: kms-key-protected" in text
+
+
+def test_inputs_are_marshalled_as_the_engine_marshals_them(toy: Path) -> None:
+    """Resource references become the ID (custom) or URN (component); internal keys are dropped."""
+    ref = "urn:pulumi:test::care-platform::aws:kms/key:Key::other"
+    key = _registration("aws:kms/key:Key", "k", {
+        "enableKeyRotation": True, "description": "echo", "__defaults": ["description"],
+        "policy": {"4dabf18193072939515e22adb298388d": "5cf8f73096256a8f31e491e813e4eb8e", "urn": ref,
+                   "id": "key-1234"},
+        "target": {"4dabf18193072939515e22adb298388d": "5cf8f73096256a8f31e491e813e4eb8e",
+                   "urn": "urn:pulumi:test::care-platform::care:security:KeyRing::ring"},
+    })
+    plan = Plan(project="care-platform", stack="test", resources=[key], outputs={})
+    path = toy / "config" / "echo.json"
+    path.write_text("{}")
+    report = run_policy_pack(plan, "test", pack_dir=toy, config_path=path)
+    [v] = [v for v in report.violations if v.policy == "kms-key-rotation"]
+    assert v.detail == ("policy=key-1234 target=urn:pulumi:test::care-platform::care:security:KeyRing::ring "
+                        "internal=False")
