@@ -12,6 +12,7 @@ from common import (
     Report,
     Resource,
     Settings,
+    as_int,
     as_list,
     is_false,
     is_true,
@@ -84,7 +85,7 @@ def rds_force_ssl(r: Resource, report: Report, _: Settings) -> None:
         value = values.get("rds.force_ssl")
         if is_unknown(value):
             return
-        if str(value) != "1":
+        if as_int(value) != 1:
             shown = "not set" if value is None else f"{value!r}"
             report(f"rds.force_ssl is {shown} in parameter group family {family}: PostgreSQL must refuse "
                    "plaintext connections. Add the parameter {name: 'rds.force_ssl', value: '1'}.")
