@@ -139,7 +139,8 @@ app_wiring = {
 chromadb = ChromaDb(
     f"{prefix}-chromadb", cfg.chromadb, storage_class_name=cluster.storage_class_name,
     client_pod_labels=AppService.labels_for("nlfhir"), client_namespace=cfg.apps.nlfhir.namespace,
-    secrets_kms_key_arn=keys.arn("secrets"), wait_for=cluster.addons_ready, tags=tags, opts=workloads,
+    secrets_kms_key_arn=keys.arn("secrets"), wait_for=cluster.addons_ready, protect=protection.protect, tags=tags,
+    opts=workloads,
 )
 
 

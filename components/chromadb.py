@@ -64,6 +64,7 @@ class ChromaDb(pulumi.ComponentResource):
         client_namespace: str | None = None,
         secrets_kms_key_arn: pulumi.Input[str],
         wait_for: list[pulumi.Resource] | None = None,
+        protect: bool = True,
         tags: Mapping[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -201,7 +202,8 @@ class ChromaDb(pulumi.ComponentResource):
                     ),
                 )],
             ),
-            opts=child_opts(self, depends_on=[*deps, auth_secret, self.headless_service]),
+            # Its volume claims are retained on delete as well; protection keeps the server itself.
+            opts=child_opts(self, depends_on=[*deps, auth_secret, self.headless_service], protect=protect),
         )
 
         # One server: maxUnavailable 1 bounds voluntary disruptions to it without stalling node

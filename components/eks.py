@@ -709,8 +709,10 @@ class EksCluster(pulumi.ComponentResource):
         base = self._release("istio-base", chart="base", repo="istio", version=charts.istio,
                              namespace="istio-system", create_namespace=True,
                              values={"defaultRevision": "default"})
+        # The CNI node agent (chained after the VPC CNI) sets up pod traffic redirection, so sidecar-injected
+        # pods need no NET_ADMIN init container and meet the restricted Pod Security Standard.
         cni = self._release("istio-cni", chart="cni", repo="istio", version=charts.istio, namespace="istio-system",
-                            values={"cni": {"chained": True}}, depends_on=[base])
+                            values={}, depends_on=[base])
         istiod = self._release("istiod", chart="istiod", repo="istio", version=charts.istio,
                                namespace="istio-system", depends_on=[base, cni], values={
                                    "pilot": {"cni": {"enabled": True}, "autoscaleMin": 2, **system_pool},

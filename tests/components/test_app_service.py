@@ -8,7 +8,7 @@ import pytest
 
 import config
 from components.app_service import AppService, SecretRef, msk_client_policy
-from tests.helpers import PROD_TAGS, render, stack_config, stack_raw, with_overrides
+from tests.helpers import PROD_TAGS, render, rendered_stack, stack_config, stack_raw, with_overrides
 
 ACCOUNT = "333333333333"
 ISSUER = "https://oidc.eks.us-east-2.amazonaws.com/id/ABC123"
@@ -340,3 +340,25 @@ def test_ingress_and_cron_errors() -> None:
         "prod: apps.nlfhir.cronJobs.0.schedule: '@daily': must be a five-field cron expression like '0 3 * * *'",
         "prod: apps.prmWorker.ingress: 'w.care.example': needs service: true (the Ingress routes to the Service)",
     ]
+
+
+def test_prod_program_wires_the_apps_to_the_data_tier() -> None:
+    plan = rendered_stack("prod")
+    nlfhir = plan.named("care-prod-nlfhir-deployment").inputs["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value", e.get("valueFrom")) for e in nlfhir["env"]}
+    assert env["CHROMA_URL"] == "http://chromadb.nlfhir.svc.cluster.local:8000"
+    assert env["DATABASE_HOST"].startswith("care-prod-nlfhir.")
+    assert env["DATABASE_PASSWORD"] == {"secretKeyRef": {"name": "nlfhir-secrets", "key": "DATABASE_PASSWORD"}}
+    assert nlfhir["resources"]["requests"] == {"cpu": "2", "memory": "2Gi"}
+    hpa = plan.named("care-prod-nlfhir-hpa").inputs["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 10)
+    data = plan.named("care-prod-nlfhir-external-secret").inputs["spec"]["data"]
+    remote = {d["secretKey"]: d["remoteRef"] for d in data}
+    assert remote["DATABASE_PASSWORD"]["key"] == plan.outputs["nlfhirDatabase"]["masterSecretArn"]
+    assert remote["CHROMA_AUTH_TOKEN"]["key"].startswith("arn:aws:secretsmanager:us-east-2:333333333333:secret:")
+    worker = plan.named("care-prod-prm-worker-deployment").inputs["spec"]["template"]["spec"]
+    assert worker["nodeSelector"] == {"care.platform/pool": "worker"}
+    worker_env = {e["name"]: e.get("value") for e in worker["containers"][0]["env"]}
+    assert worker_env["KAFKA_BOOTSTRAP_SERVERS"] == plan.outputs["kafka"]["bootstrapBrokers"]
+    assert worker_env["KAFKA_SASL_MECHANISM"] == "AWS_MSK_IAM"
+    assert worker_env["REDIS_HOST"] == plan.outputs["redis"]["configurationEndpoint"]

@@ -57,10 +57,16 @@ def test_volume_claim_is_50_gib_on_the_encrypted_class_and_retained(prod) -> Non
     }]
     assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
     assert (spec["replicas"], spec["serviceName"]) == (1, "chromadb-headless")
+    assert prod.named(f"{NAME}-statefulset").protect is True
 
 
-def test_dev_volume_size_comes_from_config() -> None:
-    assert _spec(_render("dev"))["volumeClaimTemplates"][0]["spec"]["resources"] == {"requests": {"storage": "10Gi"}}
+def test_dev_volume_size_and_protection_come_from_config() -> None:
+    cfg = stack_config("dev")
+    plan = render(lambda: ChromaDb(NAME, cfg.chromadb, storage_class_name="gp3-encrypted",
+                                   client_pod_labels=AppService.labels_for("nlfhir"), secrets_kms_key_arn=SECRETS_KEY,
+                                   protect=cfg.protection.protect, tags=PROD_TAGS))
+    assert _spec(plan)["volumeClaimTemplates"][0]["spec"]["resources"] == {"requests": {"storage": "10Gi"}}
+    assert plan.named(f"{NAME}-statefulset").protect is False
 
 
 def test_server_container_memory_probes_and_token_auth(prod) -> None:  # type: ignore[no-untyped-def]

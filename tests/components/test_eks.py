@@ -10,7 +10,7 @@ import pytest
 import config
 from components.eks import EksCluster
 from offline.mocks import _digest
-from tests.helpers import PROD_TAGS, render, stack_config, stack_raw, untagged, with_overrides
+from tests.helpers import PROD_TAGS, render, rendered_stack, stack_config, stack_raw, untagged, with_overrides
 
 ACCOUNT = "333333333333"
 EKS_KEY = "arn:aws:kms:us-east-2:333333333333:key/eks-key"
@@ -342,3 +342,27 @@ def test_node_pool_scaling_and_versions_errors() -> None:
     assert _errors("prod", eks__adminRoleArns=["arn:aws:iam::333333333333:user/alice"]) == [
         "prod: eks.adminRoleArns.0: 'arn:aws:iam::333333333333:user/alice': must be an IAM role ARN like "
         "arn:aws:iam::123456789012:role/platform-admin"]
+
+
+# -- the cluster as the prod program wires it ----------------------------------------------------------
+
+def test_prod_program_wires_the_cluster_into_the_network_and_keys() -> None:
+    plan = rendered_stack("prod")
+    cluster = plan.named("care-prod-eks-cluster").inputs
+    private = [plan.named(f"care-prod-private-us-east-2{az}").id for az in "abc"]
+    assert cluster["vpcConfig"]["subnetIds"] == private == plan.outputs["privateSubnetIds"]
+    assert cluster["vpcConfig"]["endpointPublicAccess"] is False
+    key_ids = {r.name: r.id for r in plan.of_type("aws:kms/key:Key")}
+    assert cluster["encryptionConfig"]["provider"]["keyArn"].endswith(key_ids["care-prod-kms-eks"])
+    workload_sg = plan.named("care-prod-workload-sg").id
+    for pool, scaling in (("app", {"desiredSize": 6, "minSize": 3, "maxSize": 12}),
+                          ("worker", {"desiredSize": 3, "minSize": 2, "maxSize": 6})):
+        assert plan.named(f"care-prod-eks-{pool}").inputs["scalingConfig"] == scaling
+        template = plan.named(f"care-prod-eks-{pool}-lt").inputs
+        assert template["vpcSecurityGroupIds"][1] == workload_sg
+        assert template["blockDeviceMappings"][0]["ebs"]["kmsKeyId"].endswith(key_ids["care-prod-kms-ebs"])
+    releases = plan.of_type(RELEASE)
+    provider = plan.named("care-prod-eks-k8s")
+    assert releases and all(r.provider == f"{provider.urn}::{provider.id}" for r in releases)
+    assert plan.outputs["kubeconfig"] == "[secret]"
+    assert plan.outputs["eksClusterName"] == "care-prod-eks"
