@@ -74,6 +74,8 @@ class Registration:
     inputs: dict[str, Any]
     wire_inputs: struct_pb2.Struct = field(repr=False)
     id: str = ""
+    #: input name -> the URNs that input's value came from (what the engine gives AnalyzeStack)
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def is_provider(self) -> bool:
@@ -109,6 +111,8 @@ class RecordingMonitor(MockMonitor):
             custom=bool(request.custom), protect=bool(request.protect), provider=request.provider,
             dependencies=list(request.dependencies), inputs=inputs, wire_inputs=request.object,
             id=response.id,
+            property_dependencies={key: sorted(deps.urns) for key, deps in request.propertyDependencies.items()
+                                   if deps.urns},
         ))
         return response
 
