@@ -292,10 +292,9 @@ class PostgresDatabase(pulumi.ComponentResource):
                     multi_az=False,
                     storage_type="gp3",
                     max_allocated_storage=config.max_allocated_storage_gib,
+                    # Encrypted with the source's key: RDS rejects a KmsKeyId on a same-region replica
+                    # ("Your request does not require the KMS key parameter"); only cross-region ones take it.
                     storage_encrypted=True,
-                    # The source's key: a same-region replica is always encrypted with it, so this only
-                    # states it (the provider's documented way to declare an encrypted replica's key).
-                    kms_key_id=kms_key_arn,
                     vpc_security_group_ids=[self.security_group.id],
                     publicly_accessible=False,
                     parameter_group_name=self.replica_parameter_group.name,

@@ -134,11 +134,11 @@ def test_replicas_take_only_what_aws_accepts(prod):
         assert i["replicateSourceDb"] == "care-prod-prm"
         assert i["identifier"] == f"care-prod-prm-replica-{n}"
         assert i["instanceClass"] == "db.r5.xlarge"
-        assert (i["storageEncrypted"], i["kmsKeyId"]) == (True, KEY)
+        assert i["storageEncrypted"] is True  # with the source's key: a same-region replica takes no kmsKeyId
         assert i["parameterGroupName"] == "care-prod-prm-replica-params"
         assert i["skipFinalSnapshot"] is True
         assert i["multiAz"] is False
-        for rejected in ("username", "password", "manageMasterUserPassword", "masterUserSecretKmsKeyId",
+        for rejected in ("kmsKeyId", "username", "password", "manageMasterUserPassword", "masterUserSecretKmsKeyId",
                          "dbName", "backupRetentionPeriod", "backupWindow", "dbSubnetGroupName",
                          "engine", "finalSnapshotIdentifier", "allocatedStorage"):
             assert rejected not in i, rejected
