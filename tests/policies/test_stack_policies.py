@@ -1,0 +1,354 @@
+# ruff: noqa: E501  (the expected messages are asserted verbatim)
+"""Stack policies: a compliant mini-stack, then one broken link or setting at a time.
+
+Resources are linked twice over, as the two ways the pack is fed: by value (offline, where ids and
+ARNs are known) and by the engine's property dependencies with unknown values (a real preview).
+"""
+
+from __future__ import annotations
+
+import json
+
+from tests.policies.support import DR, DROP, PRIMARY, Res, U, check_stack, edit
+from tests.policies.wire import (
+    ACCOUNT,
+    DB_KEY,
+    DEPLOYMENT,
+    HPA,
+    KMS_KEY,
+    LOG_GROUP,
+    PDB,
+    RDS_PRIMARY,
+    RDS_REPLICA,
+    REDIS,
+    STORAGE_CLASS,
+    SUBNET,
+    TAGS,
+    VAULT,
+)
+
+BUCKET_T = "aws:s3/bucket:Bucket"
+SSE_T = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+VERSIONING_T = "aws:s3/bucketVersioning:BucketVersioning"
+PAB_T = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+POLICY_T = "aws:s3/bucketPolicy:BucketPolicy"
+LOGGING_T = "aws:s3/bucketLogging:BucketLogging"
+REPLICATION_T = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
+KEY_T, ALIAS_T, LOG_T = "aws:kms/key:Key", "aws:kms/alias:Alias", "aws:cloudwatch/logGroup:LogGroup"
+VPC_T, FLOW_T, SUBNET_T = "aws:ec2/vpc:Vpc", "aws:ec2/flowLog:FlowLog", "aws:ec2/subnet:Subnet"
+CF_T, ACL_T = "aws:cloudfront/distribution:Distribution", "aws:wafv2/webAcl:WebAcl"
+ACL_LOG_T = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+DEP_T, HPA_T = "kubernetes:apps/v1:Deployment", "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+PDB_T, SC_T = "kubernetes:policy/v1:PodDisruptionBudget", "kubernetes:storage.k8s.io/v1:StorageClass"
+RDS_T, REDIS_T = "aws:rds/instance:Instance", "aws:elasticache/replicationGroup:ReplicationGroup"
+REPL_T = "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"
+SELECTION_T, VAULT_T = "aws:backup/selection:Selection", "aws:backup/vault:Vault"
+LOCK_T = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
+
+DATA = "care-prod-app-data-333333333333"
+LOGS = "care-prod-access-logs-333333333333"
+STORAGE_KEY = f"arn:aws:kms:{PRIMARY}:{ACCOUNT}:key/00199710-8df1-476a-8d00-d668bd23012b"
+
+
+def tls_policy(bucket: str) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})
+
+
+def sse(algorithm: str = "aws:kms", key: str | None = STORAGE_KEY) -> list[dict]:
+    default = {"sseAlgorithm": algorithm, **({"kmsMasterKeyId": key} if key else {})}
+    return [{"applyServerSideEncryptionByDefault": default, "bucketKeyEnabled": algorithm == "aws:kms"}]
+
+
+def bucket_stack(name: str = DATA, *, tags: dict | None = None, encryption: list | None = None,
+                 versioning: str = "Enabled", pab: bool = True, policy: str | None = None) -> list[Res]:
+    """A bucket and its companions, linked by value (the bucket's name), as the offline plan has them."""
+    bucket = Res(BUCKET_T, f"{name}-bucket", {"bucket": name, "forceDestroy": False,
+                                               "tags": tags or {**TAGS, "Backup": "true"}})
+    result = [bucket,
+              Res(SSE_T, f"{name}-sse", {"bucket": name, "rules": encryption or sse()}, depends=(bucket,)),
+              Res(VERSIONING_T, f"{name}-versioning",
+                  {"bucket": name, "versioningConfiguration": {"status": versioning}}, depends=(bucket,)),
+              Res(POLICY_T, f"{name}-policy", {"bucket": name, "policy": policy or tls_policy(name)},
+                  depends=(bucket,))]
+    if pab:
+        result.append(Res(PAB_T, f"{name}-pab", {"bucket": name, "blockPublicAcls": True, "blockPublicPolicy": True,
+                                                  "ignorePublicAcls": True, "restrictPublicBuckets": True},
+                          depends=(bucket,)))
+    return result
+
+
+SELECTION = Res(SELECTION_T, "backup-selection", {
+    "name": "care-prod-backup-tagged", "planId": "plan-1", "iamRoleArn": "arn:aws:iam::1:role/backup",
+    "selectionTags": [{"type": "STRINGEQUALS", "key": "Backup", "value": "true"}]})
+
+
+# --- S3 -------------------------------------------------------------------------------------------
+
+def test_s3_bucket_sse_kms() -> None:
+    assert check_stack("s3-bucket-sse-kms", bucket_stack()) == []
+    assert check_stack("s3-bucket-sse-kms", bucket_stack(encryption=sse("AES256", None))) == [
+        ("sseAlgorithm is 'AES256': PHI buckets must use SSE-KMS. Set sseAlgorithm='aws:kms' with kmsMasterKeyId=keys.arn('storage').", f"{DATA}-bucket")]
+    assert check_stack("s3-bucket-sse-kms", bucket_stack(encryption=sse("aws:kms", None))) == [
+        ("kmsMasterKeyId is not set (the AWS-managed aws/s3 key): bucket encryption must use the KeyRing's 'storage' key. Set kmsMasterKeyId=keys.arn('storage').", f"{DATA}-bucket")]
+    no_config = [r for r in bucket_stack() if r.type != SSE_T]
+    assert check_stack("s3-bucket-sse-kms", no_config) == [
+        ("has no server-side encryption configuration: objects would get SSE-S3 with an AWS-owned key. Add a BucketServerSideEncryptionConfiguration with sseAlgorithm='aws:kms' and kmsMasterKeyId=keys.arn('storage').", f"{DATA}-bucket")]
+
+
+def test_s3_sse_s3_allowed_only_for_log_delivery_targets() -> None:
+    logs = bucket_stack(LOGS, encryption=sse("AES256", None), tags=TAGS)
+    data = bucket_stack()
+    logging = Res(LOGGING_T, "data-logging", {"bucket": DATA, "targetBucket": LOGS, "targetPrefix": f"{DATA}/"},
+                  depends=(logs[0], data[0]))
+    assert check_stack("s3-bucket-sse-kms", [*logs, *data, logging]) == []
+    assert check_stack("s3-bucket-sse-kms", [*logs, *data]) == [
+        ("sseAlgorithm is 'AES256': PHI buckets must use SSE-KMS. Set sseAlgorithm='aws:kms' with kmsMasterKeyId=keys.arn('storage').", f"{LOGS}-bucket")]
+
+
+def test_s3_sse_with_unknown_names_links_by_property_dependency() -> None:
+    bucket = Res(BUCKET_T, "b", {"bucketPrefix": "care-prod-", "tags": TAGS})
+    good = Res(SSE_T, "b-sse", {"bucket": U, "rules": sse(key=U)}, property_depends={"bucket": (bucket,)})
+    other = Res(BUCKET_T, "other", {"bucketPrefix": "care-prod-x", "tags": TAGS})
+    assert check_stack("s3-bucket-sse-kms", [bucket, good, other]) == [
+        ("has no server-side encryption configuration: objects would get SSE-S3 with an AWS-owned key. Add a BucketServerSideEncryptionConfiguration with sseAlgorithm='aws:kms' and kmsMasterKeyId=keys.arn('storage').", "other")]
+    unknown_rules = Res(SSE_T, "b-sse", {"bucket": U, "rules": U}, property_depends={"bucket": (bucket,)})
+    assert check_stack("s3-bucket-sse-kms", [bucket, unknown_rules]) == []
+
+
+def test_s3_deny_insecure_transport() -> None:
+    assert check_stack("s3-deny-insecure-transport", bucket_stack()) == []
+    allow_only = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{DATA}/*"}]})
+    expected = [("no bucket policy denies insecure transport: PHI could be read over plain HTTP. Attach a BucketPolicy with a Deny of s3:* for Principal '*' when aws:SecureTransport is 'false'.", f"{DATA}-bucket")]
+    assert check_stack("s3-deny-insecure-transport", bucket_stack(policy=allow_only)) == expected
+    assert check_stack("s3-deny-insecure-transport", [r for r in bucket_stack() if r.type != POLICY_T]) == expected
+    assert check_stack("s3-deny-insecure-transport", bucket_stack(policy=U)) == []
+
+
+def test_s3_versioning() -> None:
+    assert check_stack("s3-versioning", bucket_stack()) == []
+    assert check_stack("s3-versioning", bucket_stack(versioning="Suspended")) == [
+        ("versioning is 'Suspended': an overwrite or delete would lose PHI for good. Add a BucketVersioning with versioningConfiguration.status='Enabled'.", f"{DATA}-bucket")]
+    assert check_stack("s3-versioning", [r for r in bucket_stack() if r.type != VERSIONING_T]) == [
+        ("versioning is not configured: an overwrite or delete would lose PHI for good. Add a BucketVersioning with versioningConfiguration.status='Enabled'.", f"{DATA}-bucket")]
+    assert check_stack("s3-versioning", bucket_stack(versioning=U)) == []
+
+
+def test_s3_public_access_block() -> None:
+    assert check_stack("s3-public-access-block", bucket_stack()) == []
+    assert check_stack("s3-public-access-block", bucket_stack(pab=False)) == [
+        ("has no BucketPublicAccessBlock: a later ACL or policy could make PHI public. Add one with blockPublicAcls, blockPublicPolicy, ignorePublicAcls, restrictPublicBuckets all true.", f"{DATA}-bucket")]
+    stack = bucket_stack()
+    stack[-1].props = edit(stack[-1].props, blockPublicPolicy=False, restrictPublicBuckets=U)
+    assert check_stack("s3-public-access-block", stack) == [
+        ("the public access block leaves blockPublicPolicy off: set all four to true.", f"{DATA}-bucket")]
+
+
+# --- KMS ------------------------------------------------------------------------------------------
+
+def key_stack(*, rotation: object = True, via_alias: bool = False) -> tuple[Res, list[Res]]:
+    key = Res(KEY_T, "care-prod-kms-logs", edit(KMS_KEY, enableKeyRotation=rotation))
+    alias = Res(ALIAS_T, "care-prod-kms-logs-alias", {"name": "alias/care/logs", "targetKeyId": U},
+                property_depends={"targetKeyId": (key,)})
+    target = alias if via_alias else key
+    group = Res(LOG_T, "flow-logs", edit(LOG_GROUP, kmsKeyId=U), property_depends={"kmsKeyId": (target,)})
+    return group, [key, alias, group]
+
+
+def test_kms_keys_in_stack() -> None:
+    assert check_stack("kms-keys-in-stack", key_stack()[1]) == []
+    assert check_stack("kms-keys-in-stack", key_stack(via_alias=True)[1]) == []
+    assert check_stack("kms-keys-in-stack", key_stack(rotation=False)[1]) == [
+        ("kmsKeyId uses KMS key care-prod-kms-logs, which does not rotate. Set enableKeyRotation=True on it.", "flow-logs")]
+    assert check_stack("kms-keys-in-stack", key_stack(rotation=U)[1]) == []
+
+
+def test_kms_key_outside_the_stack_or_aws_managed() -> None:
+    key = Res(KEY_T, "care-prod-kms-database", KMS_KEY)
+    foreign = f"arn:aws:kms:{PRIMARY}:999999999999:key/0000"
+    db = Res(RDS_T, "care-prod-prm-primary", edit(RDS_PRIMARY, kmsKeyId=foreign, performanceInsightsKmsKeyId=DB_KEY),
+             property_depends={"performanceInsightsKmsKeyId": (key,)})
+    secret = Res("aws:secretsmanager/secret:Secret", "s", {"name": "s", "kmsKeyId": "alias/aws/secretsmanager"})
+    assert check_stack("kms-keys-in-stack", [key, db, secret]) == [
+        (f"kmsKeyId is {foreign}, which is not a KMS key of this stack: its rotation and key policy cannot be checked. Use keys.arn(<domain>) from the KeyRing.", "care-prod-prm-primary"),
+        ("kmsKeyId is the AWS-managed key alias/aws/secretsmanager: use a customer-managed key of this stack (components/encryption.py KeyRing).", "s")]
+
+
+def test_kms_nested_key_reference_by_dependency_only() -> None:
+    """The offline plan has dependencies but no property dependencies: any key dependency counts."""
+    key = Res(KEY_T, "care-prod-kms-streaming", edit(KMS_KEY, enableKeyRotation=False))
+    msk = Res("aws:msk/cluster:Cluster", "kafka", {"encryptionInfo": {"encryptionAtRestKmsKeyArn": U}},
+              depends=(key,))
+    assert check_stack("kms-keys-in-stack", [key, msk]) == [
+        ("encryptionInfo.encryptionAtRestKmsKeyArn uses KMS key care-prod-kms-streaming, which does not rotate. Set enableKeyRotation=True on it.", "kafka")]
+
+
+# --- network, edge, WAF ---------------------------------------------------------------------------
+
+def test_vpc_flow_logs() -> None:
+    vpc = Res(VPC_T, "care-prod-vpc", {"cidrBlock": "10.30.0.0/16", "tags": TAGS})
+    flow = Res(FLOW_T, "care-prod-flow-log", {"vpcId": U, "trafficType": "ALL", "logDestinationType": "cloud-watch-logs"},
+               property_depends={"vpcId": (vpc,)})
+    assert check_stack("vpc-flow-logs", [vpc, flow]) == []
+    assert check_stack("vpc-flow-logs", [vpc]) == [
+        ("has no flow log: network activity around PHI stores must be auditable. Add an aws.ec2.FlowLog with trafficType='ALL' (network.flowLogs in Pulumi.<stack>.yaml).", "care-prod-vpc")]
+    flow.props = edit(flow.props, trafficType="REJECT")
+    assert check_stack("vpc-flow-logs", [vpc, flow]) == [
+        ("captures only REJECT: network activity around PHI stores must be auditable. Add an aws.ec2.FlowLog with trafficType='ALL' (network.flowLogs in Pulumi.<stack>.yaml).", "care-prod-vpc")]
+
+
+def edge_stack(*, scope: str = "CLOUDFRONT", acl_id: object = U, logged: bool = True) -> list[Res]:
+    acl = Res(ACL_T, "care-prod-edge-acl", {"name": "care-prod-edge", "scope": scope, "tags": TAGS,
+                                             "defaultAction": {"allow": {}}})
+    dist = Res(CF_T, "care-prod-cdn", edit({"enabled": True, "tags": TAGS}, webAclId=acl_id),
+               property_depends={"webAclId": (acl,)} if acl_id is U else {})
+    resources = [acl, dist]
+    if logged:
+        resources.append(Res(ACL_LOG_T, "care-prod-edge-acl-logging",
+                             {"resourceArn": U, "logDestinationConfigs": [U]}, property_depends={"resourceArn": (acl,)}))
+    return resources
+
+
+def test_cloudfront_waf() -> None:
+    assert check_stack("cloudfront-waf", edge_stack()) == []
+    assert check_stack("cloudfront-waf", edge_stack(acl_id=DROP)) == [
+        ("webAclId is not set: the distribution would serve PHI-bearing apps without rate limiting or managed rules. Set webAclId to the edge WebAcl's ARN (components/edge.py).", "care-prod-cdn")]
+    assert check_stack("cloudfront-waf", edge_stack(scope="REGIONAL")) == [
+        ("webAclId names care-prod-edge-acl, whose scope is 'REGIONAL': CloudFront needs a CLOUDFRONT-scoped web ACL created in us-east-1 (the edge provider).", "care-prod-cdn")]
+
+
+def test_waf_logging() -> None:
+    assert check_stack("waf-logging", edge_stack()) == []
+    assert check_stack("waf-logging", edge_stack(logged=False)) == [
+        ("has no WebAclLoggingConfiguration: blocked and allowed requests would leave no trace. Add one that sends to a KMS-encrypted 'aws-waf-logs-' log group.", "care-prod-edge-acl")]
+
+
+def subnets(zones: list[str], tier: str = "private", vpc_id: str = "vpc-1") -> list[Res]:
+    return [Res(SUBNET_T, f"{tier}-{z}", edit(SUBNET, vpcId=vpc_id, availabilityZone=z, tags__Tier=tier)) for z in zones]
+
+
+def test_subnet_az_spread() -> None:
+    three = ["us-east-2a", "us-east-2b", "us-east-2c"]
+    assert check_stack("subnet-az-spread", subnets(three) + subnets(three, "database")) == []
+    assert check_stack("subnet-az-spread", subnets(three) + subnets(three[:2], "database")) == [
+        ("the database subnets span 2 AZ(s) (us-east-2a, us-east-2b); this stack requires 3. Set network.azCount: 3 in Pulumi.<stack>.yaml.", "database-us-east-2a")]
+    assert check_stack("subnet-az-spread", subnets(three[:2]), config={"minAzCount": 2}) == []
+    unknown = subnets(three[:1]) + [Res(SUBNET_T, "p-x", edit(SUBNET, vpcId="vpc-1", availabilityZone=U))]
+    assert check_stack("subnet-az-spread", unknown) == []
+
+
+# --- Kubernetes apps ------------------------------------------------------------------------------
+
+def app(*, replicas: object = DROP, hpa_min: object = 2, pdb: dict | None = PDB) -> list[Res]:
+    resources = [Res(DEP_T, "care-prod-nlfhir-deployment", edit(DEPLOYMENT, spec__replicas=replicas))]
+    if hpa_min is not None:
+        resources.append(Res(HPA_T, "care-prod-nlfhir-hpa", edit(HPA, spec__minReplicas=hpa_min)))
+    if pdb is not None:
+        resources.append(Res(PDB_T, "care-prod-nlfhir-pdb", pdb))
+    return resources
+
+
+def test_app_min_replicas() -> None:
+    assert check_stack("app-min-replicas", app()) == []
+    assert check_stack("app-min-replicas", app(hpa_min=1)) == [
+        ("runs as few as 1 replica(s); this stack requires 2 so a node or AZ loss does not take the app down. Set apps.<app>.minReplicas: 2 or more in Pulumi.<stack>.yaml.", "care-prod-nlfhir-deployment")]
+    assert check_stack("app-min-replicas", app(hpa_min=None, replicas=DROP)) == [
+        ("runs as few as 1 replica(s); this stack requires 2 so a node or AZ loss does not take the app down. Set apps.<app>.minReplicas: 2 or more in Pulumi.<stack>.yaml.", "care-prod-nlfhir-deployment")]
+    assert check_stack("app-min-replicas", app(hpa_min=None, replicas=3)) == []
+    assert check_stack("app-min-replicas", app(hpa_min=1), config={"minReplicas": 1}) == []
+    assert check_stack("app-min-replicas", app(hpa_min=U)) == []
+
+
+def test_app_pod_disruption_budget() -> None:
+    assert check_stack("app-pod-disruption-budget", app()) == []
+    assert check_stack("app-pod-disruption-budget", app(pdb=None)) == [
+        ("has no PodDisruptionBudget selecting its pods: a node drain could evict every replica at once. Add a PodDisruptionBudget (minAvailable 1 or maxUnavailable 1) with the pod labels.", "care-prod-nlfhir-deployment")]
+    assert check_stack("app-pod-disruption-budget", app(pdb=None), config={"required": False}) == []
+    other_namespace = edit(PDB, metadata__namespace="prm")
+    assert check_stack("app-pod-disruption-budget", app(pdb=other_namespace))[0][0].startswith(
+        "has no PodDisruptionBudget selecting its pods")
+    blocking = edit(PDB, spec__maxUnavailable=DROP, spec__minAvailable=2)
+    assert check_stack("app-pod-disruption-budget", app(pdb=blocking)) == [
+        ("PodDisruptionBudget care-prod-nlfhir-pdb allows no disruption: node drains and upgrades would block. Use minAvailable below the replica count or maxUnavailable 1.", "care-prod-nlfhir-deployment")]
+    assert check_stack("app-pod-disruption-budget", app(pdb=edit(PDB, spec__selector__matchLabels=U))) == []
+
+
+# --- backup and recovery --------------------------------------------------------------------------
+
+def test_backup_coverage_by_tag_selection() -> None:
+    db = Res(RDS_T, "care-prod-prm-primary", edit(RDS_PRIMARY, tags={**TAGS, "Backup": "true"}))
+    redis = Res(REDIS_T, "care-prod-redis", REDIS)
+    sc = Res(SC_T, "gp3-encrypted", STORAGE_CLASS)
+    replica = Res(RDS_T, "care-prod-prm-replica-1", RDS_REPLICA)
+    stack = [db, redis, sc, replica, *bucket_stack(), SELECTION]
+    assert check_stack("stateful-store-backup-coverage", stack) == []
+
+
+def test_backup_coverage_gaps() -> None:
+    untagged_bucket = bucket_stack(tags=TAGS)
+    no_snapshots = Res(REDIS_T, "care-prod-redis", edit(REDIS, snapshotRetentionLimit=0))
+    sc = Res(SC_T, "gp3", edit(STORAGE_CLASS, parameters__tagSpecification_1=DROP))
+    volume = Res("aws:ebs/volume:Volume", "scratch", {"availabilityZone": "us-east-2a", "size": 10, "tags": TAGS})
+    assert check_stack("stateful-store-backup-coverage", [*untagged_bucket, no_snapshots, sc, volume, SELECTION]) == [
+        ("is not covered by any AWS Backup selection: its data has no backup. Tag it Backup=true (components.common.BACKUP_TAG_KEY) or replicate it (storage.replicateToDr).", f"{DATA}-bucket"),
+        ("has no snapshots (snapshotRetentionLimit 0) and AWS Backup cannot back up ElastiCache. Set cache.snapshotRetentionDays: 1 or more in Pulumi.<stack>.yaml.", "care-prod-redis"),
+        ("is not covered by any AWS Backup selection: its data has no backup. Add parameters.tagSpecification_1: 'Backup=true' so the volumes it provisions are selected.", "gp3"),
+        ("is not covered by any AWS Backup selection: its data has no backup. Tag it Backup=true (components.common.BACKUP_TAG_KEY).", "scratch")]
+
+
+def test_backup_coverage_by_arn_pattern_and_condition() -> None:
+    db = Res(RDS_T, "care-prod-prm-primary", edit(RDS_PRIMARY, backupRetentionPeriod=0, tags={**TAGS, "Backup": "true"}))
+    pitr = Res(SELECTION_T, "pitr", {"name": "rds-tagged", "planId": "p", "iamRoleArn": "r",
+                                     "resources": [f"arn:aws:rds:{PRIMARY}:{ACCOUNT}:db:*"],
+                                     "conditions": [{"stringEquals": [{"key": "aws:ResourceTag/Backup", "value": "true"}]}]})
+    assert check_stack("stateful-store-backup-coverage", [db, pitr]) == []
+    db.props = edit(db.props, tags=TAGS)
+    assert check_stack("stateful-store-backup-coverage", [db, pitr]) == [
+        ("is not covered by any AWS Backup selection: its data has no backup. Set database.<name>.backupRetentionDays in Pulumi.<stack>.yaml or tag it Backup=true.", "care-prod-prm-primary")]
+    unknown = Res(SELECTION_T, "u", {"name": "u", "planId": "p", "iamRoleArn": "r", "selectionTags": U})
+    assert check_stack("stateful-store-backup-coverage", [db, unknown]) == []
+
+
+def test_backup_coverage_skips_log_targets_public_buckets_and_replicated_buckets() -> None:
+    logs = bucket_stack(LOGS, tags=TAGS)
+    data = bucket_stack(tags=TAGS)
+    logging = Res(LOGGING_T, "lg", {"bucket": DATA, "targetBucket": LOGS}, depends=(logs[0], data[0]))
+    dr_name = "care-prod-dr-app-data-333333333333"
+    dr = bucket_stack(dr_name, tags=TAGS)
+    replication = Res(REPLICATION_T, "repl", {"bucket": DATA, "role": "r", "rules": [
+        {"id": "dr", "status": "Enabled", "destination": {"bucket": f"arn:aws:s3:::{dr_name}"}}]},
+        depends=(data[0], dr[0]))
+    assets = bucket_stack("care-prod-static-assets-333333333333", tags={**TAGS, "DataClassification": "public"})
+    assert check_stack("stateful-store-backup-coverage", [*logs, *data, logging, *dr, replication, *assets]) == []
+
+
+def test_rds_cross_region_backups() -> None:
+    db = Res(RDS_T, "care-prod-nlfhir-primary", RDS_PRIMARY)
+    replica = Res(RDS_T, "care-prod-prm-replica-1", RDS_REPLICA)
+    rep = Res(REPL_T, "care-prod-nlfhir-backup-replication", {
+        "kmsKeyId": f"arn:aws:kms:{DR}:{ACCOUNT}:key/cafaa5d4", "retentionPeriod": 30,
+        "sourceDbInstanceArn": f"arn:aws:rds:{PRIMARY}:{ACCOUNT}:db:care-prod-nlfhir"}, region=DR)
+    assert check_stack("rds-cross-region-backups", [db, replica, rep]) == []
+    assert check_stack("rds-cross-region-backups", [db, replica]) == [
+        ("has no InstanceAutomatedBackupsReplication: a regional outage would lose point-in-time recovery. Replicate its backups to us-west-2 with the DR ring's 'database' key (storage.replicateToDr / backup.copyToDr in Pulumi.<stack>.yaml).", "care-prod-nlfhir-primary")]
+    wrong = Res(REPL_T, "r2", edit(rep.props, kmsKeyId=DROP), region="eu-west-1")
+    assert check_stack("rds-cross-region-backups", [db, wrong]) == [
+        ("replicates its automated backups to eu-west-1, not the DR region us-west-2: use the DR provider (regions.dr).", "care-prod-nlfhir-primary"),
+        ("the backup replication sets no kmsKeyId: encrypted backups need the DR ring's 'database' key in the DR region.", "care-prod-nlfhir-primary")]
+    unknown_arn = Res(REPL_T, "r3", edit(rep.props, sourceDbInstanceArn=U), region=DR,
+                      property_depends={"sourceDbInstanceArn": (db,)})
+    assert check_stack("rds-cross-region-backups", [db, unknown_arn]) == []
+
+
+def test_backup_vault_lock() -> None:
+    vault = Res(VAULT_T, "care-prod-backup-vault", edit(VAULT, name="care-prod-backup-vault"))
+    lock = Res(LOCK_T, "care-prod-backup-vault-lock", {"backupVaultName": "care-prod-backup-vault",
+                                                       "minRetentionDays": 30, "changeableForDays": 3})
+    assert check_stack("backup-vault-lock", [vault, lock]) == []
+    assert check_stack("backup-vault-lock", [vault]) == [
+        ("has no VaultLockConfiguration: an attacker or a mistake could delete recovery points before their retention ends. Set backup.vaultLock: true in Pulumi.<stack>.yaml.", "care-prod-backup-vault")]
+    assert check_stack("backup-vault-lock", [vault], config={"required": False}) == []
