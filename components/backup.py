@@ -7,14 +7,13 @@ instances, data buckets and EBS-backed volumes apply that tag themselves, so not
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 
 import pulumi
 import pulumi_aws as aws
 from pydantic import Field, model_validator
 
-from components.common import BACKUP_TAG_KEY, ConfigModel, child_opts, tags_for
+from components.common import BACKUP_TAG_KEY, ConfigModel, child_opts, service_role_trust, tags_for
 from components.problems import ProblemCollector
 
 #: The managed policies AWS Backup's role needs to back up and restore, S3 included.
@@ -120,12 +119,7 @@ class Backup(pulumi.ComponentResource):
             f"{name}-role",
             aws.iam.RoleArgs(
                 description="AWS Backup: back up and restore the stack's tagged resources",
-                assume_role_policy=json.dumps({
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"},
-                                   "Action": "sts:AssumeRole",
-                                   "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}}],
-                }),
+                assume_role_policy=service_role_trust("backup.amazonaws.com", source_account=account_id),
                 tags=tags_for(tags, f"{name}-role"),
             ),
             child,

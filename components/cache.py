@@ -9,7 +9,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 from pydantic import Field, model_validator
 
-from components.common import ConfigModel, child_opts, tags_for
+from components.common import ConfigModel, child_opts, client_security_group, tags_for
 from components.problems import ProblemCollector
 from components.windows import check_windows
 
@@ -75,19 +75,10 @@ class RedisCluster(pulumi.ComponentResource):
         super().__init__("care:data:RedisCluster", name, None, opts)
         child = child_opts(self)
 
-        self.security_group = aws.ec2.SecurityGroup(
-            f"{name}-sg",
-            aws.ec2.SecurityGroupArgs(
-                vpc_id=vpc_id,
-                description=f"Redis {name}: port {config.port} (TLS) from its clients only",
-                ingress=[aws.ec2.SecurityGroupIngressArgs(
-                    protocol="tcp", from_port=config.port, to_port=config.port,
-                    security_groups=list(client_security_group_ids), description="Redis (TLS) from clients",
-                )],
-                egress=[],
-                tags=tags_for(tags, f"{name}-sg"),
-            ),
-            child,
+        self.security_group = client_security_group(
+            f"{name}-sg", vpc_id=vpc_id, description=f"Redis {name}: port {config.port} (TLS) from its clients only",
+            ports=[(config.port, config.port, "Redis (TLS) from clients")],
+            client_security_group_ids=client_security_group_ids, tags=tags, opts=child,
         )
         self.security_group_id = self.security_group.id
 

@@ -5,10 +5,12 @@ Nothing here reads ``pulumi.Config`` (that is ``config.py``'s job) and nothing h
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import Annotated
 
 import pulumi
+import pulumi_aws as aws
 from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -62,3 +64,41 @@ def tags_for(tags: Mapping[str, str], name: str, **extra: str) -> dict[str, str]
 def child_opts(parent: pulumi.Resource, **kwargs: object) -> pulumi.ResourceOptions:
     """Options for a component's child: parented to the component (and so inheriting its provider)."""
     return pulumi.ResourceOptions(parent=parent, **kwargs)  # type: ignore[arg-type]
+
+
+def service_role_trust(service: str, *, source_account: str | None = None) -> str:
+    """An IAM role trust policy letting one AWS service assume the role (for this account only, if given)."""
+    statement: dict[str, object] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    if source_account:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+def client_security_group(
+    name: str,
+    *,
+    vpc_id: pulumi.Input[str],
+    description: str,
+    ports: Sequence[tuple[int, int, str]],
+    client_security_group_ids: Sequence[pulumi.Input[str]],
+    tags: Mapping[str, str],
+    opts: pulumi.ResourceOptions,
+) -> aws.ec2.SecurityGroup:
+    """A data store's security group: the given TCP port ranges from the client security groups only, no egress."""
+    return aws.ec2.SecurityGroup(
+        name,
+        aws.ec2.SecurityGroupArgs(
+            vpc_id=vpc_id,
+            description=description,
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    protocol="tcp", from_port=low, to_port=high,
+                    security_groups=list(client_security_group_ids), description=what,
+                )
+                for low, high, what in ports
+            ],
+            egress=[],
+            tags=tags_for(tags, name),
+        ),
+        opts,
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Literal
 
@@ -10,7 +9,14 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import AfterValidator, Field, model_validator
 
-from components.common import BACKUP_TAG_KEY, ConfigModel, child_opts, tags_for
+from components.common import (
+    BACKUP_TAG_KEY,
+    ConfigModel,
+    child_opts,
+    client_security_group,
+    service_role_trust,
+    tags_for,
+)
 from components.problems import ProblemCollector
 from components.windows import check_windows
 
@@ -142,19 +148,10 @@ class PostgresDatabase(pulumi.ComponentResource):
         child = child_opts(self)
         zones = list(availability_zones)
 
-        self.security_group = aws.ec2.SecurityGroup(
-            f"{name}-sg",
-            aws.ec2.SecurityGroupArgs(
-                vpc_id=vpc_id,
-                description=f"PostgreSQL {name}: port {config.port} from its clients only",
-                ingress=[aws.ec2.SecurityGroupIngressArgs(
-                    protocol="tcp", from_port=config.port, to_port=config.port,
-                    security_groups=list(client_security_group_ids), description="PostgreSQL from clients",
-                )],
-                egress=[],
-                tags=tags_for(tags, f"{name}-sg"),
-            ),
-            child,
+        self.security_group = client_security_group(
+            f"{name}-sg", vpc_id=vpc_id, description=f"PostgreSQL {name}: port {config.port} from its clients only",
+            ports=[(config.port, config.port, "PostgreSQL from clients")],
+            client_security_group_ids=client_security_group_ids, tags=tags, opts=child,
         )
         self.security_group_id = self.security_group.id
 
@@ -182,11 +179,7 @@ class PostgresDatabase(pulumi.ComponentResource):
                 f"{name}-monitoring-role",
                 aws.iam.RoleArgs(
                     description=f"RDS enhanced monitoring for {name}",
-                    assume_role_policy=json.dumps({
-                        "Version": "2012-10-17",
-                        "Statement": [{"Effect": "Allow", "Principal": {"Service": "monitoring.rds.amazonaws.com"},
-                                       "Action": "sts:AssumeRole"}],
-                    }),
+                    assume_role_policy=service_role_trust("monitoring.rds.amazonaws.com"),
                     tags=tags_for(tags, f"{name}-monitoring-role"),
                 ),
                 child,

@@ -22,7 +22,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pydantic import Field, model_validator
 
-from components.common import BACKUP_TAG_KEY, ConfigModel, LogRetentionDays, child_opts, tags_for
+from components.common import BACKUP_TAG_KEY, ConfigModel, LogRetentionDays, child_opts, service_role_trust, tags_for
 from components.problems import ProblemCollector
 
 #: Node label every pool carries; the worker pool is also tainted with it (``NoSchedule``).
@@ -155,13 +155,6 @@ class EksConfig(ConfigModel):
 
 def _matches(pattern: str, value: str) -> bool:
     return re.fullmatch(pattern, value) is not None
-
-
-def _assume_role_policy(service: str) -> str:
-    return json.dumps({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
-    })
 
 
 def irsa_trust_policy(oidc_provider_arn: pulumi.Input[str], oidc_issuer_url: pulumi.Input[str],
@@ -346,7 +339,7 @@ class EksCluster(pulumi.ComponentResource):
         cluster_role = aws.iam.Role(
             f"{name}-cluster-role",
             aws.iam.RoleArgs(description=f"EKS control plane of {name}",
-                             assume_role_policy=_assume_role_policy("eks.amazonaws.com"),
+                             assume_role_policy=service_role_trust("eks.amazonaws.com"),
                              tags=tags_for(tags, f"{name}-cluster-role")),
             child,
         )
@@ -428,7 +421,7 @@ class EksCluster(pulumi.ComponentResource):
         self.node_role = aws.iam.Role(
             f"{name}-node-role",
             aws.iam.RoleArgs(description=f"EKS managed nodes of {name}",
-                             assume_role_policy=_assume_role_policy("ec2.amazonaws.com"),
+                             assume_role_policy=service_role_trust("ec2.amazonaws.com"),
                              tags=tags_for(tags, f"{name}-node-role")),
             child,
         )

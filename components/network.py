@@ -11,7 +11,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, field_validator, model_validator
 
-from components.common import ConfigModel, LogRetentionDays, child_opts, tags_for
+from components.common import ConfigModel, LogRetentionDays, child_opts, service_role_trust, tags_for
 from components.problems import ProblemCollector
 
 Tier = Literal["public", "private", "database"]
@@ -308,15 +308,7 @@ class Network(pulumi.ComponentResource):
             f"{name}-flow-logs-role",
             aws.iam.RoleArgs(
                 description="Lets VPC Flow Logs deliver to its CloudWatch log group",
-                assume_role_policy=json.dumps({
-                    "Version": "2012-10-17",
-                    "Statement": [{
-                        "Effect": "Allow",
-                        "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-                    }],
-                }),
+                assume_role_policy=service_role_trust("vpc-flow-logs.amazonaws.com", source_account=account_id),
                 tags=tags_for(tags, f"{name}-flow-logs-role"),
             ),
             child,

@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, model_validator
 
-from components.common import BACKUP_TAG_KEY, ConfigModel, child_opts, tags_for
+from components.common import BACKUP_TAG_KEY, ConfigModel, child_opts, service_role_trust, tags_for
 from components.problems import ProblemCollector
 
 
@@ -251,11 +251,7 @@ class SecureBucket(pulumi.ComponentResource):
             f"{name}-replication-role",
             aws.iam.RoleArgs(
                 description=f"S3 replication of {name} to the DR region",
-                assume_role_policy=json.dumps({
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
-                                   "Action": "sts:AssumeRole"}],
-                }),
+                assume_role_policy=service_role_trust("s3.amazonaws.com"),
                 tags=tags_for(tags, f"{name}-replication-role"),
             ),
             child,

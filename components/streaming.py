@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, model_validator
 
-from components.common import ConfigModel, child_opts, tags_for
+from components.common import ConfigModel, child_opts, client_security_group, tags_for
 from components.problems import ProblemCollector
 
 #: Broker ports by client-authentication method (private VPC connectivity; all of them TLS). The plain
@@ -98,26 +98,16 @@ class KafkaCluster(pulumi.ComponentResource):
         if len(client_subnets) < 2 or config.broker_count % len(client_subnets):
             raise ValueError(f"{name}: {config.broker_count} brokers cannot spread evenly over "
                              f"{len(client_subnets)} client subnets")
-        clients = list(client_security_group_ids)
-
-        def ingress(port_from: int, port_to: int, what: str) -> aws.ec2.SecurityGroupIngressArgs:
-            return aws.ec2.SecurityGroupIngressArgs(protocol="tcp", from_port=port_from, to_port=port_to,
-                                                    security_groups=clients, description=what)
-
-        rules: list[aws.ec2.SecurityGroupIngressArgs] = []
+        ports: list[tuple[int, int, str]] = []
         if config.client_auth_scram:
-            rules.append(ingress(PORT_SASL_SCRAM, PORT_SASL_SCRAM, "Kafka SASL/SCRAM from clients"))
+            ports.append((PORT_SASL_SCRAM, PORT_SASL_SCRAM, "Kafka SASL/SCRAM from clients"))
         if config.client_auth_iam:
-            rules.append(ingress(PORT_SASL_IAM, PORT_SASL_IAM, "Kafka IAM auth from clients"))
+            ports.append((PORT_SASL_IAM, PORT_SASL_IAM, "Kafka IAM auth from clients"))
         if config.open_monitoring:
-            rules.append(ingress(*PORTS_OPEN_MONITORING, "Prometheus JMX and node exporters"))
-        self.security_group = aws.ec2.SecurityGroup(
-            f"{name}-sg",
-            aws.ec2.SecurityGroupArgs(
-                vpc_id=vpc_id, description=f"MSK {name}: broker ports from its clients only",
-                ingress=rules, egress=[], tags=tags_for(tags, f"{name}-sg"),
-            ),
-            child,
+            ports.append((*PORTS_OPEN_MONITORING, "Prometheus JMX and node exporters"))
+        self.security_group = client_security_group(
+            f"{name}-sg", vpc_id=vpc_id, description=f"MSK {name}: broker ports from its clients only",
+            ports=ports, client_security_group_ids=client_security_group_ids, tags=tags, opts=child,
         )
         self.security_group_id = self.security_group.id
 
