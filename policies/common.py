@@ -20,14 +20,17 @@ from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
-    PolicyComplianceFramework,
     PolicyConfigSchema,
     ResourceValidationArgs,
     ResourceValidationPolicy,
-    Severity,
     StackValidationArgs,
     StackValidationPolicy,
 )
+
+try:  # policy metadata (severity, compliance framework) arrived after pulumi-policy 1.13
+    from pulumi_policy import PolicyComplianceFramework, Severity
+except ImportError:  # pragma: no cover - the pinned dev environment has them
+    PolicyComplianceFramework = Severity = None  # type: ignore[assignment,misc]
 from pulumi_policy.proxy import _DictProxy, _is_unknown, _ListProxy
 
 #: The concerns, in the order the README and the compliance report list them.
@@ -291,11 +294,11 @@ _POLICY_KWARGS = set(inspect.signature(ResourceValidationPolicy.__init__).parame
 
 def _metadata(concern: str, citation: str) -> dict[str, Any]:
     """severity/framework/tags where this pulumi-policy supports them (1.13 predates some)."""
-    extra = {
-        "severity": Severity.HIGH if concern in ("encryption", "transit", "exposure") else Severity.MEDIUM,
-        "framework": PolicyComplianceFramework(name=_FRAMEWORK, version=_FRAMEWORK_VERSION, reference=citation),
-        "tags": ["hipaa", concern],
-    }
+    extra: dict[str, Any] = {"tags": ["hipaa", concern]}
+    if Severity is not None and PolicyComplianceFramework is not None:
+        extra["severity"] = Severity.HIGH if concern in ("encryption", "transit", "exposure") else Severity.MEDIUM
+        extra["framework"] = PolicyComplianceFramework(name=_FRAMEWORK, version=_FRAMEWORK_VERSION,
+                                                       reference=citation)
     return {k: v for k, v in extra.items() if k in _POLICY_KWARGS}
 
 
