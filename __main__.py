@@ -37,12 +37,12 @@ edge = aws_provider("aws-edge", cfg.regions.edge)  # CloudFront certificates and
 
 keys = KeyRing(
     f"{prefix}-kms", cfg.encryption, domains=PRIMARY_DOMAINS, region=cfg.regions.primary,
-    account_id=env.account_id, alias_prefix=f"care-platform/{env.name}", tags=tags,
+    account_id=env.account_id, alias_prefix=f"care-platform/{env.name}", protect=cfg.protection.protect, tags=tags,
     opts=pulumi.ResourceOptions(provider=primary),
 )
 dr_keys = KeyRing(
     f"{prefix}-dr-kms", cfg.encryption, domains=cfg.encryption.dr_domains, region=cfg.regions.dr,
-    account_id=env.account_id, alias_prefix=f"care-platform/{env.name}", tags=tags,
+    account_id=env.account_id, alias_prefix=f"care-platform/{env.name}", protect=cfg.protection.protect, tags=tags,
     opts=pulumi.ResourceOptions(provider=dr),
 )
 

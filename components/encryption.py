@@ -110,7 +110,11 @@ def key_policy(domain: Domain, *, account_id: str, region: str, admin_arns: Sequ
 
 
 class KeyRing(pulumi.ComponentResource):
-    """One rotating customer-managed key (with alias) per domain, in the region of the provider it is given."""
+    """One rotating customer-managed key (with alias) per domain, in the region of the provider it is given.
+
+    Keys are ``protect``ed like the stores they encrypt: deleting a key makes every snapshot, backup
+    and object encrypted with it unreadable.
+    """
 
     key_arns: dict[str, pulumi.Output[str]]
 
@@ -123,6 +127,7 @@ class KeyRing(pulumi.ComponentResource):
         region: str,
         account_id: str,
         alias_prefix: str,
+        protect: bool = True,
         tags: Mapping[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -143,7 +148,7 @@ class KeyRing(pulumi.ComponentResource):
                                                  admin_arns=config.key_admin_arns)),
                     tags=tags_for(tags, f"{name}-{domain}", DataDomain=domain),
                 ),
-                child,
+                child_opts(self, protect=protect),
             )
             aws.kms.Alias(
                 f"{name}-{domain}-alias",

@@ -12,6 +12,7 @@ from common import (
     CACHE_RG,
     EBS_VOLUME,
     K8S_STORAGE_CLASS,
+    KMS_KEY,
     MSK,
     RDS_CLUSTER,
     RDS_INSTANCE,
@@ -34,7 +35,9 @@ BACKUP_PLAN_CITATION = "164.308(a)(7)(ii)(A)"
 DR_PLAN = "164.308(a)(7)(ii)(B)"
 
 #: Resources whose loss loses PHI: Pulumi `protect` must guard them where the stack requires it.
-STATEFUL_TYPES: tuple[str, ...] = (RDS_INSTANCE, RDS_CLUSTER, CACHE_RG, MSK, *S3_BUCKETS, BACKUP_VAULT, EBS_VOLUME)
+#: KMS keys count as stateful: deleting one makes everything encrypted with it unreadable.
+STATEFUL_TYPES: tuple[str, ...] = (RDS_INSTANCE, RDS_CLUSTER, CACHE_RG, MSK, *S3_BUCKETS, BACKUP_VAULT, EBS_VOLUME,
+                                   KMS_KEY)
 
 
 @resource_policy(
@@ -169,7 +172,7 @@ def backup_plan_dr_copy(r: Resource, report: Report, cfg: Settings) -> None:
 
 @resource_policy(
     "stateful-resources-protected", concern="backup", citation=BACKUP_PLAN_CITATION, types=STATEFUL_TYPES,
-    description="Stateful stores (databases, caches, brokers, buckets, vaults, volumes) carry Pulumi protect.",
+    description="Stateful stores (databases, caches, brokers, buckets, vaults, volumes, keys) carry Pulumi protect.",
 )
 def stateful_resources_protected(r: Resource, report: Report, _: Settings) -> None:
     if r.type == RDS_INSTANCE and is_replica(r):

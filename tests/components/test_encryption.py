@@ -105,3 +105,17 @@ def test_key_policies_name_admins_and_never_a_wildcard_principal(plan) -> None: 
 def test_keys_are_tagged(plan) -> None:  # type: ignore[no-untyped-def]
     assert untagged(plan, PROD_TAGS) == []
     assert plan.named("care-test-kms-streaming").inputs["tags"]["DataDomain"] == "streaming"
+
+
+def test_keys_are_protected_like_the_data_they_encrypt(plan) -> None:  # type: ignore[no-untyped-def]
+    assert {r.name: r.protect for r in plan.of_type("aws:kms/key:Key")} == {
+        r.name: True for r in plan.of_type("aws:kms/key:Key")}
+    assert not any(r.protect for r in plan.of_type("aws:kms/alias:Alias"))
+
+
+def test_dev_keys_can_be_unprotected() -> None:
+    cfg = stack_config("dev")
+    plan = render(lambda: KeyRing("k", cfg.encryption, domains=("logs",), region="us-east-2", account_id=ACCOUNT,
+                                  alias_prefix="care-platform/dev", protect=cfg.protection.protect, tags=PROD_TAGS))
+    assert plan.named("k-logs").protect is False
+    assert plan.named("k-logs").inputs["deletionWindowInDays"] == 7

@@ -246,6 +246,8 @@ CASES = [
     ("replica-unprotected-ok", "stateful-resources-protected", RDS, RDS_REPLICA, {}),
     ("bucket-unprotected", "stateful-resources-protected", BUCKET_V2_T, {"bucket": "care-prod-app-data"}, {}),
     ("log-group-not-stateful", "stateful-resources-protected", LOG_T, LOG_GROUP, {}),
+    ("key-protected", "stateful-resources-protected", KEY_T, KMS_KEY, {"protect": True}),
+    ("key-unprotected", "stateful-resources-protected", KEY_T, KMS_KEY, {}),
     ("bucket-kept", "s3-no-force-destroy", BUCKET_T, {"bucket": "care-prod-app-data", "forceDestroy": False}, {}),
     ("bucket-force-destroy", "s3-no-force-destroy", BUCKET_T, {"bucket": "care-prod-app-data", "forceDestroy": True},
      {}),
@@ -569,6 +571,9 @@ EXPECTED: dict[str, list[str]] = {
         "protect is not set: `pulumi destroy` or a replacement could delete this store's data. Set protection.protect: true in Pulumi.<stack>.yaml (the component passes it as protect=).",
     ],
     'bucket-unprotected': [
+        "protect is not set: `pulumi destroy` or a replacement could delete this store's data. Set protection.protect: true in Pulumi.<stack>.yaml (the component passes it as protect=).",
+    ],
+    'key-unprotected': [
         "protect is not set: `pulumi destroy` or a replacement could delete this store's data. Set protection.protect: true in Pulumi.<stack>.yaml (the component passes it as protect=).",
     ],
     'bucket-force-destroy': [

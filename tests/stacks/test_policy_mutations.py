@@ -227,6 +227,7 @@ MUTATIONS: list[Mutation] = [
              pick=primary_db),
     Mutation("cache-unprotected", "stateful-resources-protected", CACHE, "protect is not set", protect=False),
     Mutation("msk-unprotected", "stateful-resources-protected", MSK, "protect is not set", protect=False),
+    Mutation("kms-key-unprotected", "stateful-resources-protected", KMS_KEY, "protect is not set", protect=False),
     Mutation("bucket-force-destroy", "s3-no-force-destroy", BUCKET, "forceDestroy", set_("forceDestroy", True)),
     Mutation("backup-short-retention", "backup-plan-retention", BACKUP_PLAN, "deleteAfter",
              set_("rules.0.lifecycle.deleteAfter", 7), pick=has("rules.0.lifecycle.deleteAfter")),
