@@ -32,7 +32,8 @@ class StreamingConfig(ConfigModel):
     ebs_volume_gib: int = Field(default=100, ge=1, le=16384)
     #: Storage autoscaling grows each broker's volume up to this size (it never shrinks).
     ebs_max_volume_gib: int = Field(default=1000, ge=1, le=16384)
-    storage_target_utilization_percent: int = Field(default=60, ge=10, le=90)
+    #: MSK accepts a storage-utilization target of 10 to 80 percent.
+    storage_target_utilization_percent: int = Field(default=60, ge=10, le=80)
     client_auth_iam: bool = True
     client_auth_scram: bool = False
     enhanced_monitoring: Literal["DEFAULT", "PER_BROKER", "PER_TOPIC_PER_BROKER",

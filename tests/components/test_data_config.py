@@ -76,6 +76,9 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("MSK autoscaling ceiling below the volume",
      {"streaming.ebsMaxVolumeGib": 100},
      [f"{P}: streaming.ebsMaxVolumeGib: 100: must be at least ebsVolumeGib (500)"]),
+    ("MSK storage target above what autoscaling accepts",
+     {"streaming.storageTargetUtilizationPercent": 85},
+     [f"{P}: streaming.storageTargetUtilizationPercent: 85: Input should be less than or equal to 80"]),
     ("MSK without client authentication",
      {"streaming.clientAuthIam": False},
      [f"{P}: streaming.clientAuthIam: false: clients must authenticate: enable clientAuthIam or clientAuthScram "
