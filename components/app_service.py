@@ -25,7 +25,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pydantic import Field, field_validator, model_validator
 
-from components.common import ConfigModel, child_opts, tags_for
+from components.common import ConfigModel, PinnedImage, child_opts, tags_for
 from components.eks import POOL_LABEL, TAINTED_POOLS, irsa_trust_policy
 from components.problems import ProblemCollector
 
@@ -90,7 +90,7 @@ class CronJobConfig(ConfigModel):
 
 
 class AppConfig(ConfigModel):
-    image: str
+    image: PinnedImage
     cpu: str = Field(default="500m", pattern=r"^\d+(m)?$")
     memory: str = Field(default="512Mi", pattern=r"^\d+(Mi|Gi)$")
     min_replicas: int = Field(default=2, ge=1, le=100)
@@ -117,17 +117,6 @@ class AppConfig(ConfigModel):
     ingress: AppIngressConfig | None = None
     pre_deploy: PreDeployConfig | None = None
     cron_jobs: tuple[CronJobConfig, ...] = ()
-
-    @field_validator("image")
-    @classmethod
-    def _pinned(cls, value: str) -> str:
-        name, _, tag = value.rpartition(":")
-        if "@sha256:" in value:
-            return value
-        if not name or "/" in tag or tag in ("", "latest"):
-            raise ValueError("must be pinned to a tag other than 'latest' or to a digest "
-                             "(repo:1.2.3 or repo@sha256:...)")
-        return value
 
     @model_validator(mode="after")
     def _replicas(self) -> AppConfig:

@@ -15,9 +15,9 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from components.common import ConfigModel, child_opts, tags_for
+from components.common import ConfigModel, PinnedImage, child_opts, tags_for
 from components.eks import POOL_LABEL
 
 HEARTBEAT_PATH = "/api/v1/heartbeat"
@@ -25,24 +25,13 @@ TOKEN_PROVIDER = "chromadb.auth.token_authn.TokenAuthenticationServerProvider"
 
 
 class ChromaDbConfig(ConfigModel):
-    image: str = "chromadb/chroma:0.5.23"
+    image: PinnedImage = "chromadb/chroma:0.5.23"
     memory: str = Field(default="4Gi", pattern=r"^\d+(Mi|Gi)$")
     storage_gib: int = Field(default=50, ge=1, le=16384)
     cpu: str = Field(default="1", pattern=r"^\d+(m)?$")
     namespace: str = Field(default="nlfhir", pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
     port: int = Field(default=8000, ge=1024, le=65535)
     run_as_user: int = Field(default=1000, ge=1000)
-
-    @field_validator("image")
-    @classmethod
-    def _pinned(cls, value: str) -> str:
-        name, _, tag = value.rpartition(":")
-        if "@sha256:" in value:
-            return value
-        if not name or "/" in tag or tag in ("", "latest"):
-            raise ValueError("must be pinned to a tag other than 'latest' or to a digest "
-                             "(chromadb/chroma:0.5.23 or chromadb/chroma@sha256:...)")
-        return value
 
 
 class ChromaDb(pulumi.ComponentResource):

@@ -44,6 +44,19 @@ def _cloudwatch_retention(value: int) -> int:
 LogRetentionDays = Annotated[int, AfterValidator(_cloudwatch_retention)]
 
 
+def _pinned_image(value: str) -> str:
+    if "@sha256:" in value:
+        return value
+    name, _, tag = value.rpartition(":")
+    if not name or "/" in tag or tag in ("", "latest"):
+        raise ValueError("must be pinned to a tag other than 'latest' or to a digest (repo:1.2.3 or repo@sha256:...)")
+    return value
+
+
+#: A container image reference pinned to a tag (never ``latest``) or a digest.
+PinnedImage = Annotated[str, AfterValidator(_pinned_image)]
+
+
 class ConfigModel(BaseModel):
     """Base for every stack-config section: frozen, strict about unknown keys, camelCase in YAML."""
 

@@ -139,6 +139,6 @@ def test_config_errors() -> None:
         config.validate("prod", raw)
     assert info.value.lines == [
         "prod: chromadb.image: 'chromadb/chroma:latest': must be pinned to a tag other than 'latest' or to a digest "
-        "(chromadb/chroma:0.5.23 or chromadb/chroma@sha256:...)",
+        "(repo:1.2.3 or repo@sha256:...)",
         "prod: chromadb.storageGib: 0: Input should be greater than or equal to 1",
     ]
