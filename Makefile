@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: preview test lint check clean
+.PHONY: preview test lint typecheck check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-check: lint test
+## mypy over the program, the components and the offline runner (the SDKs' typed Args catch misnamed inputs).
+typecheck: $(STAMP)
+	$(PY) -m mypy
+
+check: lint typecheck test
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache

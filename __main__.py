@@ -4,6 +4,8 @@ Composition only: configuration -> providers -> components -> exports. Every dif
 environments is in Pulumi.<stack>.yaml (read and validated by config.py).
 """
 
+from typing import Any
+
 import pulumi
 import pulumi_aws as aws
 
@@ -128,7 +130,7 @@ cluster = EksCluster(
     opts=pulumi.ResourceOptions(provider=primary),
 )
 workloads = pulumi.ResourceOptions(providers={"aws": primary, "kubernetes": cluster.provider})
-app_wiring = {
+app_wiring: dict[str, Any] = {  # what every app service is wired to
     "region": cfg.regions.primary, "account_id": env.account_id,
     "oidc_provider_arn": cluster.oidc_provider_arn, "oidc_issuer": cluster.oidc_issuer,
     "secret_kms_key_arns": [keys.arn("secrets")], "wait_for": cluster.addons_ready,

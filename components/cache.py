@@ -127,7 +127,7 @@ class RedisCluster(pulumi.ComponentResource):
             child,
         )
         # Explicitly secret: the engine would mark it so, but say it here where the value is used.
-        self.auth_token_value = pulumi.Output.secret(self.auth_token.result)
+        self.auth_token_value: pulumi.Output[str] = pulumi.Output.secret(self.auth_token.result)  # type: ignore[arg-type]
 
         # Cluster mode needs automatic failover; Multi-AZ needs it too (and a replica per shard).
         failover = config.cluster_mode or config.multi_az

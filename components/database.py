@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -114,6 +114,11 @@ def _parameters(config: DatabaseInstanceConfig, *, replica: bool) -> list[aws.rd
             for k, v in values.items()]
 
 
+def _first_secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecret] | None) -> Any:
+    """The ARN of the RDS-managed master secret (None until RDS has created it)."""
+    return secrets[0].secret_arn if secrets else None
+
+
 class PostgresDatabase(pulumi.ComponentResource):
     """RDS PostgreSQL, Multi-AZ, encrypted, with read replicas and cross-region automated backups."""
 
@@ -205,7 +210,7 @@ class PostgresDatabase(pulumi.ComponentResource):
                 for export in LOG_EXPORTS
             ]
 
-        pi_args = dict(
+        pi_args: dict[str, Any] = dict(
             performance_insights_enabled=config.performance_insights,
             performance_insights_kms_key_id=kms_key_arn if config.performance_insights else None,
             performance_insights_retention_period=(config.performance_insights_retention_days
@@ -320,8 +325,7 @@ class PostgresDatabase(pulumi.ComponentResource):
         self.endpoint = self.primary.address
         self.port = config.port
         self.reader_endpoints = [replica.address for replica in self.replicas]
-        self.master_secret_arn = self.primary.master_user_secrets.apply(
-            lambda secrets: secrets[0].secret_arn if secrets else None)
+        self.master_secret_arn = self.primary.master_user_secrets.apply(_first_secret_arn)
         # Point-in-time recovery is what a non-zero backup retention buys: restore to any second in it.
         self.point_in_time_recovery: dict[str, object] = {
             "enabled": config.backup_retention_days > 0,

@@ -382,7 +382,8 @@ class EksCluster(pulumi.ComponentResource):
         self.cluster_name = self.cluster.name
         self.endpoint = self.cluster.endpoint
         self.cluster_security_group_id = self.cluster.vpc_config.cluster_security_group_id
-        self.oidc_issuer = self.cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)  # type: ignore[index]
+        self.oidc_issuer: pulumi.Output[str] = self.cluster.identities.apply(
+            lambda ids: ids[0].oidcs[0].issuer)  # type: ignore[index,return-value,arg-type]
 
         self.oidc_provider = aws.iam.OpenIdConnectProvider(
             f"{name}-oidc",
