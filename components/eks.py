@@ -107,7 +107,8 @@ class EksChartsConfig(ConfigModel):
 
 
 class EksConfig(ConfigModel):
-    version: str = Field(pattern=r"^1\.(2[89]|3[0-9])$")
+    #: 1.30 or newer: the app services' preStop hooks use the sleep action (enabled by default from 1.30).
+    version: str = Field(pattern=r"^1\.\d{2}$")
     endpoint_public_access: bool = False
     public_access_cidrs: tuple[str, ...] = ()
     #: A stack that sets this (the default) refuses a public API endpoint outright.
@@ -124,6 +125,9 @@ class EksConfig(ConfigModel):
     @model_validator(mode="after")
     def _access(self) -> EksConfig:
         problems = ProblemCollector()
+        if int(self.version.split(".")[1]) < 30:
+            problems.add("version", self.version, "must be 1.30 or newer: the app services' preStop hooks use "
+                                                  "the Kubernetes sleep action")
         if self.endpoint_public_access and self.require_private_endpoint:
             problems.add("endpointPublicAccess", True,
                          "must be false: this stack requires a private API endpoint (eks.requirePrivateEndpoint)")

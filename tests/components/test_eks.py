@@ -336,6 +336,9 @@ def test_node_pool_scaling_and_versions_errors() -> None:
     assert _errors("prod", eks__addons__kubeProxy="v1.30.6-eksbuild.3") == [
         "prod: eks.addons.kubeProxy: 'v1.30.6-eksbuild.3': must match the cluster's Kubernetes version 1.31 "
         "(v1.31.x-eksbuild.N)"]
+    assert _errors("prod", eks__version="1.29", eks__addons__kubeProxy="v1.29.10-eksbuild.3") == [
+        "prod: eks.version: '1.29': must be 1.30 or newer: the app services' preStop hooks use the Kubernetes "
+        "sleep action"]
     assert _errors("prod", eks__charts__externalSecrets="0.17.0") == [
         "prod: eks.charts.externalSecrets: '0.17.0': must be 0.9.x to 0.16.x: the versions that serve "
         "external-secrets.io/v1beta1, which the app service's ExternalSecret and SecretStore use"]
