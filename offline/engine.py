@@ -224,7 +224,9 @@ def run(program: Callable[[], Any], *, stack: str, values: dict[str, str], secre
     duplicates = sorted(urn for urn, n in urns.items() if n > 1)
     if duplicates:
         raise DuplicateUrnError("the program registered these URNs more than once: " + ", ".join(duplicates))
-    resources = [r for r in monitor.registrations if r.type != STACK_TYPE]
+    # Sorted by URN: the mock monitor sees registrations in whatever order the SDK's RPC threads run, and
+    # everything downstream (the pack, reports, tests that pick "the first" of a type) must not depend on it.
+    resources = sorted((r for r in monitor.registrations if r.type != STACK_TYPE), key=lambda r: r.urn)
     return Plan(project=project, stack=stack, resources=resources, outputs=outputs, notes=list(notes or []))
 
 

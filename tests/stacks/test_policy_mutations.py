@@ -137,6 +137,12 @@ def primary_db(reg: Registration) -> bool:
     return not reg.inputs.get("replicateSourceDb")
 
 
+def daily_plan_with_copy(reg: Registration) -> bool:
+    """The snapshot plan (continuous rules reach the DR region by RDS backup replication, not copies)."""
+    rule = (reg.inputs.get("rules") or [{}])[0]
+    return bool(rule.get("copyActions")) and not rule.get("enableContinuousBackup")
+
+
 def has(path: str) -> Callable[[Registration], bool]:
     def pick(reg: Registration) -> bool:
         node: Any = reg.inputs
@@ -232,7 +238,7 @@ MUTATIONS: list[Mutation] = [
     Mutation("backup-short-retention", "backup-plan-retention", BACKUP_PLAN, "deleteAfter",
              set_("rules.0.lifecycle.deleteAfter", 7), pick=has("rules.0.lifecycle.deleteAfter")),
     Mutation("backup-no-dr-copy", "backup-plan-dr-copy", BACKUP_PLAN, "no copy action targets",
-             delete("rules.0.copyActions"), pick=has("rules.0.copyActions")),
+             delete("rules.0.copyActions"), pick=daily_plan_with_copy),
     # Exposure.
     Mutation("rds-public", "rds-not-public", RDS, "publiclyAccessible", set_("publiclyAccessible", True),
              pick=primary_db),
