@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: preview test lint typecheck check clean
+.PHONY: preview test lint typecheck check clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ lint: $(STAMP)
 ## mypy over the program, the components and the offline runner (the SDKs' typed Args catch misnamed inputs).
 typecheck: $(STAMP)
 	$(PY) -m mypy
+
+## The render's speed against the Pulumi SDK alone (issue #10's goal: at most 2.0);
+## e.g. make bench BENCH_ARGS="prod --runs 7 --max-ratio 2.0" to fail above the goal.
+BENCH_ARGS ?= prod
+bench: $(STAMP)
+	$(PY) scripts/bench_render.py $(BENCH_ARGS)
 
 check: lint typecheck test
 
