@@ -9,6 +9,7 @@ The resource names below mirror ``__main__.py`` and the components (``care-<env>
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,13 @@ class Stack:
 
 def load_stack(stack: str, root: Path = ROOT) -> Stack:
     """Read and validate ``Pulumi.<stack>.yaml``; raise :class:`StackError` with the problems."""
+    path = root / f"Pulumi.{stack}.yaml"
+    return _load_stack(stack, root, path.stat().st_mtime_ns if path.exists() else 0)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_stack(stack: str, root: Path, _mtime: int) -> Stack:
+    """Cached per file version: parsing the YAML is most of a short command's time."""
     try:
         file = load_stack_file(stack, root)
     except StackFileError as exc:
