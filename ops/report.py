@@ -115,8 +115,11 @@ def duration(value: timedelta | float) -> str:
     seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
     sign = "-" if seconds < 0 else ""
     whole = round(abs(seconds))
-    hours, rest = divmod(whole, 3600)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{sign}{days}d {hours:02d}h {minutes:02d}m {secs:02d}s"
     if hours:
         return f"{sign}{hours}h {minutes:02d}m {secs:02d}s"
     if minutes:
