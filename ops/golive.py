@@ -163,13 +163,11 @@ def _failover(ctx: Context, inputs: GoLiveInputs) -> Result:
     return ok, f"{record.path.name}: {record.result}, {duration(age)} old (limit {duration(DRILL_MAX_AGE)})"
 
 
-MACHINE = "(checked by `python -m ops golive`)"
-
 ITEMS: tuple[Item, ...] = (
     Item("services-healthy", "Infrastructure", "All services deployed and healthy"),
     Item("rds-ha", "Infrastructure", "Databases Multi-AZ with deletion protection", _rds_ha),
     Item("backups", "Infrastructure", "Latest backup of every stateful resource succeeded within a day", _backups),
-    Item("autoscaling", "Infrastructure", "Auto-scaling tested and verified (`python -m ops capacity`, a load test)"),
+    Item("autoscaling", "Infrastructure", "Auto-scaling verified (`python -m ops capacity --stack prod`, a load test)"),
     Item("db-failover", "Infrastructure", "Database failover tested (failover drill within 90 days)", _failover),
     Item("cdn", "Infrastructure", "CDN configured and tested"),
     Item("waf", "Infrastructure", "WAF rules active on the CDN distribution", _waf),

@@ -34,6 +34,11 @@ class ScriptedClock:
         return self.instants.pop(0)
 
 
+#: One botocore session for every test: service models are parsed once, not per test (moto intercepts the
+#: clients of any session: its handler is in botocore's built-in handlers once moto is imported).
+SESSION = boto3.session.Session()
+
+
 class Aws:
     """The clients the commands get: stubbed where registered with :meth:`stub`, moto-backed otherwise."""
 
@@ -43,7 +48,7 @@ class Aws:
         self.created: list[tuple[str, str]] = []
 
     def raw(self, service: str, region: str = PRIMARY) -> Any:
-        return boto3.client(service, region_name=region)  # type: ignore[call-overload]
+        return SESSION.client(service, region_name=region)  # type: ignore[call-overload]
 
     def stub(self, service: str, region: str = PRIMARY) -> Stubber:
         client = self.raw(service, region)
