@@ -37,7 +37,7 @@ def points(*created: datetime) -> dict[str, Any]:
                                 "CreationDate": when, "Status": "COMPLETED"} for i, when in enumerate(created)]}
 
 
-def test_audit_finds_a_missing_dr_copy_a_stale_recovery_point_and_an_unlocked_vault(aws: Aws) -> None:
+def test_audit_finds_a_missing_dr_copy_a_stale_recovery_point_and_an_unlocked_vault(aws: Aws, tmp_path: Any) -> None:
     tagged_resources(aws)
     volume_arn = VOLUME_ARN
     primary, dr = aws.stub("backup", PRIMARY), aws.stub("backup", DR)
@@ -62,7 +62,9 @@ def test_audit_finds_a_missing_dr_copy_a_stale_recovery_point_and_an_unlocked_va
     dr.add_response("describe_backup_vault", {"BackupVaultName": "care-prod-backup-dr-vault", "Locked": False},
                     {"BackupVaultName": "care-prod-backup-dr-vault"})
 
-    result = run(aws, "backup-audit", "--stack", "prod", "--json", clock=ScriptedClock(utc(17)))
+    markdown = tmp_path / "audit.md"
+    result = run(aws, "backup-audit", "--stack", "prod", "--json", "--markdown", str(markdown),
+                 clock=ScriptedClock(utc(17)))
 
     aws.assert_all_used()
     assert result.code == 1
@@ -89,6 +91,10 @@ def test_audit_finds_a_missing_dr_copy_a_stale_recovery_point_and_an_unlocked_va
     }
     pitr = report["checks"][4]["detail"]
     assert pitr == "latest restorable time 2026-12-02T16:55:00+00:00 is 5m 00s old (limit 1h 00m 00s)"
+    lines = markdown.read_text().splitlines()
+    assert lines[:4] == ["# Backup audit", "", "- Stack: `prod`", "- Result: **FAIL**"]
+    assert "| care-prod-backup-dr-vault | vault lock | FAIL | not locked (backup.vaultLock is true) |" in lines
+    assert "## Oldest gap per resource" in lines
 
 
 def test_a_bad_outputs_file_is_a_usage_error_before_any_aws_call(aws: Aws, tmp_path: Any) -> None:
