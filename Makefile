@@ -23,7 +23,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(PY) -m ruff check .
 
-## mypy over the program, the components and the offline runner (the SDKs' typed Args catch misnamed inputs).
+## mypy over the program, the components, the offline runner and the ops toolkit (the SDKs' typed Args catch misnamed inputs).
 typecheck: $(STAMP)
 	$(PY) -m mypy
 
