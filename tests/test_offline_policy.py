@@ -180,9 +180,12 @@ def test_config_properties_override_schema_defaults_and_are_validated(plan: Plan
 
 
 def test_unknown_policy_name_in_config_is_an_error(plan: Plan, toy: Path) -> None:
-    with pytest.raises(PolicyConfigError, match=r"kms-key-rotaton: not a policy of this pack; the pack's "
-                                                r"policies are: kms-key-protected, kms-key-rotation, vpc-flow-logs"):
+    with pytest.raises(PolicyConfigError, match=r"kms-key-rotaton: not a policy of this pack; did you mean "
+                                                r"kms-key-rotation\?$"):
         run(plan, toy, {"all": "mandatory", "kms-key-rotaton": "advisory"})
+    with pytest.raises(PolicyConfigError, match=r"no-such-policy: not a policy of this pack; the pack's "
+                                                r"policies are: kms-key-protected, kms-key-rotation, vpc-flow-logs"):
+        run(plan, toy, {"no-such-policy": "advisory"})
 
 
 def test_invalid_levels_in_config_file_are_errors(tmp_path: Path) -> None:
