@@ -23,6 +23,7 @@ if __package__ in (None, ""):  # run as `python <project>/offline preview ...` f
 
 import datetime
 import importlib.metadata
+import os
 import traceback
 from dataclasses import dataclass, field
 
@@ -31,7 +32,16 @@ from rich.text import Text
 import offline.packs
 from offline.engine import DuplicateUrnError, Plan, run_stack
 from offline.files import remove, write_atomically
-from offline.output import console, counts_table, error, note, outputs_json, print_policy_report, render_tree
+from offline.output import (
+    console,
+    counts_table,
+    err_console,
+    error,
+    note,
+    outputs_json,
+    print_policy_report,
+    render_tree,
+)
 from offline.packs import PACKS, PackMissingError, PackSpec, started_packs
 from offline.policy import PolicyConfigError, PolicyPackError, PolicyPackSession, PolicyReport
 from offline.stackfile import ROOT, StackFileError, available_stacks, load_stack_file
@@ -147,13 +157,13 @@ class StackRun:
                 if index == 0:
                     error(line)
                 else:
-                    console.print(line, style="dim" if line.startswith(("---", "  File")) else None)
+                    err_console.print(line)
             return StackResult(self.stack, failed.code, failed.summary)
         except PolicyConfigError as exc:
             first, *rest = str(exc).splitlines()
             error(f"stack {self.stack}: bad policy config: {first}")
             for line in rest:
-                console.print(line)
+                err_console.print(line)
             return StackResult(self.stack, EXIT_CONFIG, "bad policy config; nothing was planned")
         except PackMissingError as exc:
             error(f"stack {self.stack}: {exc}")
@@ -162,7 +172,7 @@ class StackRun:
             first, *rest = str(exc).splitlines()
             error(f"stack {self.stack}: {first}")
             for line in rest:
-                console.print(line, style="dim")
+                err_console.print(line, style="dim")
             return StackResult(self.stack, EXIT_FAILED, "policy pack failed; this is not a pass")
 
     def _render(self) -> Plan:
@@ -287,4 +297,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        # The SDK's RPC threads may still be mid-call: exit now with the documented code instead of joining
+        # them (the interpreter would otherwise die of the pending interrupt with -SIGINT).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
