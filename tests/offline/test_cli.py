@@ -285,3 +285,27 @@ def test_runs_from_another_directory(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1] == ("python -m offline preview: error: unknown stack(s): qa; stacks here: "
                                             "dev, staging, prod")
+
+
+def test_the_readme_error_examples_are_what_the_code_prints(tmp_path: Path) -> None:
+    from components.instance_classes import problem
+    from offline.packs import PackMissingError, check_present
+    from offline.policy import PolicyConfigError, reconcile_policy_config
+
+    readme = (ROOT / "README.md").read_text()
+    (tmp_path / "policies").mkdir()
+    with pytest.raises(PackMissingError) as missing:
+        check_present(PackSpec("policies", "compliance.md"), tmp_path)
+    assert f"error: stack prod: {missing.value}\n" in readme
+
+    class Info:  # the two fields reconcile_policy_config reads from the pack's PolicyInfo
+        def __init__(self, name: str) -> None:
+            self.name, self.enforcementLevel = name, 0
+
+    with pytest.raises(PolicyConfigError) as misspelt:
+        reconcile_policy_config([Info("rds-multi-az"), Info("rds-encrypted")], {},  # type: ignore[list-item]
+                                {"rds-multi-azz": {"enforcementLevel": "advisory"}},
+                                source="policies/config/prod.json")
+    assert f"error: stack prod: bad policy config: {misspelt.value}\n" in readme
+    message = problem("rds", "db.x99.huge")
+    assert " ".join(f"`database.prm.instanceClass: 'db.x99.huge': {message}`".split()) in " ".join(readme.split())
