@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as `python <project>/offline preview ...` from any directory
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from rich.text import Text
 
 import offline.packs
-from offline.engine import DuplicateUrnError, Plan, run_stack
+from offline.engine import DuplicateUrnError, Plan, run, run_stack
 from offline.files import remove, write_atomically
 from offline.output import (
     console,
@@ -141,6 +142,7 @@ class StackRun:
                 stack_file = load_stack_file(self.stack)
             except StackFileError as exc:
                 raise _Failed(EXIT_CONFIG, "unreadable stack file", str(exc)) from None
+            self._check_config(stack_file.project, stack_file.values, stack_file.secret_keys)
             if not self.policies:
                 plan = self._render()
                 written = self._write(plan, [])
@@ -175,6 +177,21 @@ class StackRun:
                 err_console.print(line, style="dim")
             return StackResult(self.stack, EXIT_FAILED, "policy pack failed; this is not a pass")
 
+    def _check_config(self, project: str, values: dict[str, str], secret_keys: list[str]) -> None:
+        """Validate the stack's configuration (``config.load`` under the mock engine, no resources) before
+        starting packs or rendering: the cheapest check first, and a bad value is exit 2 whatever else fails."""
+        from config import ConfigError, load
+
+        try:
+            run(load, stack=self.stack, values=values, secret_keys=secret_keys, project=project)
+        except ConfigError as exc:
+            raise self._config_failure(exc) from None
+
+    def _config_failure(self, exc: Any) -> _Failed:
+        return _Failed(EXIT_CONFIG, "invalid configuration",
+                       f"stack {self.stack}: the configuration is invalid; nothing was planned:",
+                       *(f"  {line}" for line in exc.lines))
+
     def _render(self) -> Plan:
         from config import ConfigError
 
@@ -182,9 +199,7 @@ class StackRun:
             with console.status(f"rendering stack {self.stack} under the mock engine..."):
                 plan = run_stack(self.stack)
         except ConfigError as exc:
-            raise _Failed(EXIT_CONFIG, "invalid configuration",
-                          f"stack {self.stack}: the configuration is invalid; nothing was planned:",
-                          *(f"  {line}" for line in exc.lines)) from None
+            raise self._config_failure(exc) from None
         except StackFileError as exc:
             raise _Failed(EXIT_CONFIG, "unreadable stack file", str(exc)) from None
         except DuplicateUrnError as exc:

@@ -41,7 +41,7 @@ def _encode(value: Any) -> str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    return json.dumps(value, separators=(",", ":"))
+    return json.dumps(value, separators=(",", ":"), default=str)  # YAML dates and times as the text written
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -71,6 +71,11 @@ def _load_yaml(path: Path) -> dict[str, Any]:
     loader.name = str(path)
     try:
         data = loader.get_single_data() or {}
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        what = "; ".join(p for p in (exc.context, exc.problem) if p)
+        raise StackFileError(f"{path.name}: {where}not valid YAML: {what}") from None
     except yaml.YAMLError as exc:
         raise StackFileError(f"{path.name}: not valid YAML: {' '.join(str(exc).split())}") from None
     finally:

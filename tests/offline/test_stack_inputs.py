@@ -91,3 +91,13 @@ def test_aws_region_must_equal_the_primary_region() -> None:
     assert _prod(**{"aws:region": "us-west-2"}) == [
         "prod: aws:region: 'us-west-2': must equal regions.primary (us-east-2); set both to the region the "
         "stack's workloads run in"]
+
+
+def test_a_yaml_syntax_error_names_the_line_not_a_unicode_string(tmp_path: Path) -> None:
+    text = (ROOT / "Pulumi.prod.yaml").read_text().replace("    shards: 3\n", "    shards: [3\n")
+    root = _project(tmp_path, prod_yaml=text)
+    line = text.splitlines().index("    shards: [3") + 2
+    message = _load_error(root)
+    assert message.startswith(f"Pulumi.prod.yaml: line {line}, column ")
+    assert ": not valid YAML: while parsing a flow sequence; expected ',' or ']', but got " in message
+    assert "<unicode string>" not in message
