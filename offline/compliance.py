@@ -292,8 +292,9 @@ def render_compliance_report(report: PolicyReport, plan: Plan, registry: dict[st
 
     mandatory, advisory = len(report.mandatory), len(report.advisory)
     pack_dir = provenance.pack_dir if provenance else "policies"
+    cited = any(r.citation != UNCITED for r in results)  # a pack of other rules (e.g. deploy-stage) is no HIPAA report
     lines = [
-        f"# HIPAA Security Rule compliance: stack `{plan.stack}`",
+        f"# {'HIPAA Security Rule compliance' if cited else 'Policy report'}: stack `{plan.stack}`",
         "",
         f"Policy pack `{report.pack_name}` {report.pack_version} ({len(report.policies)} policies) over the "
         f"{len(plan.resources)} resources of `{plan.project}` stack `{plan.stack}`, as rendered by the offline "

@@ -309,3 +309,27 @@ def test_the_readme_error_examples_are_what_the_code_prints(tmp_path: Path) -> N
     assert f"error: stack prod: bad policy config: {misspelt.value}\n" in readme
     message = problem("rds", "db.x99.huge")
     assert " ".join(f"`database.prm.instanceClass: 'db.x99.huge': {message}`".split()) in " ".join(readme.split())
+
+
+def test_every_pack_of_the_list_runs_in_its_own_section_and_counts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A second pack is one more PackSpec: started, reported in its own section and file, counted in the exit."""
+    from tests.test_offline_policy import build, write_pack
+
+    plan = render(build, stack="dev")
+    plan.project = "care-platform"
+    monkeypatch.setattr(cli, "run_stack", lambda stack: plan)
+    strict, _ = write_pack(tmp_path / "strict")
+    relaxed, _ = write_pack(tmp_path / "relaxed", config={"all": "advisory"})
+    for pack in (strict, relaxed):
+        (pack / "config" / "test.json").rename(pack / "config" / "dev.json")
+    monkeypatch.setattr(offline.packs, "PACKS", (PackSpec(str(strict), "compliance.md"),
+                                                 PackSpec(str(relaxed), "relaxed.md")))
+    out_dir = tmp_path / "out"
+    assert cli.main(["preview", "dev", "--no-tree", "--out", str(out_dir)]) == 1  # the strict pack's mandatory
+    out = capsys.readouterr().out
+    assert f"Policy pack {strict}/ ({strict}/config/dev.json)" in out
+    assert f"Policy pack {relaxed}/ ({relaxed}/config/dev.json)" in out
+    assert (f"FAILED  dev: {len(plan.resources)} resources; {strict}/: 1 mandatory, 2 advisory violation(s); "
+            f"{relaxed}/: 0 mandatory, 3 advisory violation(s)") in out
+    assert (out_dir / "dev" / "compliance.md").is_file() and (out_dir / "dev" / "relaxed.md").is_file()
