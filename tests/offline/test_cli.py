@@ -333,3 +333,78 @@ def test_every_pack_of_the_list_runs_in_its_own_section_and_counts(monkeypatch: 
     assert (f"FAILED  dev: {len(plan.resources)} resources; {strict}/: 1 mandatory, 2 advisory violation(s); "
             f"{relaxed}/: 0 mandatory, 3 advisory violation(s)") in out
     assert (out_dir / "dev" / "compliance.md").is_file() and (out_dir / "dev" / "relaxed.md").is_file()
+
+
+def _with(**changes: object) -> object:
+    """Pulumi.dev.yaml's config as the loader gives it, with ``section.key`` paths or full keys changed."""
+    from offline.stackfile import load_stack_file
+
+    stack_file = load_stack_file("dev")
+    for key, value in changes.items():
+        if "." in key:
+            section, _, path = key.partition(".")
+            full = f"care-platform:{section}"
+            document = json.loads(stack_file.values[full])
+            node = document
+            *parents, last = path.split(".")
+            for part in parents:
+                node = node[part]
+            node[last] = value
+            stack_file.values[full] = json.dumps(document)
+        elif value is None:
+            stack_file.values.pop(key)
+        else:
+            stack_file.values[key] = str(value)
+    return stack_file
+
+
+BAD_INPUTS = [
+    ("undeclared-key", {"care-platform:dbPassword": "hunter2"},
+     "dev: care-platform:dbPassword: not a setting of this project (it would be ignored); the settings are: apps, "
+     "backup, cache, chromadb, database, edge, eks, encryption, environment, network, observability, "
+     "pagerdutyIntegrationKey, protection, regions, storage, streaming"),
+    ("plain-text-secret", {"care-platform:pagerdutyIntegrationKey": "R0123"},
+     "dev: pagerdutyIntegrationKey: given in plain text: it must be a secret; run `pulumi config set --secret "
+     "pagerdutyIntegrationKey <value> --stack dev`"),
+    ("aws-region", {"aws:region": "eu-west-1"},
+     "dev: aws:region: 'eu-west-1': must equal regions.primary (us-east-2); set both to the region the stack's "
+     "workloads run in"),
+    ("rds-class", {"database.prm.instanceClass": "db.x99.huge"},
+     "dev: database.prm.instanceClass: 'db.x99.huge': not an RDS PostgreSQL instance class AWS offers; did you "
+     "mean db.x2g.large?"),
+    ("ec2-type", {"eks.nodePools.app.instanceTypes": ["m5.gigantic"]},
+     "dev: eks.nodePools.app.instanceTypes.0: 'm5.gigantic': not an EC2 instance type AWS offers"),
+    ("digest", {"apps.nlfhir.image": "nl-fhir@sha256:nothex"},
+     "dev: apps.nlfhir.image: 'nl-fhir@sha256:nothex': the digest after @sha256: must be 64 lowercase hexadecimal "
+     "characters (it has 6 characters: 'nothex')"),
+    ("yaml-number", {"eks.version": 1.3}, 'dev: eks.version: 1.3: write the version as a string, "1.30"'),
+]
+
+
+@pytest.mark.parametrize("changes, line", [c[1:] for c in BAD_INPUTS], ids=[c[0] for c in BAD_INPUTS])
+def test_each_bad_input_is_exit_2_with_one_line_before_packs_or_render(
+        changes: dict, line: str, no_render: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    stack_file = _with(**changes)
+    if "care-platform:pagerdutyIntegrationKey" in changes:
+        stack_file.secret_keys.remove("care-platform:pagerdutyIntegrationKey")  # type: ignore[attr-defined]
+    monkeypatch.setattr(cli, "load_stack_file", lambda stack: stack_file)
+    monkeypatch.setattr(offline.packs, "PACKS", (PackSpec("policies-never-started", "compliance.md"),))
+    assert cli.main(["preview", "dev", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: stack dev: the configuration is invalid; nothing was planned:", f"  {line}"]
+
+
+def test_a_duplicated_yaml_key_is_exit_2_with_one_line(no_render: None, monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from offline.stackfile import load_stack_file
+
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    text = (ROOT / "Pulumi.dev.yaml").read_text().replace("  aws:region: us-east-2\n",
+                                                          "  aws:region: us-east-2\n  aws:region: us-west-2\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text(text)
+    monkeypatch.setattr(cli, "load_stack_file", lambda stack: load_stack_file(stack, tmp_path))
+    assert cli.main(["preview", "dev", "--out", str(tmp_path / "out")]) == 2
+    line = text.splitlines().index("  aws:region: us-west-2") + 1
+    assert capsys.readouterr().err == (f"error: Pulumi.dev.yaml: line {line}: key 'aws:region' is given twice "
+                                       f"(first on line {line - 1}); YAML would silently keep the last one\n")
