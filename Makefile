@@ -7,14 +7,16 @@ STAMP   = $(VENV)/.installed
 .PHONY: preview test lint typecheck check clean bench
 
 $(STAMP): pyproject.toml
+	@echo "Installing the pinned dependencies into $(VENV) (the first time takes a minute or two)..."
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install --progress-bar on -e '.[dev]'
 	touch $(STAMP)
 
 ## Offline preview of every stack: the real program and the real policy pack, no cloud needed.
+## Extra options go in ARGS, e.g. `make preview ARGS=--no-tree` or `make preview ARGS="--no-policy"`.
 preview: $(STAMP)
-	$(PY) -m offline preview --all
+	$(PY) -m offline preview --all $(ARGS)
 
 ## The test suite (components, policies, stacks, ops).
 test: $(STAMP)

@@ -8,6 +8,7 @@ program stops before it registers a single resource.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import pulumi
 import pulumi.runtime.config as runtime_config
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from components import instance_classes
 from components.app_service import AppsConfig
 from components.backup import BackupConfig
 from components.cache import CacheConfig
@@ -26,6 +28,7 @@ from components.database import DatabasesConfig
 from components.edge import EdgeConfig
 from components.eks import EksConfig
 from components.encryption import EncryptionConfig
+from components.instance_classes import Service
 from components.network import NetworkConfig
 from components.observability import ObservabilityConfig
 from components.problems import ConfigProblems, ProblemCollector
@@ -108,6 +111,7 @@ class StackConfig(ConfigModel):
             problems.add(("cache", "multiAz"), True,
                          "automatic failover needs network.azCount >= 2 and cache.replicasPerShard >= 1 "
                          f"(they are {net.az_count} and {self.cache.replicas_per_shard})")
+        self._classes_offered_in_primary(problems)
         msk_azs = min(net.az_count, 3)
         if net.az_count < 2:
             problems.add(("streaming", "brokerCount"), self.streaming.broker_count,
@@ -117,6 +121,25 @@ class StackConfig(ConfigModel):
                          f"must be a multiple of the {msk_azs} AZs MSK spreads brokers over")
         problems.raise_if_any()
         return self
+
+    def _classes_offered_in_primary(self, problems: ProblemCollector) -> None:
+        """Every instance class must be one AWS offers in regions.primary (the field types checked that it
+        exists at all); the lists are cfn-lint's, see components/instance_classes.py."""
+        region = self.regions.primary
+        wanted: list[tuple[tuple[str | int, ...], Service, str | None]] = []
+        for pool in ("app", "worker"):
+            for index, itype in enumerate(getattr(self.eks.node_pools, pool).instance_types):
+                wanted.append((("eks", "nodePools", pool, "instanceTypes", index), "ec2", itype))
+        for db_name in ("prm", "nlfhir"):
+            db = getattr(self.database, db_name)
+            wanted.append((("database", db_name, "instanceClass"), "rds", db.instance_class))
+            wanted.append((("database", db_name, "replicaInstanceClass"), "rds", db.replica_instance_class))
+        wanted.append((("cache", "nodeType"), "elasticache", self.cache.node_type))
+        wanted.append((("streaming", "instanceType"), "msk", self.streaming.instance_type))
+        for path, service, value in wanted:
+            message = instance_classes.problem(service, value, region) if value else None
+            if message:
+                problems.add(path, value, message)
 
     @property
     def standard_tags(self) -> dict[str, str]:
@@ -158,32 +181,138 @@ class ConfigError(pulumi.RunError):
         )
 
 
+#: What each string pattern of the models means, in the stack file's terms (never the raw regex).
+PATTERN_HINTS: dict[str, str] = {
+    _REGION: "must be an AWS region name like us-east-2",
+    r"^\d{12}$": 'must be the 12-digit AWS account id, in quotes: "123456789012"',
+    r"^[a-z][a-z0-9-]{1,19}$": "must be 2 to 20 lowercase letters, digits or hyphens, starting with a letter",
+    r"^\d+(Mi|Gi)$": "must be a Kubernetes memory size like 512Mi or 2Gi",
+    r"^\d+(m)?$": 'must be a Kubernetes CPU amount like 500m or "2" (in quotes)',
+    r"^1\.\d{2}$": 'must be an EKS Kubernetes version in quotes, like "1.31"',
+    r"^16\.\d+$": 'must be a PostgreSQL 16 version in quotes, like "16.4"',
+    r"^7\.\d+$": 'must be a Redis 7 version in quotes, like "7.1"',
+    r"^v\d+\.\d+\.\d+-eksbuild\.\d+$": "must be an EKS add-on version like v1.19.2-eksbuild.1",
+    r"^\d+\.\d+\.\d+$": "must be a Helm chart version like 1.10.1",
+    r"^arn:aws:iam::\d{12}:role/[\w+=,.@/-]+$": "must be an IAM role ARN like arn:aws:iam::123456789012:role/name",
+    r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$": "must be a Kubernetes name: lowercase letters, digits and hyphens, "
+                                          "starting with a letter (at most 63)",
+    r"^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$": "must be a lowercase DNS host name like api.example.com",
+    r"^arn:aws:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$":
+        "must be an ACM certificate ARN like arn:aws:acm:us-east-2:123456789012:certificate/<id>",
+    r"^ELBSecurityPolicy-(TLS13|FS-1-2)":
+        "must be an ELB TLS 1.2+ security policy like ELBSecurityPolicy-TLS13-1-2-2021-06",
+    r"^(arn:aws:secretsmanager:[a-z0-9-]+:\d{12}:secret:)?[\w/+=.@!-]+$":
+        "must be a Secrets Manager secret name or ARN",
+    r"^/[\w./-]*$": "must be a URL path starting with /",
+    r"^\d+%?$": "must be a number or a percentage like 25%",
+    r"^cron\(.+\)$": "must be an AWS cron expression like cron(0 5 ? * * *)",
+    r"^[a-z][a-z0-9_]{0,62}$": "must be lowercase letters, digits or underscores, starting with a letter",
+}
+
+#: Pydantic's error types for "wrong kind of value", in the stack file's words.
+_KIND_HINTS: dict[str, str] = {
+    "dict_type": "must be a mapping of key: value",
+    "model_type": "must be a mapping of settings",
+    "model_attributes_type": "must be a mapping of settings",
+    "tuple_type": "must be a list, like [a, b]",
+    "list_type": "must be a list, like [a, b]",
+    "set_type": "must be a list, like [a, b]",
+    "frozen_set_type": "must be a list, like [a, b]",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+}
+
+
 def _describe(value: Any) -> str:
     text = json.dumps(value, default=str, sort_keys=True) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
-    """The keys a section accepts, found by walking the models along an error's location."""
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model of the section at ``loc``, found by walking the models (``None`` if not a section)."""
     model: type[BaseModel] | None = StackConfig
-    for part in loc[:-1]:
-        if model is None or isinstance(part, int):
+    for part in loc:
+        if model is None:
+            return None
+        if isinstance(part, int):
             continue
         field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
         if field is None:
-            return []
+            return None
         annotation = field.annotation
         model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-    if model is None:
-        return []
-    return sorted(f.alias or n for n, f in model.model_fields.items())
+    return model
+
+
+def _keys_of(model: type[BaseModel] | None) -> list[str]:
+    return sorted(f.alias or n for n, f in model.model_fields.items()) if model is not None else []
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys a section accepts, found by walking the models along an error's location."""
+    return _keys_of(_model_at(loc[:-1]))
+
+
+def did_you_mean(given: str, choices: list[str]) -> str | None:
+    """The closest of ``choices`` to a misspelt ``given`` (difflib; case-insensitive), if any is close."""
+    by_lower = {c.lower(): c for c in choices}
+    close = difflib.get_close_matches(given.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[close[0]] if close else None
+
+
+def _as_string_hint(path: str, value: Any, pattern: str | None) -> str:
+    """For a number where a string belongs (YAML reads 1.30 as the number 1.3): the quoted form to write."""
+    candidates = [str(value), f"{value:.2f}"] if isinstance(value, float) else [str(value)]
+    written = next((c for c in candidates if pattern is None or re.fullmatch(pattern, c)), candidates[0])
+    what = "the version" if "version" in path.rsplit(".", 1)[-1].lower() else "it"
+    return f'write {what} as a string, "{written}"'
+
+
+def _pattern_of(loc: tuple[Any, ...]) -> str | None:
+    model = _model_at(loc[:-1])
+    if model is None or not loc or isinstance(loc[-1], int):
+        return None
+    field = next((f for n, f in model.model_fields.items() if loc[-1] in (n, f.alias)), None)
+    for meta in field.metadata if field is not None else []:
+        pattern = getattr(meta, "pattern", None)
+        if isinstance(pattern, str):
+            return pattern
+    return None
+
+
+def _plain_words(err: Any, path: str, loc: tuple[Any, ...]) -> str:
+    """What is expected, for one pydantic error, without pydantic's vocabulary."""
+    kind, given = err["type"], err.get("input")
+    if kind == "string_pattern_mismatch":
+        pattern = err["ctx"]["pattern"]
+        return PATTERN_HINTS.get(pattern, "is not in the expected format")
+    if kind == "string_type" and isinstance(given, int | float) and not isinstance(given, bool):
+        return _as_string_hint(path, given, _pattern_of(loc))
+    if kind == "string_type":
+        return "must be a text value"
+    if kind in ("model_type", "model_attributes_type"):
+        keys = _keys_of(_model_at(loc))
+        return _KIND_HINTS[kind] + (f" ({', '.join(keys)})" if keys else "")
+    if kind in _KIND_HINTS:
+        return _KIND_HINTS[kind]
+    message = str(err["msg"]).removeprefix("Value error, ")
+    return re.sub(r" or instance of \w+", "", message)
 
 
 def format_errors(stack: str, error: ValidationError) -> list[str]:
     """One line per problem: ``<stack>: <key.path>: <value given>: <what is allowed>``."""
     lines: list[str] = []
-    for err in error.errors(include_url=False):
+    errors = error.errors(include_url=False)
+    item_errors = {tuple(e["loc"])[:-1] for e in errors if e["loc"] and isinstance(e["loc"][-1], int)}
+    for err in errors:
         loc = tuple(err["loc"])
+        if err["type"] == "too_short" and loc in item_errors:
+            continue  # "should have at least 1 item after validation": its bad items are reported already
         ctx_error = (err.get("ctx") or {}).get("error")
         if isinstance(ctx_error, ConfigProblems):
             for problem in ctx_error.problems:
@@ -194,16 +323,13 @@ def format_errors(stack: str, error: ValidationError) -> list[str]:
         kind = err["type"]
         if kind == "extra_forbidden":
             allowed = _allowed_keys(loc)
-            lines.append(f"{stack}: {path}: unknown key (given {_describe(err['input'])}); allowed keys here: "
-                         f"{', '.join(allowed)}")
+            guess = did_you_mean(str(loc[-1]), allowed)
+            hint = f"did you mean {guess}?" if guess else f"allowed keys here: {', '.join(allowed)}"
+            lines.append(f"{stack}: {path}: unknown key (given {_describe(err['input'])}); {hint}")
         elif kind == "missing":
             lines.append(f"{stack}: {path}: missing: a value is required")
-        elif kind == "string_pattern_mismatch":
-            lines.append(f"{stack}: {path}: {_describe(err['input'])}: must match the pattern "
-                         f"{err['ctx']['pattern']}")
         else:
-            message = err["msg"].removeprefix("Value error, ")
-            lines.append(f"{stack}: {path}: {_describe(err['input'])}: {message}")
+            lines.append(f"{stack}: {path}: {_describe(err['input'])}: {_plain_words(err, path, loc)}")
     return lines
 
 
@@ -219,10 +345,40 @@ def validate(stack: str, raw: dict[str, Any]) -> StackConfig:
     return config
 
 
+def _undeclared_keys(stack: str, given: list[str]) -> tuple[list[str], set[str]]:
+    """Lines for ``care-platform:*`` keys that are no setting of the project (a typo, or a value that would be
+    silently ignored, like a plain-text password); and the settings the typos were probably meant as."""
+    settings = sorted({f.alias or n for n, f in StackConfig.model_fields.items()} | set(SECRET_KEYS))
+    lines, meant = [], set()
+    for full_key in sorted(given):
+        namespace, _, key = full_key.partition(":")
+        if namespace != PROJECT or key in settings:
+            continue
+        guess = did_you_mean(key, settings)
+        if guess:
+            meant.add(guess)
+            lines.append(f"{stack}: {full_key}: not a setting of this project; did you mean {PROJECT}:{guess}?")
+        else:
+            lines.append(f"{stack}: {full_key}: not a setting of this project (it would be ignored); "
+                         f"the settings are: {', '.join(settings)}")
+    return lines, meant
+
+
+def _region_matches(stack: str, raw: dict[str, Any]) -> list[str]:
+    """``aws:region`` (the default AWS provider's region) must be the stack's primary region."""
+    region = runtime_config.get_config("aws:region")
+    primary = (raw.get("regions") or {}).get("primary") if isinstance(raw.get("regions"), dict) else None
+    if region is None or not isinstance(primary, str) or region == primary:
+        return []
+    return [f"{stack}: aws:region: {region!r}: must equal regions.primary ({primary}); set both to the region "
+            "the stack's workloads run in"]
+
+
 def load() -> Settings:
     """Read and validate the current stack's configuration, secrets included."""
     stack = pulumi.get_stack()
     cfg = pulumi.Config(PROJECT)
+    undeclared, meant = _undeclared_keys(stack, list(runtime_config.CONFIG.get() or {}))
     lines: list[str] = []
     raw: dict[str, Any] = {}
     for name, field in StackConfig.model_fields.items():
@@ -242,10 +398,14 @@ def load() -> Settings:
         elif not runtime_config.is_config_secret(full_key):
             lines.append(f"{stack}: {key}: given in plain text: it must be a secret; run "
                          f"`pulumi config set --secret {key} <value> --stack {stack}`")
+    lines += _region_matches(stack, raw)
     try:
         config = validate(stack, raw)
     except ConfigError as exc:
-        lines = exc.lines + lines
+        # A misspelt section is named once, by its typo, not again as the section that is missing.
+        lines = [line for line in exc.lines if not any(line == f"{stack}: {m}: missing: a value is required"
+                                                        for m in meant)] + lines
+    lines = undeclared + lines
     if lines:
         raise ConfigError(stack, lines)
     secrets = StackSecrets(pagerduty_integration_key=cfg.require_secret("pagerdutyIntegrationKey"))

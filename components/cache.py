@@ -10,12 +10,13 @@ import pulumi_random as random
 from pydantic import Field, model_validator
 
 from components.common import ConfigModel, child_opts, client_security_group, tags_for
+from components.instance_classes import CacheNodeType
 from components.problems import ProblemCollector
 from components.windows import check_windows
 
 
 class CacheConfig(ConfigModel):
-    node_type: str = Field(pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
+    node_type: CacheNodeType
     engine_version: str = Field(default="7.1", pattern=r"^7\.\d+$")
     cluster_mode: bool = True
     shards: int = Field(default=3, ge=1, le=500)

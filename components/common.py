@@ -6,6 +6,7 @@ Nothing here reads ``pulumi.Config`` (that is ``config.py``'s job) and nothing h
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated
 
@@ -44,8 +45,17 @@ def _cloudwatch_retention(value: int) -> int:
 LogRetentionDays = Annotated[int, AfterValidator(_cloudwatch_retention)]
 
 
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
 def _pinned_image(value: str) -> str:
     if "@sha256:" in value:
+        name, _, digest = value.partition("@sha256:")
+        if not name:
+            raise ValueError("must name the image before @sha256: (repo@sha256:<64 hex characters>)")
+        if not _SHA256_HEX.fullmatch(digest):
+            raise ValueError(f"the digest after @sha256: must be 64 lowercase hexadecimal characters "
+                             f"(it has {len(digest)} characters: {digest[:16]!r}{'...' if len(digest) > 16 else ''})")
         return value
     name, _, tag = value.rpartition(":")
     if not name or "/" in tag or tag in ("", "latest"):

@@ -17,6 +17,7 @@ from components.common import (
     service_role_trust,
     tags_for,
 )
+from components.instance_classes import RdsInstanceClass
 from components.problems import ProblemCollector
 from components.windows import check_windows
 
@@ -44,13 +45,13 @@ def _pi_retention(value: int) -> int:
 
 
 class DatabaseInstanceConfig(ConfigModel):
-    instance_class: str = Field(pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_class: RdsInstanceClass
     #: Pinned: with autoMinorVersionUpgrade off, the version changes only when this value does.
     engine_version: str = Field(default="16.4", pattern=r"^16\.\d+$")
     multi_az: bool = True
     read_replicas: int = Field(default=0, ge=0, le=5)
     #: Class of the read replicas; the primary's class when not given.
-    replica_instance_class: str | None = Field(default=None, pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    replica_instance_class: RdsInstanceClass | None = None
     allocated_storage_gib: int = Field(default=100, ge=20, le=65536)
     max_allocated_storage_gib: int = Field(default=500, ge=20, le=65536)
     backup_retention_days: Annotated[int, AfterValidator(_rds_retention)] = 30

@@ -23,6 +23,7 @@ import pulumi_kubernetes as k8s
 from pydantic import Field, model_validator
 
 from components.common import BACKUP_TAG_KEY, ConfigModel, LogRetentionDays, child_opts, service_role_trust, tags_for
+from components.instance_classes import Ec2InstanceType
 from components.problems import ProblemCollector
 
 #: Node label every pool carries; the worker pool is also tainted with it (``NoSchedule``).
@@ -40,7 +41,7 @@ _ROLE_ARN = r"^arn:aws:iam::\d{12}:role/[\w+=,.@/-]+$"
 
 
 class NodePoolConfig(ConfigModel):
-    instance_types: tuple[str, ...] = Field(min_length=1)
+    instance_types: tuple[Ec2InstanceType, ...] = Field(min_length=1)
     desired: int = Field(ge=0, le=100)
     min: int = Field(ge=0, le=100)
     max: int = Field(ge=1, le=100)
@@ -59,16 +60,8 @@ class NodePoolConfig(ConfigModel):
             problems.add("desired", self.desired, f"must be at most max ({self.max})")
         if self.max_unavailable > self.max:
             problems.add("maxUnavailable", self.max_unavailable, f"must be at most max ({self.max})")
-        for index, itype in enumerate(self.instance_types):
-            if not _is_instance_type(itype):
-                problems.add(("instanceTypes", index), itype, "must be an EC2 instance type like m5.xlarge")
         problems.raise_if_any()
         return self
-
-
-def _is_instance_type(value: str) -> bool:
-    family, _, size = value.partition(".")
-    return bool(family) and bool(size) and family.replace("-", "").isalnum() and size.isalnum() and family[0].isalpha()
 
 
 class NodePoolsConfig(ConfigModel):

@@ -10,6 +10,7 @@ import pulumi_aws as aws
 from pydantic import Field, model_validator
 
 from components.common import ConfigModel, child_opts, client_security_group, tags_for
+from components.instance_classes import MskBrokerType
 from components.problems import ProblemCollector
 
 #: Broker ports by client-authentication method (private VPC connectivity; all of them TLS). The plain
@@ -26,7 +27,7 @@ MAX_CLIENT_SUBNETS = 3
 class StreamingConfig(ConfigModel):
     kafka_version: str = "3.6.0"
     broker_count: int = Field(default=3, ge=2, le=30)
-    instance_type: str = Field(default="kafka.m5.large", pattern=r"^kafka\.[a-z0-9]+\.[a-z0-9]+$")
+    instance_type: MskBrokerType = "kafka.m5.large"
     replication_factor: int = Field(default=3, ge=1, le=5)
     min_insync_replicas: int = Field(default=2, ge=1, le=4)
     ebs_volume_gib: int = Field(default=100, ge=1, le=16384)

@@ -1,35 +1,71 @@
 """``python -m offline preview <stack>... | --all``: the offline preview.
 
-Runs the real ``__main__.py`` under the Pulumi SDK's mock engine with ``Pulumi.<stack>.yaml``,
-prints the resource tree, counts per type and the exports, writes ``build/<stack>/plan.json``, then
-runs the real policy pack over the plan as the Pulumi engine would (``--policy-pack policies
---policy-pack-config policies/config/<stack>.json``).
+For each stack: removes the previous ``build/<stack>/plan.json`` and reports, loads the stack file,
+starts and configures every policy pack of ``offline.packs.PACKS`` (a bad policy config stops here,
+before the render), runs the real ``__main__.py`` under the Pulumi SDK's mock engine, prints the
+resource tree, counts per type and the outputs, runs each pack over the plan, prints each pack's
+violations in its own section, and writes ``plan.json`` and each pack's report atomically at the end.
 
-Exit codes: 0 all stacks rendered with no mandatory violation; 1 a mandatory policy violation or
-the program failed; 2 bad configuration or bad usage.
+Exit codes (the highest of all stacks): 0 every stack rendered and no mandatory violation; 1 a
+mandatory violation, the program failed, a pack is missing, incomplete or failed, or a file could not
+be written; 2 bad configuration (stack file, config values, policy config) or bad usage; 130
+interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import traceback
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-from rich.tree import Tree
+if __package__ in (None, ""):  # run as `python <project>/offline preview ...` from any directory
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from offline.engine import STACK_TYPE, DuplicateUrnError, Plan, run_stack
-from offline.stackfile import ROOT, StackFileError, available_stacks
+import datetime
+import importlib.metadata
+import os
+import traceback
+from dataclasses import dataclass, field
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+from rich.text import Text
 
-# A fixed, wide width when output goes to a file or CI log, so trees are never cut mid-name.
-_WIDTH = None if sys.stdout.isatty() else 200
-console = Console(highlight=False, soft_wrap=True, width=_WIDTH)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
+import offline.packs
+from offline.engine import DuplicateUrnError, Plan, run, run_stack
+from offline.files import remove, write_atomically
+from offline.output import (
+    console,
+    counts_table,
+    err_console,
+    error,
+    note,
+    outputs_json,
+    print_policy_report,
+    render_tree,
+)
+from offline.packs import PACKS, PackMissingError, PackSpec, started_packs
+from offline.policy import PolicyConfigError, PolicyPackError, PolicyPackSession, PolicyReport
+from offline.stackfile import ROOT, StackFileError, available_stacks, load_stack_file
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+EPILOG = f"""\
+exit codes:
+  0    every stack rendered and no policy pack found a mandatory violation
+  1    a mandatory violation; the program failed; a policy pack is missing, registers fewer
+       policies than it declares, or failed to run (never a pass); a report could not be written
+  2    bad configuration (Pulumi.yaml, Pulumi.<stack>.yaml, a pack's config/<stack>.json) or usage
+  130  interrupted (Ctrl-C); no report of the interrupted stack is left behind
+
+files read (from the project directory {ROOT}, wherever you run this from):
+  Pulumi.yaml, Pulumi.<stack>.yaml, __main__.py, config.py, components/
+  {", ".join(f"{p.directory}/ (PulumiPolicy.yaml, config/<stack>.json)" for p in PACKS)}
+
+files written (each removed at the start of a run, written atomically at its end):
+  <out>/<stack>/plan.json  {"  ".join(f"<out>/<stack>/{p.report}" for p in PACKS)}
+
+from another directory: python {ROOT}/offline preview <stack>   (or: make -C {ROOT} preview)
+"""
 
 
 @dataclass
@@ -37,54 +73,11 @@ class StackResult:
     stack: str
     exit_code: int
     summary: str
+    files: list[str] = field(default_factory=list)
 
 
-def _short_type(type_: str) -> str:
-    """``aws:ec2/vpc:Vpc`` -> ``aws:ec2:Vpc``, as ``pulumi preview`` prints it."""
-    parts = type_.split(":")
-    if len(parts) == 3 and "/" in parts[1]:
-        return f"{parts[0]}:{parts[1].split('/')[0]}:{parts[2]}"
-    return type_
-
-
-def render_tree(plan: Plan) -> Tree:
-    root_urn = f"urn:pulumi:{plan.stack}::{plan.project}::{STACK_TYPE}::{plan.project}-{plan.stack}"
-    tree = Tree(f"[green]+[/] {STACK_TYPE}  [bold]{plan.project}-{plan.stack}[/]  create")
-    nodes = {root_urn: tree}
-    children: dict[str, list] = {}
-    for resource in plan.resources:
-        children.setdefault(resource.parent, []).append(resource)
-
-    def add(parent_urn: str, node: Tree) -> None:
-        for resource in sorted(children.get(parent_urn, []), key=lambda r: (r.custom, r.type, r.name)):
-            lock = "  [yellow]\\[protect][/]" if resource.protect else ""
-            child = node.add(f"[green]+[/] {_short_type(resource.type)}  [bold]{resource.name}[/]  create{lock}")
-            nodes[resource.urn] = child
-            add(resource.urn, child)
-
-    add(root_urn, tree)
-    orphans = [r for r in plan.resources if r.parent and r.parent not in nodes and r.parent != root_urn]
-    for resource in orphans:
-        tree.add(f"[red]?[/] {resource.type} {resource.name} (parent {resource.parent} not registered)")
-    return tree
-
-
-def counts_table(plan: Plan) -> Table:
-    table = Table(title=f"Resources by type ({len(plan.resources)} to create)", title_justify="left")
-    table.add_column("Type")
-    table.add_column("Count", justify="right")
-    for type_, count in plan.counts().items():
-        table.add_row(type_, str(count))
-    return table
-
-
-def outputs_table(plan: Plan) -> Table:
-    table = Table(title="Outputs", title_justify="left")
-    table.add_column("Name")
-    table.add_column("Value", overflow="fold")
-    for name, value in plan.outputs.items():
-        table.add_row(name, str(value))
-    return table
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _program_frames(exc: BaseException) -> str:
@@ -93,122 +86,237 @@ def _program_frames(exc: BaseException) -> str:
     return "".join(traceback.format_list(frames[-4:]))
 
 
-def preview(stack: str, *, out_dir: Path, policies: bool, tree: bool) -> StackResult:
-    from config import ConfigError
+def _version() -> str:
+    def of(dist: str) -> str:
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
 
-    plan_path = out_dir / stack / "plan.json"
-    console.rule(f"[bold]Previewing stack {stack}[/] (offline: the Pulumi SDK's mock engine, no cloud)")
-    if plan_path.exists():
-        plan_path.unlink()  # never leave a stale plan behind a failed run
-    try:
-        plan = run_stack(stack)
-    except ConfigError as exc:
-        err_console.print(f"[red]error:[/] stack {stack}: the configuration is invalid; nothing was planned:")
-        for line in exc.lines:
-            err_console.print(f"  {line}", markup=False)
-        return StackResult(stack, EXIT_CONFIG, "invalid configuration")
-    except StackFileError as exc:
-        err_console.print(f"[red]error:[/] {exc}", markup=False)
-        return StackResult(stack, EXIT_CONFIG, "unreadable stack file")
-    except DuplicateUrnError as exc:
-        err_console.print(f"[red]error:[/] stack {stack}: {exc}", markup=False)
-        return StackResult(stack, EXIT_FAILED, "duplicate URNs")
-    except Exception as exc:  # the program itself failed: say where, in the program's own files
-        err_console.print(f"[red]error:[/] stack {stack}: the program failed: {type(exc).__name__}: {exc}",
-                          markup=False)
-        frames = _program_frames(exc)
-        if frames:
-            err_console.print(frames.rstrip(), markup=False)
-        return StackResult(stack, EXIT_FAILED, "program failed")
-
-    for note in plan.notes:
-        console.print(f"[yellow]note:[/] {note}", markup=True)
-    if tree:
-        console.print(render_tree(plan))
-    console.print(counts_table(plan))
-    console.print(outputs_table(plan))
-    plan_path.parent.mkdir(parents=True, exist_ok=True)
-    plan_path.write_text(plan.to_json())
-    shown = plan_path.relative_to(ROOT) if plan_path.is_relative_to(ROOT) else plan_path
-    summary = f"{len(plan.resources)} resources; plan {shown}"
-
-    if not policies:
-        return StackResult(stack, EXIT_OK, summary + "; policy pack skipped (--no-policy)")
-    return _run_policies(plan, stack, out_dir, summary)
+    return (f"offline preview of care-platform-infra {of('care-platform-infra')} (pulumi {of('pulumi')}, "
+            f"pulumi-policy {of('pulumi-policy')}, pulumi-aws {of('pulumi-aws')})")
 
 
-def _run_policies(plan: Plan, stack: str, out_dir: Path, summary: str) -> StackResult:
-    pack_dir = ROOT / "policies"
-    if not (pack_dir / "PulumiPolicy.yaml").exists():
-        console.print("[yellow]note:[/] no policy pack in policies/ yet; policies not checked")
-        return StackResult(stack, EXIT_OK, summary + "; no policy pack")
-    from offline.compliance import write_compliance_report
-    from offline.policy import PolicyPackError, run_policy_pack
+class _Failed(Exception):
+    """A stack's run stopped: ``lines`` say why (the first is the ``error:`` line), ``code`` is the exit code."""
 
-    try:
-        report = run_policy_pack(plan, stack)
-    except PolicyPackError as exc:
-        err_console.print(f"[red]error:[/] stack {stack}: the policy pack failed; this is not a pass:", markup=True)
-        err_console.print(str(exc), markup=False)
-        return StackResult(stack, EXIT_FAILED, summary + "; policy pack failed")
-    compliance_path = out_dir / stack / "compliance.md"
-    write_compliance_report(report, plan, compliance_path)
-    print_policy_report(report)
-    mandatory = len(report.mandatory)
-    advisory = len(report.violations) - mandatory
-    summary += f"; policies: {mandatory} mandatory, {advisory} advisory violation(s); {compliance_path.name}"
-    return StackResult(stack, EXIT_FAILED if mandatory else EXIT_OK, summary)
+    def __init__(self, code: int, summary: str, *lines: str) -> None:
+        super().__init__(lines[0] if lines else summary)
+        self.code, self.summary, self.lines = code, summary, list(lines)
 
 
-def print_policy_report(report) -> None:  # type: ignore[no-untyped-def]
-    console.print(f"Policy pack [bold]{report.pack_name}[/] {report.pack_version}: "
-                  f"{len(report.policies)} policies")
-    if not report.violations:
-        console.print("[green]No policy violations.[/]")
-        return
-    by_policy: dict[str, list] = {}
-    for violation in report.violations:
-        by_policy.setdefault(violation.policy, []).append(violation)
-    for policy, violations in sorted(by_policy.items()):
-        level = violations[0].level
-        colour = "red" if level == "mandatory" else "yellow"
-        console.print(f"[{colour}]{level}[/] [bold]{policy}[/] ({len(violations)})")
-        for violation in violations:
-            where = violation.urn or "(stack)"
-            console.print(f"    {where}", markup=False)
-            console.print(f"      {violation.message}", markup=False)
+class StackRun:
+    """One stack: clear stale files, start packs, render, analyze, write."""
+
+    def __init__(self, stack: str, *, out_dir: Path, policies: bool, tree: bool,
+                 packs: tuple[PackSpec, ...] | None = None) -> None:
+        self.stack, self.out_dir, self.policies, self.tree = stack, out_dir, policies, tree
+        self.packs = packs if packs is not None else offline.packs.PACKS
+        self.stack_dir = out_dir / stack
+        self.plan_path = self.stack_dir / "plan.json"
+
+    def _clear_stale(self) -> None:
+        """Remove every file this run may write, so a failed run leaves nothing from an earlier one."""
+        try:
+            self.stack_dir.mkdir(parents=True, exist_ok=True)
+            removed = [p for p in [self.plan_path, *(self.stack_dir / s.report for s in self.packs)] if remove(p)]
+            probe = self.stack_dir / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            where = exc.filename or self.stack_dir
+            raise _Failed(EXIT_FAILED, "cannot write reports",
+                          f"stack {self.stack}: cannot write to {_shown(Path(where))}: {exc.strerror}") from None
+        if removed and not self.policies:
+            note(f"--no-policy: no policy pack runs, so no compliance report is written (removed the previous "
+                 f"{', '.join(_shown(p) for p in removed if p != self.plan_path) or 'plan'})")
+        elif not self.policies:
+            note("--no-policy: no policy pack runs, so no compliance report is written")
+
+    def run(self) -> StackResult:
+        console.rule(Text(f"Previewing stack {self.stack} (offline: the Pulumi SDK's mock engine, no cloud)",
+                          style="bold"))
+        try:
+            self._clear_stale()
+            try:
+                stack_file = load_stack_file(self.stack)
+            except StackFileError as exc:
+                raise _Failed(EXIT_CONFIG, "unreadable stack file", str(exc)) from None
+            self._check_config(stack_file.project, stack_file.values, stack_file.secret_keys)
+            if not self.policies:
+                plan = self._render()
+                written = self._write(plan, [])
+                return StackResult(self.stack, EXIT_OK, self._summary(plan, [], skipped=True), written)
+            with started_packs(self.stack, project=stack_file.project, config_values=stack_file.values,
+                               secret_keys=stack_file.secret_keys, packs=self.packs) as sessions:
+                plan = self._render()
+                reports = [(spec, self._analyze(spec, session, plan)) for spec, session in sessions]
+            written = self._write(plan, reports)
+            code = EXIT_FAILED if any(r.mandatory for _, r in reports) else EXIT_OK
+            return StackResult(self.stack, code, self._summary(plan, reports), written)
+        except _Failed as failed:
+            for index, line in enumerate(failed.lines):
+                if index == 0:
+                    error(line)
+                else:
+                    err_console.print(line)
+            return StackResult(self.stack, failed.code, failed.summary)
+        except PolicyConfigError as exc:
+            first, *rest = str(exc).splitlines()
+            error(f"stack {self.stack}: bad policy config: {first}")
+            for line in rest:
+                err_console.print(line)
+            return StackResult(self.stack, EXIT_CONFIG, "bad policy config; nothing was planned")
+        except PackMissingError as exc:
+            error(f"stack {self.stack}: {exc}")
+            return StackResult(self.stack, EXIT_FAILED, "policy pack missing; nothing was checked")
+        except PolicyPackError as exc:
+            first, *rest = str(exc).splitlines()
+            error(f"stack {self.stack}: {first}")
+            for line in rest:
+                err_console.print(line, style="dim")
+            return StackResult(self.stack, EXIT_FAILED, "policy pack failed; this is not a pass")
+
+    def _check_config(self, project: str, values: dict[str, str], secret_keys: list[str]) -> None:
+        """Validate the stack's configuration (``config.load`` under the mock engine, no resources) before
+        starting packs or rendering: the cheapest check first, and a bad value is exit 2 whatever else fails."""
+        from config import ConfigError, load
+
+        try:
+            run(load, stack=self.stack, values=values, secret_keys=secret_keys, project=project)
+        except ConfigError as exc:
+            raise self._config_failure(exc) from None
+
+    def _config_failure(self, exc: Any) -> _Failed:
+        return _Failed(EXIT_CONFIG, "invalid configuration",
+                       f"stack {self.stack}: the configuration is invalid; nothing was planned:",
+                       *(f"  {line}" for line in exc.lines))
+
+    def _render(self) -> Plan:
+        from config import ConfigError
+
+        try:
+            with console.status(f"rendering stack {self.stack} under the mock engine..."):
+                plan = run_stack(self.stack)
+        except ConfigError as exc:
+            raise self._config_failure(exc) from None
+        except StackFileError as exc:
+            raise _Failed(EXIT_CONFIG, "unreadable stack file", str(exc)) from None
+        except DuplicateUrnError as exc:
+            raise _Failed(EXIT_FAILED, "duplicate URNs", f"stack {self.stack}: {exc}") from None
+        except Exception as exc:  # the program itself failed: say where, in the program's own files
+            frames = _program_frames(exc).rstrip()
+            raise _Failed(EXIT_FAILED, "program failed",
+                          f"stack {self.stack}: the program failed: {type(exc).__name__}: {exc}",
+                          *([frames] if frames else [])) from None
+        for message in plan.notes:
+            note(message)
+        if self.tree:
+            console.print(render_tree(plan))
+        console.print(counts_table(plan))
+        console.print(Text("Outputs (JSON, secrets masked):", style="bold"))
+        console.print(outputs_json(plan))
+        return plan
+
+    def _analyze(self, spec: PackSpec, session: PolicyPackSession, plan: Plan) -> PolicyReport:
+        console.rule(Text(f"Policy pack {spec.directory}/ ({_shown(spec.config_path(self.stack))})", style="bold"))
+        with console.status(f"running policy pack {spec.directory}/ over {len(plan.resources)} resources..."):
+            report = session.analyze(plan)
+        print_policy_report(report, self.stack)
+        return report
+
+    def _write(self, plan: Plan, reports: list[tuple[PackSpec, PolicyReport]]) -> list[str]:
+        from offline.compliance import Provenance, git_commit, write_compliance_report
+
+        written = []
+        path = self.plan_path
+        try:
+            text = plan.to_json()
+            write_atomically(path, text)
+            written.append(_shown(path))
+            provenance = dict(commit=git_commit(ROOT), plan_sha256=plan.digest(),
+                              time=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S"))
+            for spec, report in reports:
+                path = self.stack_dir / spec.report
+                write_compliance_report(report, plan, path, provenance=Provenance(pack_dir=spec.directory,
+                                                                                  **provenance))
+                written.append(_shown(path))
+        except OSError as exc:
+            raise _Failed(EXIT_FAILED, "cannot write reports",
+                          f"stack {self.stack}: cannot write {_shown(path)}: {exc.strerror}") from None
+        return written
+
+    def _summary(self, plan: Plan, reports: list[tuple[PackSpec, PolicyReport]], *, skipped: bool = False) -> str:
+        parts = [f"{len(plan.resources)} resources"]
+        if skipped:
+            parts.append("policy packs skipped (--no-policy): not checked")
+        for spec, report in reports:
+            parts.append(f"{spec.directory}/: {len(report.mandatory)} mandatory, {len(report.advisory)} advisory "
+                         "violation(s)")
+        return "; ".join(parts)
+
+
+def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    parser = argparse.ArgumentParser(
+        prog="python -m offline",
+        description="Offline preview: the real program and policy packs under the Pulumi mock engine, no cloud.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("preview", help="render stacks, run the policy packs, write build/<stack>/ reports",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("stacks", nargs="*", help="stack names (dev, staging, prod)")
+    p.add_argument("--all", action="store_true", help="every Pulumi.<stack>.yaml in the project")
+    p.add_argument("--no-policy", action="store_true",
+                   help="skip the policy packs (no compliance report is written)")
+    p.add_argument("--no-tree", action="store_true", help="print counts, outputs and policies, not the tree")
+    p.add_argument("--out", type=Path, default=ROOT / "build",
+                   help="directory for <stack>/plan.json and the reports (default: build/)")
+    return parser, p
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m offline",
-        description="Offline preview: the real program and policy pack under the Pulumi mock engine.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("preview", help="render stacks, write build/<stack>/plan.json, run the policy pack")
-    p.add_argument("stacks", nargs="*", help="stack names (dev, staging, prod)")
-    p.add_argument("--all", action="store_true", help="every Pulumi.<stack>.yaml in the project")
-    p.add_argument("--no-policy", action="store_true", help="skip the policy pack")
-    p.add_argument("--no-tree", action="store_true", help="print counts and outputs, not the resource tree")
-    p.add_argument("--out", type=Path, default=ROOT / "build", help="where plan files go (default: build/)")
+    parser, preview = _parser()
     args = parser.parse_args(argv)
-
     known = available_stacks()
     stacks = known if args.all else args.stacks
+    if not (ROOT / "Pulumi.yaml").is_file():
+        error(f"no Pulumi.yaml in {ROOT}: the offline preview runs the project it belongs to")
+        return EXIT_CONFIG
     if not stacks:
-        parser.error(f"name a stack ({', '.join(known)}) or pass --all")
+        preview.error(f"name a stack ({', '.join(known)}) or pass --all")
     unknown = [s for s in stacks if s not in known]
     if unknown:
-        parser.error(f"unknown stack(s): {', '.join(unknown)}; stacks here: {', '.join(known)}")
+        preview.error(f"unknown stack(s): {', '.join(unknown)}; stacks here: {', '.join(known)}")
+    out = args.out.resolve()
+    if out.exists() and not out.is_dir():
+        preview.error(f"--out {args.out}: is a file, not a directory")
 
-    results = [preview(s, out_dir=args.out.resolve(), policies=not args.no_policy, tree=not args.no_tree)
-               for s in stacks]
-    console.rule("[bold]Summary[/]")
+    results: list[StackResult] = []
+    try:
+        for stack in stacks:
+            results.append(StackRun(stack, out_dir=out, policies=not args.no_policy, tree=not args.no_tree).run())
+    except KeyboardInterrupt:
+        console.print()
+        error(f"interrupted (Ctrl-C) during stack {stacks[len(results)]}: its plan and reports were removed, "
+              "none written; exit 130")
+        return EXIT_INTERRUPTED
+
+    console.rule(Text("Summary", style="bold"))
     for result in results:
-        mark = "[green]ok[/]" if result.exit_code == EXIT_OK else "[red]FAILED[/]"
-        console.print(f"{mark}  {result.stack}: {result.summary}")
+        mark = Text("ok    ", style="green") if result.exit_code == EXIT_OK else Text("FAILED", style="red")
+        console.print(Text.assemble(mark, f"  {result.stack}: {result.summary}"))
+        if result.files:
+            console.print(f"        wrote {', '.join(result.files)}")
     return max(r.exit_code for r in results)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        # The SDK's RPC threads may still be mid-call: exit now with the documented code instead of joining
+        # them (the interpreter would otherwise die of the pending interrupt with -SIGINT).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -32,7 +32,8 @@ from typing import Any
 from offline.engine import Plan
 from offline.policy import PolicyInfo, PolicyReport, Violation
 
-__all__ = ["HIPAA_SECTIONS", "PolicyResult", "compliance_results", "render_compliance_report",
+__all__ = ["HIPAA_SECTIONS", "PolicyResult", "Provenance", "compliance_results", "git_commit",
+           "render_compliance_report",
            "write_compliance_report"]
 
 #: HIPAA Security Rule (45 CFR 164 Subpart C) sections, for titles the pack does not supply.
@@ -136,6 +137,24 @@ class PolicyResult:
     concern: str
     checked: list[tuple[str, str, str]] | None  # (type, name, urn) of resources checked; None = unknown
     violations: list[Violation] = field(default_factory=list)
+    types: tuple[str, ...] = ()  # the resource types the policy applies to, where the registry says
+
+    @property
+    def passing(self) -> int | None:
+        """Resources checked with no finding (``None`` when the resources checked are unknown)."""
+        if self.checked is None:
+            return None
+        failed = {v.urn for v in self.violations}
+        return sum(1 for _, _, urn in self.checked if urn not in failed)
+
+    @property
+    def why_not_applicable(self) -> str:
+        if self.policy.level == "disabled":
+            return "disabled by the stack's policy config"
+        if self.types:
+            kinds = sorted({_type_label(t) for t in self.types})
+            return f"no {' or '.join(kinds)} in this stack"
+        return "no resource of the kind it checks in this stack"
 
     @property
     def result(self) -> str:
@@ -148,6 +167,20 @@ class PolicyResult:
         if self.checked is not None and not self.checked:
             return NA
         return PASS
+
+
+def _type_label(type_: str) -> str:
+    """``aws:cloudfront/distribution:Distribution`` -> ``CloudFront Distribution`` (module and type)."""
+    parts = type_.split(":")
+    if len(parts) != 3:
+        return type_
+    module = parts[1].split("/")[0]
+    names = {"cloudfront": "CloudFront", "rds": "RDS", "ec2": "EC2", "eks": "EKS", "s3": "S3", "kms": "KMS",
+             "elasticache": "ElastiCache", "msk": "MSK", "wafv2": "WAF", "iam": "IAM", "lb": "load balancer",
+             "backup": "AWS Backup", "cloudwatch": "CloudWatch", "cloudtrail": "CloudTrail", "sns": "SNS",
+             "secretsmanager": "Secrets Manager", "guardduty": "GuardDuty", "apps/v1": "Kubernetes"}
+    prefix = names.get(module, module)
+    return f"{prefix} {parts[2]}" if prefix.lower() != parts[2].lower() else parts[2]
 
 
 def _citation(info: PolicyInfo, registry: dict[str, Any]) -> tuple[str, str]:
@@ -183,7 +216,8 @@ def compliance_results(report: PolicyReport, plan: Plan, registry: dict[str, Any
         else:
             checked = None
         concern = entry.get("concern") or next((t for t in info.tags if t != "hipaa"), "")
-        results.append(PolicyResult(info, citation, source, concern, checked, violations.get(info.name, [])))
+        results.append(PolicyResult(info, citation, source, concern, checked, violations.get(info.name, []),
+                                    tuple(entry.get("types") or ())))
     return results
 
 
@@ -219,7 +253,35 @@ def _types_summary(checked: list[tuple[str, str, str]]) -> str:
     return ", ".join(f"{name} ×{n}" for name, n in sorted(counts.items()))
 
 
-def render_compliance_report(report: PolicyReport, plan: Plan, registry: dict[str, Any] | None = None) -> str:
+@dataclass(frozen=True)
+class Provenance:
+    """What a report is evidence of: the code (commit), when, and exactly which plan (its sha256)."""
+
+    commit: str
+    time: str
+    plan_sha256: str
+    pack_dir: str = "policies"
+
+
+def git_commit(root: Path) -> str:
+    """``git rev-parse HEAD`` of ``root``, marked when the work tree has changes; said honestly otherwise."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10,
+                              check=False)
+        if head.returncode != 0:
+            return "unknown (not a git checkout, or no commit yet)"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown (git is not available)"
+    commit = head.stdout.strip()
+    if dirty.returncode != 0:
+        return f"{commit} (uncommitted changes unknown)"
+    return f"{commit} plus uncommitted changes" if dirty.stdout.strip() else commit
+
+
+def render_compliance_report(report: PolicyReport, plan: Plan, registry: dict[str, Any] | None = None, *,
+                             provenance: Provenance | None = None) -> str:
     registry = registry if registry is not None else load_registry(report.pack_dir)
     results = compliance_results(report, plan, registry)
     titles = {**HIPAA_SECTIONS, **registry.get("sections", {})}
@@ -229,34 +291,55 @@ def render_compliance_report(report: PolicyReport, plan: Plan, registry: dict[st
     sections = sorted(by_section, key=_section_key)
 
     mandatory, advisory = len(report.mandatory), len(report.advisory)
+    pack_dir = provenance.pack_dir if provenance else "policies"
+    cited = any(r.citation != UNCITED for r in results)  # a pack of other rules (e.g. deploy-stage) is no HIPAA report
     lines = [
-        f"# HIPAA Security Rule compliance: stack `{plan.stack}`",
+        f"# {'HIPAA Security Rule compliance' if cited else 'Policy report'}: stack `{plan.stack}`",
         "",
         f"Policy pack `{report.pack_name}` {report.pack_version} ({len(report.policies)} policies) over the "
         f"{len(plan.resources)} resources of `{plan.project}` stack `{plan.stack}`, as rendered by the offline "
         "preview (`python -m offline preview " + plan.stack + "`). Levels are those of "
-        f"`policies/config/{plan.stack}.json`.",
+        f"`{pack_dir}/config/{plan.stack}.json`.",
         "",
+    ]
+    if provenance is not None:
+        lines += [
+            "| Evidence of | |",
+            "|---|---|",
+            f"| Commit | `{provenance.commit}` |",
+            f"| Time (UTC) | {provenance.time} |",
+            f"| Plan | `plan.json` sha256 `{provenance.plan_sha256}` |",
+            f"| Policy pack | `{report.pack_name}` version {report.pack_version}, {len(report.policies)} policies "
+            f"(`{pack_dir}/`) |",
+            "",
+        ]
+    lines += [
         f"**Result: {_overall(results)}**: {mandatory} mandatory and {advisory} advisory violation(s).",
         "",
         "Results: PASS (every resource checked complies), FAIL (a mandatory violation), WARN (an advisory "
-        "violation), N/A (no resource of the kind the policy checks exists in this stack yet), DISABLED "
-        "(the stack's policy config disables it).",
+        "violation), N/A (no resource of the kind the policy checks exists in this stack: the reason is given), "
+        "DISABLED (the stack's policy config disables it). Passing counts resources checked with no finding; "
+        "failing and advisory count findings.",
         "",
         "## Summary",
         "",
-        "| Safeguard | Section | Policies | Resources checked | Failing | Result |",
-        "|---|---|---:|---:|---:|---|",
+        "| Safeguard | Section | Policies | Resources checked | Passing | Failing | Advisory | Result |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for citation in sections:
         group = by_section[citation]
         checked = {c[2] for r in group for c in (r.checked or [])}
-        failing = {v.urn or "(stack)" for r in group for v in r.violations if v.level == "mandatory"}
-        unknown = any(r.checked is None for r in group)
+        failing = sum(1 for r in group for v in r.violations if v.level == "mandatory")
+        warned = sum(1 for r in group for v in r.violations if v.level != "mandatory")
+        passing = sum(r.passing or 0 for r in group)
+        unknown = "+" if any(r.checked is None for r in group) else ""
         label = _cell(f"{citation} {titles.get(citation, '')}".strip())
+        outcome = _overall(group)
+        if outcome == NA:
+            outcome = f"N/A: {'; '.join(sorted({r.why_not_applicable for r in group}))}"
         lines.append(
-            f"| {_SAFEGUARDS.get(citation[:7], 'Uncited')} | {label} | "
-            f"{len(group)} | {len(checked)}{'+' if unknown else ''} | {len(failing)} | {_overall(group)} |")
+            f"| {_SAFEGUARDS.get(citation[:7], 'Uncited')} | {label} | {len(group)} | {len(checked)}{unknown} | "
+            f"{passing}{unknown} | {failing} | {warned} | {_cell(outcome)} |")
 
     notes = []
     if registry.get("errors"):
@@ -290,8 +373,9 @@ def render_compliance_report(report: PolicyReport, plan: Plan, registry: dict[st
                 checked_text = "0"
             else:
                 checked_text = f"{len(r.checked)} ({_types_summary(r.checked)})"
+            outcome = f"N/A: {r.why_not_applicable}" if r.result == NA else r.result
             lines.append(f"| `{r.policy.name}` | {r.policy.level} | {_cell(r.policy.description)} | "
-                         f"{checked_text} | {r.result} |")
+                         f"{checked_text} | {_cell(outcome)} |")
         for r in group:
             if not r.checked and not r.violations:
                 continue
@@ -315,9 +399,12 @@ def render_compliance_report(report: PolicyReport, plan: Plan, registry: dict[st
     return "\n".join(lines) + "\n"
 
 
-def write_compliance_report(report: PolicyReport, plan: Plan, path: Path) -> Path:
-    """Write ``render_compliance_report`` to ``path`` (normally ``build/<stack>/compliance.md``)."""
+def write_compliance_report(report: PolicyReport, plan: Plan, path: Path, *,
+                            provenance: Provenance | None = None) -> Path:
+    """Write ``render_compliance_report`` to ``path`` (normally ``build/<stack>/compliance.md``), atomically."""
+    from offline.files import write_atomically
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_compliance_report(report, plan))
+    text = render_compliance_report(report, plan, provenance=provenance)
+    write_atomically(path, text.replace("Pulumi.<stack>.yaml", f"Pulumi.{plan.stack}.yaml"))
     return path

@@ -88,8 +88,54 @@ class Registration:
         return {
             "urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent,
             "custom": self.custom, "protect": self.protect, "provider": self.provider,
-            "dependencies": sorted(self.dependencies), "inputs": self.inputs,
+            "dependencies": sorted(self.dependencies), "inputs": nest_json(self.inputs),
         }
+
+
+#: In plan.json, a string input that holds a JSON document (an IAM, bucket or key policy) is stored as
+#: ``{"@json": <the document>}`` so that a one-word change is a one-line diff. Only strings that are exactly
+#: ``json.dumps(<document>)`` are wrapped (the document keeps its key order), so ``unnest_json`` gives back
+#: the very string the program passed.
+JSON_DOCUMENT = "@json"
+
+
+def nest_json(value: Any) -> Any:
+    """Plan-file form: JSON documents held in strings become nested ``{"@json": ...}``; mappings sorted."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value
+        if isinstance(parsed, dict | list) and json.dumps(parsed) == value:
+            return {JSON_DOCUMENT: parsed}
+        return value
+    if isinstance(value, dict):
+        return {k: nest_json(v) for k, v in sorted(value.items())}
+    if isinstance(value, list):
+        return [nest_json(v) for v in value]
+    return value
+
+
+def unnest_json(value: Any) -> Any:
+    """The inverse of :func:`nest_json`: every ``{"@json": document}`` back to ``json.dumps(document)``."""
+    if isinstance(value, dict):
+        if set(value) == {JSON_DOCUMENT}:
+            return json.dumps(value[JSON_DOCUMENT])
+        return {k: unnest_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unnest_json(v) for v in value]
+    return value
+
+
+def _sorted_keys(value: Any) -> Any:
+    """Every mapping's keys sorted, except inside a wrapped JSON document (its order is the program's)."""
+    if isinstance(value, dict):
+        if set(value) == {JSON_DOCUMENT}:
+            return value
+        return {k: _sorted_keys(v) for k, v in sorted(value.items())}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value
 
 
 class RecordingMonitor(MockMonitor):
@@ -145,7 +191,8 @@ class Plan:
         return dict(sorted(Counter(r.type for r in self.resources).items()))
 
     def to_json(self) -> str:
-        """Deterministic: resources sorted by URN, keys sorted, stable separators."""
+        """Deterministic: resources sorted by URN, keys sorted (but inside JSON documents, which keep the
+        program's order), stable separators; JSON documents in string inputs nested (see ``nest_json``)."""
         document = {
             "project": self.project,
             "stack": self.stack,
@@ -154,7 +201,7 @@ class Plan:
             "outputs": self.outputs,
             "resources": [r.to_json() for r in sorted(self.resources, key=lambda r: r.urn)],
         }
-        return json.dumps(document, indent=2, sort_keys=True) + "\n"
+        return json.dumps(_sorted_keys(document), indent=2) + "\n"
 
     def digest(self) -> str:
         return hashlib.sha256(self.to_json().encode()).hexdigest()

@@ -31,9 +31,11 @@ with the tail of its stderr. It is never a pass.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -81,6 +83,14 @@ class PolicyPackError(Exception):
 
 class PolicyConfigError(PolicyPackError):
     """``policies/config/<stack>.json`` is malformed or does not fit the pack."""
+
+
+class PolicyRaised(PolicyPackError):
+    """A policy raised an exception while the pack kept running (gRPC ``UNKNOWN``); the pack is alive."""
+
+    def __init__(self, message: str, details: str) -> None:
+        super().__init__(message)
+        self.details = details
 
 
 @dataclass(frozen=True)
@@ -236,9 +246,15 @@ def reconcile_policy_config(
     names = [p.name for p in policies]
     unknown = sorted(set(given) - set(names) - {"all"})
     if unknown:
-        raise PolicyConfigError(
-            f"{source}: {', '.join(unknown)}: not a policy of this pack; "
-            f"the pack's policies are: {', '.join(sorted(names))} (or `all`)")
+        problems = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.6)
+            problems.append(f"{name}: not a policy of this pack" + (f"; did you mean {close[0]}?" if close else ""))
+        if not any("did you mean" in p for p in problems) and len(names) <= 12:
+            problems[-1] += f"; the pack's policies are: {', '.join(sorted(names))} (or `all`)"
+        elif not all("did you mean" in p for p in problems):
+            problems[-1] += " (the pack's README lists its policies; `all` sets every level)"
+        raise PolicyConfigError(f"{source}: " + "; ".join(problems))
 
     result: dict[str, dict[str, Any]] = {}
     for policy in policies:
@@ -602,8 +618,11 @@ class PolicyPackSession:
                 self._process.wait(timeout=1.0 if exc.code() == grpc.StatusCode.UNAVAILABLE else 0.01)
             code = self._process.poll()
             what = f"crashed (exit code {code})" if code is not None else "returned an error"
-            raise self._error(f"policy pack {self.pack_name or self.pack_dir} {what} in {method}: "
-                              f"{exc.code().name}: {exc.details()}") from None
+            message = (f"policy pack {self.pack_name or self.pack_dir} {what} in {method}: "
+                       f"{exc.code().name}: {exc.details()}")
+            if code is None and exc.code() == grpc.StatusCode.UNKNOWN:
+                raise PolicyRaised(self._error(message).args[0], exc.details() or "") from None
+            raise self._error(message) from None
 
     # -- protocol --------------------------------------------------------------------------------
 
@@ -624,15 +643,17 @@ class PolicyPackSession:
                    for k, v in info.initialConfig.items()}
         given = load_policy_config(self.config_path) if self.config_path.exists() else None
         if given is None:
-            raise PolicyConfigError(f"no policy config for stack {self.stack}: {self.config_path} does not exist")
+            raise PolicyConfigError(f"no policy config for stack {self.stack}: {_shown(self.config_path)} does not "
+                                    "exist")
         if not info.supportsConfig:
             raise PolicyConfigError(f"policy pack {info.name} at {self.pack_dir} does not support config")
-        config = reconcile_policy_config(list(info.policies), initial, given, source=str(self.config_path))
+        config = reconcile_policy_config(list(info.policies), initial, given, source=_shown(self.config_path))
         request = analyzer_pb2.ConfigureAnalyzerRequest()
         for name, entry in config.items():
             request.policyConfig[name].enforcementLevel = _LEVEL_TO_PROTO[entry["enforcementLevel"] or "advisory"]
             request.policyConfig[name].properties.update(entry["properties"] or {})
         self._call("Configure", request)
+        self._configure_request = request
         self.policies = sorted((PolicyInfo(
             name=p.name, description=p.description,
             level=config[p.name]["enforcementLevel"] or _PROTO_TO_LEVEL[p.enforcementLevel],
@@ -673,15 +694,63 @@ class PolicyPackSession:
             if wanted is not None and resource.urn not in wanted:
                 continue
             analyzed.append(resource.urn)
-            collect(self._call("Analyze", _analyze_request(resource)), resource)
+            collect(self._checked_call("Analyze", _analyze_request(resource), resource), resource)
         if stack_policies:
             request = analyzer_pb2.AnalyzeStackRequest(resources=[_stack_resource(r) for r in resources])
-            collect(self._call("AnalyzeStack", request), None)
+            collect(self._checked_call("AnalyzeStack", request, None), None)
         return PolicyReport(
             stack=self.stack, pack_name=self.pack_name, pack_version=self.pack_version, policies=self.policies,
             violations=sorted(violations, key=Violation.sort_key), analyzed=analyzed,
             not_applicable={k: sorted(v) for k, v in sorted(not_applicable.items())},
             unknown=dict(sorted(unknown.items())), logs=self.engine.logs[logs_before:], pack_dir=self.pack_dir)
+
+
+    def _checked_call(self, method: str, request: Any, subject: _Resource | None) -> Any:
+        """``method``; when a policy raises, find which one (each policy alone, the others disabled) and
+        say so in one line naming the policy and the resource, then the pack's stderr."""
+        try:
+            return self._call(method, request)
+        except PolicyRaised as exc:
+            kind = "resource" if method == "Analyze" else "stack"
+            culprits = self._culprits(method, request, kind)
+            what = (f"{subject.type} {subject.name} ({subject.urn})" if subject is not None
+                    else "the stack's resources (AnalyzeStack)")
+            raised = _exception_line(self.stderr_tail()) or exc.details.removeprefix("Exception calling application: ")
+            names = ", ".join(f"'{name}'" for name in culprits) or "(could not tell which)"
+            first = (f"policy {names} of pack {self.pack_name} raised an exception ({raised}) on {what}: "
+                     "the policy has a bug; this is not a pass")
+            raise PolicyPackError(first + "\n" + str(exc)) from None
+
+    def _culprits(self, method: str, request: Any, kind: str) -> list[str]:
+        culprits = []
+        try:
+            for policy in (p for p in self.policies if p.kind == kind and p.level != "disabled"):
+                alone = analyzer_pb2.ConfigureAnalyzerRequest()
+                alone.CopyFrom(self._configure_request)
+                for name in alone.policyConfig:
+                    if name != policy.name:
+                        alone.policyConfig[name].enforcementLevel = analyzer_pb2.DISABLED
+                self._call("Configure", alone)
+                try:
+                    self._call(method, request)
+                except PolicyRaised:
+                    culprits.append(policy.name)
+        finally:
+            with contextlib.suppress(PolicyPackError):
+                self._call("Configure", self._configure_request)
+        return culprits
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the project when it is inside it (what a user types), else absolute."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def _exception_line(stderr: str) -> str:
+    """The last ``SomeError: message`` line of a Python traceback in the pack's stderr."""
+    lines = [line.strip() for line in stderr.splitlines()]
+    found = [line for line in lines if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b.*", line)]
+    return found[-1] if found else ""
 
 
 def _stack_config(plan: Plan, stack: str) -> tuple[dict[str, str], list[str]]:

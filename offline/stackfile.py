@@ -41,14 +41,45 @@ def _encode(value: Any) -> str:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    return json.dumps(value, separators=(",", ":"))
+    return json.dumps(value, separators=(",", ":"), default=str)  # YAML dates and times as the text written
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, but a key given twice in one mapping is an error (YAML would keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise StackFileError(f"{Path(self.name).name}: line {line}: key {key!r} is given twice "
+                                     f"(first on line {seen[key]}); YAML would silently keep the last one")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        text = path.read_text()
+    except FileNotFoundError:
+        raise StackFileError(f"no {path.name} in {path.parent}: run from the project directory, "
+                             "or pass the project's files there") from None
+    except OSError as exc:
+        raise StackFileError(f"{path.name}: cannot read it: {exc.strerror}") from None
+    loader = _UniqueKeyLoader(text)
+    loader.name = str(path)
+    try:
+        data = loader.get_single_data() or {}
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        what = "; ".join(p for p in (exc.context, exc.problem) if p)
+        raise StackFileError(f"{path.name}: {where}not valid YAML: {what}") from None
     except yaml.YAMLError as exc:
-        raise StackFileError(f"{path.name}: not valid YAML: {exc}") from None
+        raise StackFileError(f"{path.name}: not valid YAML: {' '.join(str(exc).split())}") from None
+    finally:
+        loader.dispose()  # type: ignore[no-untyped-call]
     if not isinstance(data, dict):
         raise StackFileError(f"{path.name}: must be a YAML mapping")
     return data
@@ -62,7 +93,9 @@ def available_stacks(root: Path = ROOT) -> list[str]:
 
 def load_stack_file(stack: str, root: Path = ROOT) -> StackFileConfig:
     project_file = _load_yaml(root / "Pulumi.yaml")
-    project = project_file["name"]
+    project = project_file.get("name")
+    if not isinstance(project, str) or not project:
+        raise StackFileError("Pulumi.yaml: `name` is missing: the project needs a name (name: care-platform)")
     path = root / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise StackFileError(
@@ -77,16 +110,20 @@ def load_stack_file(stack: str, root: Path = ROOT) -> StackFileConfig:
     notes: list[str] = []
 
     declared = project_file.get("config") or {}
+    if not isinstance(declared, dict):
+        raise StackFileError("Pulumi.yaml: 'config' must be a mapping of key: declaration")
     for key, spec in declared.items():
         full_key = key if ":" in key else f"{project}:{key}"
         if isinstance(spec, dict) and "default" in spec:
             values[full_key] = _encode(spec["default"])
-        if isinstance(spec, dict) and spec.get("secret"):
+        # A secret only when the stack file does not set it: a plain-text value stays plain text, so
+        # that config.py rejects it (as `pulumi config set` without --secret would have stored it).
+        unset = full_key not in stack_config and key not in stack_config
+        if isinstance(spec, dict) and spec.get("secret") and unset:
             secret_keys.append(full_key)
-            if full_key not in stack_config:
-                values[full_key] = placeholder(full_key)
-                notes.append(f"{full_key}: secret not set in {path.name}; using an offline placeholder "
-                             f"(set it with `pulumi config set --secret {key} <value> -s {stack}`)")
+            values[full_key] = placeholder(full_key)
+            notes.append(f"{full_key}: secret not set in {path.name}; using an offline placeholder "
+                         f"(set it with `pulumi config set --secret {key} <value> -s {stack}`)")
 
     for key, value in stack_config.items():
         full_key = key if ":" in key else f"{project}:{key}"

@@ -180,9 +180,12 @@ def test_config_properties_override_schema_defaults_and_are_validated(plan: Plan
 
 
 def test_unknown_policy_name_in_config_is_an_error(plan: Plan, toy: Path) -> None:
-    with pytest.raises(PolicyConfigError, match=r"kms-key-rotaton: not a policy of this pack; the pack's "
-                                                r"policies are: kms-key-protected, kms-key-rotation, vpc-flow-logs"):
+    with pytest.raises(PolicyConfigError, match=r"kms-key-rotaton: not a policy of this pack; did you mean "
+                                                r"kms-key-rotation\?$"):
         run(plan, toy, {"all": "mandatory", "kms-key-rotaton": "advisory"})
+    with pytest.raises(PolicyConfigError, match=r"no-such-policy: not a policy of this pack; the pack's "
+                                                r"policies are: kms-key-protected, kms-key-rotation, vpc-flow-logs"):
+        run(plan, toy, {"no-such-policy": "advisory"})
 
 
 def test_invalid_levels_in_config_file_are_errors(tmp_path: Path) -> None:
@@ -318,9 +321,9 @@ def test_compliance_report_groups_policies_by_hipaa_section(plan: Plan, toy: Pat
     assert text == render_compliance_report(report, plan)  # deterministic
     assert text.startswith("# HIPAA Security Rule compliance: stack `test`\n")
     assert "**Result: FAIL**: 2 mandatory and 1 advisory violation(s)." in text
-    assert ("| Technical safeguards | 164.312(a)(2)(iv) Access control: encryption and decryption | 1 | 2 | 1 | FAIL |"
-            in text)
-    assert "| Technical safeguards | 164.312(b) Audit controls | 1 | 0+ | 0 | WARN |" in text
+    assert ("| Technical safeguards | 164.312(a)(2)(iv) Access control: encryption and decryption | 1 | 2 | 1 | 1 | 0 "
+            "| FAIL |" in text)  # policies, resources checked, passing, failing, advisory
+    assert "| Technical safeguards | 164.312(b) Audit controls | 1 | 0+ | 0+ | 0 | 1 | WARN |" in text
     assert ("| `kms-key-rotation` | mandatory | KMS keys rotate. | 2 (Key ×2) | FAIL |") in text
     assert "- PASS `rotating` (aws:kms/key:Key)" in text
     assert ("- FAIL `static` (aws:kms/key:Key): enableKeyRotation must be true (rotate every 365 days); "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -86,7 +87,8 @@ def test_cli_writes_the_plan_and_exits_zero(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     plan = json.loads((project / "build" / "dev" / "plan.json").read_text())
     assert plan["stack"] == "dev"
-    assert "ok  dev:" in result.stdout
+    assert re.search(r"^ok      dev: \d+ resources; policy packs skipped \(--no-policy\): not checked$", result.stdout,
+                     re.MULTILINE)
 
 
 def test_cli_reports_bad_config_in_lines_without_a_traceback_and_writes_no_plan(tmp_path: Path) -> None:
