@@ -31,6 +31,7 @@ from components.observability import ObservabilityConfig
 from components.problems import ConfigProblems, ProblemCollector
 from components.storage import StorageConfig
 from components.streaming import StreamingConfig
+from components.windows import BACKUP_LEAD_MINUTES, near_maintenance, parse_backup_schedule, parse_weekly
 
 PROJECT = "care-platform"
 
@@ -74,7 +75,7 @@ class StackConfig(ConfigModel):
     regions: RegionsConfig
     protection: ProtectionConfig = ProtectionConfig()
     network: NetworkConfig
-    encryption: EncryptionConfig = EncryptionConfig()
+    encryption: EncryptionConfig
     eks: EksConfig
     database: DatabasesConfig
     cache: CacheConfig
@@ -108,6 +109,7 @@ class StackConfig(ConfigModel):
             problems.add(("cache", "multiAz"), True,
                          "automatic failover needs network.azCount >= 2 and cache.replicasPerShard >= 1 "
                          f"(they are {net.az_count} and {self.cache.replicas_per_shard})")
+        self._backup_schedule(problems)
         msk_azs = min(net.az_count, 3)
         if net.az_count < 2:
             problems.add(("streaming", "brokerCount"), self.streaming.broker_count,
@@ -117,6 +119,24 @@ class StackConfig(ConfigModel):
                          f"must be a multiple of the {msk_azs} AZs MSK spreads brokers over")
         problems.raise_if_any()
         return self
+
+    def _backup_schedule(self, problems: ProblemCollector) -> None:
+        """AWS Backup's daily start window must keep an hour clear of every database's maintenance window."""
+        backup = self.backup
+        start = parse_backup_schedule(backup.schedule, backup.start_window_minutes)
+        if start is None:
+            problems.add(("backup", "schedule"), backup.schedule,
+                         "must be a daily AWS Backup schedule cron(M H ? * * *) so its start window can be "
+                         "checked against the databases' maintenance windows")
+            return
+        for db_name in ("prm", "nlfhir"):
+            weekly_text = getattr(self.database, db_name).maintenance_window
+            weekly = parse_weekly(weekly_text)
+            if weekly is not None and near_maintenance(start, weekly):
+                problems.add(("backup", "schedule"), backup.schedule,
+                             f"its start window ({backup.start_window_minutes} minutes) falls in or within "
+                             f"{BACKUP_LEAD_MINUTES} minutes before database.{db_name}.maintenanceWindow "
+                             f"({weekly_text}), when AWS Backup does not start database backups; move it")
 
     @property
     def standard_tags(self) -> dict[str, str]:
