@@ -107,7 +107,8 @@ backup = Backup(
 for export_name, db in (("prmDatabase", prm_db), ("nlfhirDatabase", nlfhir_db)):
     pulumi.export(export_name, {
         "endpoint": db.endpoint, "readerEndpoints": db.reader_endpoints, "port": db.port,
-        "masterSecretArn": db.master_secret_arn, "appUser": db.app_username, "securityGroupId": db.security_group_id,
+        "masterSecretArn": db.master_secret_arn, "appUser": db.app_username, "resourceIds": db.resource_ids,
+        "securityGroupId": db.security_group_id,
         "pointInTimeRecovery": db.point_in_time_recovery,
     })
 pulumi.export("redis", {"configurationEndpoint": redis.configuration_endpoint, "port": redis.port,

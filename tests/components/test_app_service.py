@@ -347,14 +347,33 @@ def test_prod_program_wires_the_apps_to_the_data_tier() -> None:
     nlfhir = plan.named("care-prod-nlfhir-deployment").inputs["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in nlfhir["env"]}
     assert env["CHROMA_URL"] == "http://chromadb.nlfhir.svc.cluster.local:8000"
+    # Its own database user through IAM authentication: no database password, never the master user.
     assert env["DATABASE_HOST"].startswith("care-prod-nlfhir.")
-    assert env["DATABASE_PASSWORD"] == {"secretKeyRef": {"name": "nlfhir-secrets", "key": "DATABASE_PASSWORD"}}
+    assert (env["DATABASE_USER"], env["DATABASE_IAM_AUTH"], env["DATABASE_SSLMODE"]) == ("nlfhir_api", "true",
+                                                                                         "require")
+    assert not {"DATABASE_PASSWORD", "DATABASE_USERNAME"} & set(env)
     assert nlfhir["resources"]["requests"] == {"cpu": "2", "memory": "2Gi"}
     hpa = plan.named("care-prod-nlfhir-hpa").inputs["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 10)
     data = plan.named("care-prod-nlfhir-external-secret").inputs["spec"]["data"]
     remote = {d["secretKey"]: d["remoteRef"] for d in data}
-    assert remote["DATABASE_PASSWORD"]["key"] == plan.outputs["nlfhirDatabase"]["masterSecretArn"]
+    assert set(remote) == {"CHROMA_AUTH_TOKEN"}
+    masters = {plan.outputs[k]["masterSecretArn"] for k in ("prmDatabase", "nlfhirDatabase")}
+    for external_secret in plan.of_type("kubernetes:external-secrets.io/v1beta1:ExternalSecret"):
+        keys = {d["remoteRef"]["key"] for d in external_secret.inputs["spec"]["data"]}
+        # Only the bootstrap Jobs, in their own namespace, ever read a master secret.
+        assert not keys & masters or external_secret.inputs["metadata"]["namespace"] == "db-bootstrap", \
+            external_secret.name
+    connect = json.loads(plan.named("care-prod-nlfhir-irsa-rds-connect").inputs["policy"])
+    resource_id = plan.named("care-prod-nlfhir-primary").id
+    assert connect["Statement"][0]["Resource"] == [
+        f"arn:aws:rds-db:us-east-2:333333333333:dbuser:{plan.outputs['nlfhirDatabase']['resourceIds'][0]}/nlfhir_api"]
+    assert resource_id  # the instance exists in the plan; its DbiResourceId is what IAM names
+    deployment = plan.named("care-prod-nlfhir-deployment")
+    assert plan.named("care-prod-nlfhir-bootstrap-job").urn in deployment.dependencies
+    assert plan.named("care-prod-nlfhir-irsa-rds-connect").urn in deployment.dependencies
+    prm_connect = json.loads(plan.named("care-prod-prm-api-irsa-rds-connect").inputs["policy"])
+    assert [r.rsplit("/", 1)[1] for r in prm_connect["Statement"][0]["Resource"]] == ["prm_api"] * 3
     assert remote["CHROMA_AUTH_TOKEN"]["key"].startswith("arn:aws:secretsmanager:us-east-2:333333333333:secret:")
     worker = plan.named("care-prod-prm-worker-deployment").inputs["spec"]["template"]["spec"]
     assert worker["nodeSelector"] == {"care.platform/pool": "worker"}
@@ -362,3 +381,45 @@ def test_prod_program_wires_the_apps_to_the_data_tier() -> None:
     assert worker_env["KAFKA_BOOTSTRAP_SERVERS"] == plan.outputs["kafka"]["bootstrapBrokers"]
     assert worker_env["KAFKA_SASL_MECHANISM"] == "AWS_MSK_IAM"
     assert worker_env["REDIS_HOST"] == plan.outputs["redis"]["configurationEndpoint"]
+
+
+@pytest.fixture(scope="module")
+def with_database():  # type: ignore[no-untyped-def]
+    from components.database import PostgresBinding
+
+    cfg = stack_config("prod")
+    binding = PostgresBinding(host="db.example", port=5432, database_name="app", username="prm_api",
+                              resource_ids=["db-PRIMARY", "db-REPLICA1"], reader_hosts=["r1.example"])
+
+    def build() -> None:
+        AppService("care-prod-prm-api", cfg.apps.prm_api, app_name="prm-api", database=binding,
+                   secrets={"REDIS_AUTH_TOKEN": SecretRef(DB_SECRET, "authToken")}, **_wiring())
+
+    return render(build)
+
+
+def test_database_binding_gives_env_and_rds_connect_for_its_user_only(with_database) -> None:  # type: ignore[no-untyped-def]
+    plan = with_database
+    container = plan.named("care-prod-prm-api-deployment").inputs["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"] if "value" in e}
+    assert {k: v for k, v in env.items() if k.startswith("DATABASE_")} == {
+        "DATABASE_HOST": "db.example", "DATABASE_PORT": "5432", "DATABASE_NAME": "app", "DATABASE_USER": "prm_api",
+        "DATABASE_IAM_AUTH": "true", "DATABASE_SSLMODE": "require", "DATABASE_READER_HOSTS": "r1.example"}
+    assert json.loads(plan.named("care-prod-prm-api-irsa-rds-connect").inputs["policy"]) == {
+        "Version": "2012-10-17", "Statement": [{
+            "Sid": "ConnectAsAppUser", "Effect": "Allow", "Action": "rds-db:connect",
+            "Resource": [f"arn:aws:rds-db:us-east-2:{ACCOUNT}:dbuser:db-PRIMARY/prm_api",
+                         f"arn:aws:rds-db:us-east-2:{ACCOUNT}:dbuser:db-REPLICA1/prm_api"]}]}
+
+
+def test_role_policies_exist_before_anything_assumes_the_role(with_database) -> None:  # type: ignore[no-untyped-def]
+    plan = with_database
+    policies = {plan.named(n).urn for n in ("care-prod-prm-api-irsa-rds-connect", "care-prod-prm-api-irsa-secrets")}
+    assert policies <= set(plan.named("care-prod-prm-api-deployment").dependencies)
+    assert plan.named("care-prod-prm-api-irsa-secrets").urn in plan.named("care-prod-prm-api-secret-store").dependencies
+
+
+def test_pods_restart_when_their_secret_changes(with_database, worker) -> None:  # type: ignore[no-untyped-def]
+    metadata = with_database.named("care-prod-prm-api-deployment").inputs["metadata"]
+    assert metadata["annotations"] == {"secret.reloader.stakater.com/reload": "prm-api-secrets"}
+    assert "annotations" not in worker.named("care-prod-prm-worker-deployment").inputs["metadata"]  # no secrets
