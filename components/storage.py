@@ -350,7 +350,7 @@ class Storage(pulumi.ComponentResource):
         self.access_logs = bucket("access-logs", kms_key_arn=None, receives_access_logs=True,
                                   expire_after_days=config.access_logs_expire_after_days)
         logs_to = self.access_logs.bucket_name
-        logged = {"access_log_bucket": logs_to, "access_log_ready": self.access_logs.policy}
+        logged: dict[str, Any] = {"access_log_bucket": logs_to, "access_log_ready": self.access_logs.policy}
 
         replication: Replication | None = None
         self.dr_app_data: SecureBucket | None = None
