@@ -14,7 +14,7 @@ ACCOUNT = "333333333333"
 ISSUER = "https://oidc.eks.us-east-2.amazonaws.com/id/ABC123"
 OIDC_ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.eks.us-east-2.amazonaws.com/id/ABC123"
 SECRETS_KEY = f"arn:aws:kms:us-east-2:{ACCOUNT}:key/secrets-key"
-DB_SECRET = f"arn:aws:secretsmanager:us-east-2:{ACCOUNT}:secret:rds!db-abc-AbCdEf"
+API_SECRET = f"arn:aws:secretsmanager:us-east-2:{ACCOUNT}:secret:care-prod/nlfhir/partner-api-AbCdEf"
 CERT = f"arn:aws:acm:us-east-2:{ACCOUNT}:certificate/0a1b2c3d-1111-2222-3333-444455556666"
 WAF = f"arn:aws:wafv2:us-east-2:{ACCOUNT}:regional/webacl/care-prod-alb/abc-123"
 MSK = f"arn:aws:kafka:us-east-2:{ACCOUNT}:cluster/care-prod-kafka/uuid-1"
@@ -45,7 +45,7 @@ def full():  # type: ignore[no-untyped-def]
     def build() -> None:
         AppService("care-prod-nlfhir", cfg.apps.nlfhir, app_name="nlfhir",
                    environment={"CHROMA_URL": "http://chromadb.nlfhir.svc.cluster.local:8000"},
-                   secrets={"DATABASE_PASSWORD": SecretRef(DB_SECRET, "password")}, **_wiring())
+                   secrets={"PARTNER_API_TOKEN": SecretRef(API_SECRET, "token")}, **_wiring())
 
     return render(build)
 
@@ -117,8 +117,8 @@ def test_container_probes_resources_and_environment(full) -> None:  # type: igno
         {"name": "LOG_LEVEL", "value": "info"},
         {"name": "CHROMA_URL", "value": "http://chromadb.nlfhir.svc.cluster.local:8000"},
         {"name": "API_SIGNING_KEY", "valueFrom": secret_ref},
-        {"name": "DATABASE_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "nlfhir-secrets",
-                                                                     "key": "DATABASE_PASSWORD"}}},
+        {"name": "PARTNER_API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "nlfhir-secrets",
+                                                                     "key": "PARTNER_API_TOKEN"}}},
     ]
 
 
@@ -218,7 +218,7 @@ def test_secrets_come_from_secrets_manager_through_the_apps_own_identity(full) -
         "target": {"name": "nlfhir-secrets", "creationPolicy": "Owner", "deletionPolicy": "Retain"},
         "data": [
             {"secretKey": "API_SIGNING_KEY", "remoteRef": {"key": "care-prod/nlfhir/signing", "property": "key"}},
-            {"secretKey": "DATABASE_PASSWORD", "remoteRef": {"key": DB_SECRET, "property": "password"}},
+            {"secretKey": "PARTNER_API_TOKEN", "remoteRef": {"key": API_SECRET, "property": "token"}},
         ],
     }
     deployment = full.named("care-prod-nlfhir-deployment")
@@ -227,8 +227,8 @@ def test_secrets_come_from_secrets_manager_through_the_apps_own_identity(full) -
     assert policy["Statement"] == [
         {"Sid": "ReadOwnSecrets", "Effect": "Allow",
          "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-         "Resource": [f"arn:aws:secretsmanager:us-east-2:{ACCOUNT}:secret:care-prod/nlfhir/signing-??????",
-                      DB_SECRET]},
+         "Resource": [API_SECRET,
+                      f"arn:aws:secretsmanager:us-east-2:{ACCOUNT}:secret:care-prod/nlfhir/signing-??????"]},
         {"Sid": "DecryptThroughSecretsManager", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": [SECRETS_KEY],
          "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.us-east-2.amazonaws.com"}}},
     ]
@@ -393,7 +393,7 @@ def with_database():  # type: ignore[no-untyped-def]
 
     def build() -> None:
         AppService("care-prod-prm-api", cfg.apps.prm_api, app_name="prm-api", database=binding,
-                   secrets={"REDIS_AUTH_TOKEN": SecretRef(DB_SECRET, "authToken")}, **_wiring())
+                   secrets={"REDIS_AUTH_TOKEN": SecretRef(API_SECRET, "authToken")}, **_wiring())
 
     return render(build)
 
