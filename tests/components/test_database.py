@@ -255,3 +255,33 @@ def test_monitoring_role_policy_is_attached_before_rds_uses_it(prod):
     attachment = plan.named("care-prod-prm-monitoring-policy").urn
     for name in ("care-prod-prm-primary", "care-prod-prm-replica-1", "care-prod-prm-replica-2"):
         assert attachment in plan.named(name).dependencies, name
+
+
+def test_the_pinned_major_is_offered_and_not_deprecated_in_cfn_lints_rds_data():
+    """cfn-lint ships AWS's RDS engine-version data (and flags 16.4 and 17 with W3691 for new instances)."""
+    from pathlib import Path
+
+    import cfnlint
+
+    from components.database import OFFERED_MAJORS
+
+    data = Path(cfnlint.__file__).parent / "data/schemas/extensions/aws_rds_dbinstance"
+
+    def postgres_versions(file: str) -> set[str]:
+        for block in json.loads((data / file).read_text())["allOf"]:
+            condition = block["if"]["properties"]
+            if condition.get("Engine", {}).get("const") == "postgres" and "EngineVersion" in condition:
+                return set(condition["EngineVersion"]["enum"])
+        raise AssertionError(f"no postgres block in {file}")
+
+    def offered(file: str) -> set[str]:
+        for block in json.loads((data / file).read_text())["allOf"]:
+            if block.get("if", {}).get("properties", {}).get("Engine", {}).get("const") == "postgres":
+                return set(block["then"]["properties"]["EngineVersion"]["enum"])
+        raise AssertionError(f"no postgres block in {file}")
+
+    deprecated = postgres_versions("engine_version_deprecated.json")
+    assert {"16.4", "17"} <= deprecated
+    assert OFFERED_MAJORS == ("18",)
+    for major in OFFERED_MAJORS:
+        assert major in offered("engine_version.json") and major not in deprecated
