@@ -15,9 +15,11 @@ from components.backup import Backup
 from components.cache import RedisCluster
 from components.chromadb import ChromaDb
 from components.database import DatabaseInstanceConfig, PostgresDatabase
+from components.db_bootstrap import DatabaseBootstrap
 from components.eks import EksCluster
 from components.encryption import PRIMARY_DOMAINS, KeyRing
 from components.network import Network
+from components.reloader import Reloader
 from components.storage import Storage
 from components.streaming import KafkaCluster
 
@@ -105,7 +107,8 @@ backup = Backup(
 for export_name, db in (("prmDatabase", prm_db), ("nlfhirDatabase", nlfhir_db)):
     pulumi.export(export_name, {
         "endpoint": db.endpoint, "readerEndpoints": db.reader_endpoints, "port": db.port,
-        "masterSecretArn": db.master_secret_arn, "securityGroupId": db.security_group_id,
+        "masterSecretArn": db.master_secret_arn, "appUser": db.app_username, "resourceIds": db.resource_ids,
+        "securityGroupId": db.security_group_id,
         "pointInTimeRecovery": db.point_in_time_recovery,
     })
 pulumi.export("redis", {"configurationEndpoint": redis.configuration_endpoint, "port": redis.port,
@@ -125,7 +128,8 @@ cluster = EksCluster(
     f"{prefix}-eks", cfg.eks, region=cfg.regions.primary, account_id=env.account_id, vpc_id=network.vpc_id,
     subnet_ids=network.subnet_ids["private"], node_security_group_ids=[network.workload_security_group_id],
     secrets_kms_key_arn=keys.arn("eks"), ebs_kms_key_arn=keys.arn("ebs"), logs_kms_key_arn=keys.arn("logs"),
-    namespaces=sorted({app.namespace for app in apps.values()} | {cfg.chromadb.namespace}),
+    namespaces=sorted({app.namespace for app in apps.values()} | {cfg.chromadb.namespace,
+                                                                  cfg.database.bootstrap.namespace}),
     deletion_protection=protection.deletion_protection, tags=tags,
     opts=pulumi.ResourceOptions(provider=primary),
 )
@@ -133,7 +137,7 @@ workloads = pulumi.ResourceOptions(providers={"aws": primary, "kubernetes": clus
 app_wiring: dict[str, Any] = {  # what every app service is wired to
     "region": cfg.regions.primary, "account_id": env.account_id,
     "oidc_provider_arn": cluster.oidc_provider_arn, "oidc_issuer": cluster.oidc_issuer,
-    "secret_kms_key_arns": [keys.arn("secrets")], "wait_for": cluster.addons_ready,
+    "secret_kms_key_arns": [keys.arn("secrets")],
     "load_balancer_cidrs": {"internet-facing": cfg.network.subnet_cidrs("public"),
                             "internal": cfg.network.subnet_cidrs("private")},
     "tags": tags,
@@ -145,15 +149,21 @@ chromadb = ChromaDb(
     opts=workloads,
 )
 
+# Apps log in to PostgreSQL as their own user with IAM authentication (never as the master user): the
+# bootstrap Job creates that user, after the database and the cluster's add-ons, and the app starts after it.
+def bootstrap(name: str, db: PostgresDatabase) -> DatabaseBootstrap:
+    return DatabaseBootstrap(
+        f"{prefix}-{name}-bootstrap", cfg.database.bootstrap, database=name, host=db.endpoint, port=db.port,
+        database_name=db.database_name, app_username=db.app_username, master_secret_arn=db.master_secret_arn,
+        secret_kms_key_arn=keys.arn("secrets"), region=cfg.regions.primary,
+        oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer,
+        wait_for=[*cluster.addons_ready, db.primary, db.master_secret_version], tags=tags, opts=workloads,
+    )
 
-def database_env(db: PostgresDatabase, db_config: DatabaseInstanceConfig) -> dict[str, pulumi.Input[str]]:
-    return {"DATABASE_HOST": db.endpoint, "DATABASE_PORT": str(db.port), "DATABASE_NAME": db_config.database_name,
-            "DATABASE_SSLMODE": "require"}
 
-
-def database_secrets(db: PostgresDatabase) -> dict[str, SecretRef]:
-    return {"DATABASE_USERNAME": SecretRef(db.master_secret_arn, "username"),
-            "DATABASE_PASSWORD": SecretRef(db.master_secret_arn, "password")}
+prm_bootstrap = bootstrap("prm", prm_db)
+nlfhir_bootstrap = bootstrap("nlfhir", nlfhir_db)
+reloader = Reloader(f"{prefix}-reloader", cfg.apps.reloader, wait_for=cluster.addons_ready, opts=workloads)
 
 
 redis_env: dict[str, pulumi.Input[str]] = {"REDIS_HOST": redis.configuration_endpoint,
@@ -161,15 +171,14 @@ redis_env: dict[str, pulumi.Input[str]] = {"REDIS_HOST": redis.configuration_end
 redis_secrets = {"REDIS_AUTH_TOKEN": SecretRef(redis.auth_secret_arn, "authToken")}
 nlfhir = AppService(
     f"{prefix}-nlfhir", cfg.apps.nlfhir, app_name="nlfhir",
-    environment={**database_env(nlfhir_db, cfg.database.nlfhir), "CHROMA_URL": chromadb.url},
-    secrets={**database_secrets(nlfhir_db), "CHROMA_AUTH_TOKEN": SecretRef(chromadb.token_secret_arn)},
-    **app_wiring, opts=workloads,
+    environment={"CHROMA_URL": chromadb.url}, database=nlfhir_db.binding,
+    secrets={"CHROMA_AUTH_TOKEN": SecretRef(chromadb.token_secret_arn)},
+    wait_for=[*cluster.addons_ready, nlfhir_bootstrap.job], **app_wiring, opts=workloads,
 )
 prm_api = AppService(
     f"{prefix}-prm-api", cfg.apps.prm_api, app_name="prm-api",
-    environment={**database_env(prm_db, cfg.database.prm), **redis_env},
-    secrets={**database_secrets(prm_db), **redis_secrets},
-    **app_wiring, opts=workloads,
+    environment=redis_env, database=prm_db.binding, secrets=redis_secrets,
+    wait_for=[*cluster.addons_ready, prm_bootstrap.job], **app_wiring, opts=workloads,
 )
 prm_worker = AppService(
     f"{prefix}-prm-worker", cfg.apps.prm_worker, app_name="prm-worker",
@@ -177,7 +186,7 @@ prm_worker = AppService(
                  "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
                  "KAFKA_SASL_MECHANISM": "AWS_MSK_IAM" if cfg.streaming.client_auth_iam else "SCRAM-SHA-512"},
     secrets=redis_secrets, iam_policy=msk_client_policy(kafka.arn) if cfg.streaming.client_auth_iam else None,
-    **app_wiring, opts=workloads,
+    wait_for=cluster.addons_ready, **app_wiring, opts=workloads,
 )
 
 pulumi.export("eksClusterName", cluster.cluster_name)

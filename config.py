@@ -34,6 +34,7 @@ from components.observability import ObservabilityConfig
 from components.problems import ConfigProblems, ProblemCollector
 from components.storage import StorageConfig
 from components.streaming import StreamingConfig
+from components.windows import BACKUP_LEAD_MINUTES, near_maintenance, parse_backup_schedule, parse_weekly
 
 PROJECT = "care-platform"
 
@@ -77,7 +78,7 @@ class StackConfig(ConfigModel):
     regions: RegionsConfig
     protection: ProtectionConfig = ProtectionConfig()
     network: NetworkConfig
-    encryption: EncryptionConfig = EncryptionConfig()
+    encryption: EncryptionConfig
     eks: EksConfig
     database: DatabasesConfig
     cache: CacheConfig
@@ -112,6 +113,7 @@ class StackConfig(ConfigModel):
                          "automatic failover needs network.azCount >= 2 and cache.replicasPerShard >= 1 "
                          f"(they are {net.az_count} and {self.cache.replicas_per_shard})")
         self._classes_offered_in_primary(problems)
+        self._backup_schedule(problems)
         msk_azs = min(net.az_count, 3)
         if net.az_count < 2:
             problems.add(("streaming", "brokerCount"), self.streaming.broker_count,
@@ -140,6 +142,24 @@ class StackConfig(ConfigModel):
             message = instance_classes.problem(service, value, region) if value else None
             if message:
                 problems.add(path, value, message)
+
+    def _backup_schedule(self, problems: ProblemCollector) -> None:
+        """AWS Backup's daily start window must keep an hour clear of every database's maintenance window."""
+        backup = self.backup
+        start = parse_backup_schedule(backup.schedule, backup.start_window_minutes)
+        if start is None:
+            problems.add(("backup", "schedule"), backup.schedule,
+                         "must be a daily AWS Backup schedule cron(M H ? * * *) so its start window can be "
+                         "checked against the databases' maintenance windows")
+            return
+        for db_name in ("prm", "nlfhir"):
+            weekly_text = getattr(self.database, db_name).maintenance_window
+            weekly = parse_weekly(weekly_text)
+            if weekly is not None and near_maintenance(start, weekly):
+                problems.add(("backup", "schedule"), backup.schedule,
+                             f"its start window ({backup.start_window_minutes} minutes) falls in or within "
+                             f"{BACKUP_LEAD_MINUTES} minutes before database.{db_name}.maintenanceWindow "
+                             f"({weekly_text}), when AWS Backup does not start database backups; move it")
 
     @property
     def standard_tags(self) -> dict[str, str]:

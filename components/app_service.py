@@ -26,8 +26,10 @@ import pulumi_kubernetes as k8s
 from pydantic import Field, field_validator, model_validator
 
 from components.common import ConfigModel, PinnedImage, child_opts, tags_for
+from components.database import PostgresBinding
 from components.eks import POOL_LABEL, TAINTED_POOLS, irsa_trust_policy
 from components.problems import ProblemCollector
+from components.reloader import ReloaderConfig
 
 _DNS_LABEL = r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -37,6 +39,9 @@ _CRON_FIELD = r"[0-9*/,\-A-Za-z?]+"
 #: The ALB security policy: TLS 1.3 and 1.2 only.
 DEFAULT_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 EXTERNAL_SECRETS_API = "external-secrets.io/v1beta1"
+#: Stakater Reloader's annotation: restart the workload when one of the named Secrets changes
+#: (https://github.com/stakater/Reloader#how-to-use-reloader).
+RELOAD_ANNOTATION = "secret.reloader.stakater.com/reload"
 
 
 class SecretRefConfig(ConfigModel):
@@ -158,6 +163,8 @@ class AppsConfig(ConfigModel):
     nlfhir: AppConfig
     prm_api: AppConfig
     prm_worker: AppConfig
+    #: Restarts pods whose Secret changed (components/reloader.py).
+    reloader: ReloaderConfig = ReloaderConfig()
 
 
 @dataclass(frozen=True)
@@ -193,6 +200,7 @@ class AppService(pulumi.ComponentResource):
         secrets: Mapping[str, SecretRef] | None = None,
         secret_kms_key_arns: Sequence[pulumi.Input[str]] = (),
         iam_policy: pulumi.Input[str] | None = None,
+        database: PostgresBinding | None = None,
         load_balancer_cidrs: Mapping[str, Sequence[str]] | None = None,
         access_logs_bucket: pulumi.Input[str] | None = None,
         wait_for: Sequence[pulumi.Resource] = (),
@@ -203,6 +211,11 @@ class AppService(pulumi.ComponentResource):
         if not re.fullmatch(_DNS_LABEL, app_name):
             raise ValueError(f"app_name {app_name!r} must be a DNS label")
         environment = dict(environment or {})
+        if database is not None:
+            clash = set(environment) & set(database.environment())
+            if clash:
+                raise ValueError(f"{name}: variables set twice (environment and database): {', '.join(sorted(clash))}")
+            environment.update(database.environment())
         wired_secrets = dict(secrets or {})
         clash = (set(environment) | set(wired_secrets)) & (set(config.env) | set(config.secrets))
         clash |= set(environment) & set(wired_secrets)
@@ -229,7 +242,10 @@ class AppService(pulumi.ComponentResource):
 
         # -- identity: ServiceAccount and (when it needs AWS) its IRSA role -------------------------------
         self.role: aws.iam.Role | None = None
-        if all_secrets or iam_policy is not None:
+        # Everything the pods' role may do is attached before anything that assumes the role starts.
+        role_policies: list[pulumi.Resource] = []
+        secrets_policy: list[pulumi.Resource] = []
+        if all_secrets or iam_policy is not None or database is not None:
             self.role = aws.iam.Role(
                 f"{name}-irsa",
                 aws.iam.RoleArgs(
@@ -242,19 +258,28 @@ class AppService(pulumi.ComponentResource):
             if all_secrets:
                 secret_arns = [_iam_secret_arn(config.secrets[k].secret, region, account_id) if k in config.secrets
                                else all_secrets[k].arn for k in self._secret_keys]
-                aws.iam.RolePolicy(
+                secrets_policy.append(aws.iam.RolePolicy(
                     f"{name}-irsa-secrets",
                     aws.iam.RolePolicyArgs(
                         role=self.role.id,
                         policy=pulumi.Output.all(pulumi.Output.all(*secret_arns),
                                                  pulumi.Output.all(*secret_kms_key_arns)).apply(
-                            lambda a: _secrets_policy(a[0], a[1], region)),
+                            lambda a: secrets_read_policy(a[0], a[1], region)),
                     ),
                     child_opts(self),
-                )
+                ))
+                role_policies += secrets_policy
             if iam_policy is not None:
-                aws.iam.RolePolicy(f"{name}-irsa-policy", aws.iam.RolePolicyArgs(role=self.role.id, policy=iam_policy),
-                                   child_opts(self))
+                role_policies.append(aws.iam.RolePolicy(
+                    f"{name}-irsa-policy", aws.iam.RolePolicyArgs(role=self.role.id, policy=iam_policy),
+                    child_opts(self)))
+            if database is not None:
+                # IAM database authentication as the app's own user (never the master user):
+                # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html
+                role_policies.append(aws.iam.RolePolicy(
+                    f"{name}-irsa-rds-connect",
+                    aws.iam.RolePolicyArgs(role=self.role.id, policy=database.connect_policy(region, account_id)),
+                    child_opts(self)))
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-sa",
             metadata=k8s.meta.v1.ObjectMetaArgs(
@@ -278,7 +303,8 @@ class AppService(pulumi.ComponentResource):
                     "region": region,
                     "auth": {"jwt": {"serviceAccountRef": {"name": app_name}}},
                 }}},
-                opts=child_opts(self, depends_on=[*wait_for, self.service_account]),
+                # The store authenticates as the service account: its role may read the secrets first.
+                opts=child_opts(self, depends_on=[*wait_for, self.service_account, *secrets_policy]),
             )
             self.external_secret = k8s.apiextensions.CustomResource(
                 f"{name}-external-secret",
@@ -310,7 +336,7 @@ class AppService(pulumi.ComponentResource):
         self._env = env
 
         # -- the pre-deploy Job: a new name per image and command, so each release runs it once ----------
-        rollout_deps: list[pulumi.Resource] = [*wait_for, self.service_account, *secret_deps]
+        rollout_deps: list[pulumi.Resource] = [*wait_for, self.service_account, *secret_deps, *role_policies]
         self.pre_deploy_job: k8s.batch.v1.Job | None = None
         if config.pre_deploy is not None:
             pre = config.pre_deploy
@@ -329,7 +355,12 @@ class AppService(pulumi.ComponentResource):
 
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=app_name, namespace=ns, labels=labels),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=app_name, namespace=ns, labels=labels,
+                # Reloader (components/reloader.py) rolls the pods when External Secrets refreshes this
+                # Secret after a rotation, so no pod keeps a stale credential.
+                annotations={RELOAD_ANNOTATION: self.secret_name} if all_secrets else None,
+            ),
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 # No replicas: the HPA owns the count (between minReplicas and maxReplicas).
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self.selector),
@@ -428,7 +459,7 @@ class AppService(pulumi.ComponentResource):
                         ),
                     ),
                 ),
-                opts=child_opts(self, depends_on=[*wait_for, self.service_account, *secret_deps]),
+                opts=child_opts(self, depends_on=[*wait_for, self.service_account, *secret_deps, *role_policies]),
             )
 
         self.register_outputs({
@@ -625,7 +656,7 @@ def _iam_secret_arn(secret: str, region: str, account_id: str) -> str:
     return f"arn:aws:secretsmanager:{region}:{account_id}:secret:{secret}-??????"
 
 
-def _secrets_policy(secret_arns: Sequence[str], kms_key_arns: Sequence[str], region: str) -> str:
+def secrets_read_policy(secret_arns: Sequence[str], kms_key_arns: Sequence[str], region: str) -> str:
     statements: list[dict[str, Any]] = [{
         "Sid": "ReadOwnSecrets",
         "Effect": "Allow",

@@ -24,6 +24,16 @@ SERVICE_POLICIES: dict[str, str] = {
     "s3-restore": "arn:aws:iam::aws:policy/AWSBackupServiceRolePolicyForS3Restore",
 }
 
+#: The AWS Backup resource types the tag selection reaches: RDS instances (database.py), S3 buckets
+#: (storage.py) and EBS volumes (the EKS storage class tags its volumes). A tag-only selection backs up
+#: only the types opted in for the Region ("If service opt-in is enabled for a service, AWS Backup tries
+#: to protect that service's resources in this Region ... Otherwise, AWS Backup does not try":
+#: https://docs.aws.amazon.com/aws-backup/latest/devguide/API_DescribeRegionSettings.html), so the stack
+#: opts them in itself, in both Regions (the DR Region receives the copies). Only valid keys for the
+#: Region may be given (github.com/hashicorp/terraform-provider-aws/issues/21801); these three are valid
+#: in every commercial Region.
+SELECTED_RESOURCE_TYPES: tuple[str, ...] = ("EBS", "RDS", "S3")
+
 #: Continuous backups (point-in-time recovery) are kept for at most 35 days.
 MAX_CONTINUOUS_RETENTION_DAYS = 35
 
@@ -39,7 +49,9 @@ class BackupConfig(ConfigModel):
     #: Compliance mode once this many days have passed (at least 3); governance mode when not given.
     vault_lock_changeable_for_days: int | None = Field(default=None, ge=3, le=36500)
     #: When the daily backup starts (UTC), as an AWS Backup cron expression.
-    schedule: str = Field(default="cron(0 5 ? * * *)", pattern=r"^cron\(.+\)$")
+    #: Daily only (cron(M H ? * * *)); its start window must keep an hour clear of every database's
+    #: maintenance window (config.py checks it).
+    schedule: str = Field(default="cron(0 8 ? * * *)", pattern=r"^cron\(.+\)$")
     start_window_minutes: int = Field(default=60, ge=60, le=1440)
     completion_window_minutes: int = Field(default=360, ge=120, le=10080)
     #: Continuous backup (point-in-time recovery) of the RDS instances carrying the backup tag.
@@ -106,6 +118,24 @@ class Backup(pulumi.ComponentResource):
         super().__init__("care:backup:Backup", name, None, opts)
         child = child_opts(self)
 
+        opt_in = {resource_type: True for resource_type in SELECTED_RESOURCE_TYPES}
+        self.region_settings = aws.backup.RegionSettings(
+            f"{name}-region-settings",
+            aws.backup.RegionSettingsArgs(resource_type_opt_in_preference=opt_in),
+            child,
+        )
+        self.dr_region_settings: aws.backup.RegionSettings | None = None
+        if dr_provider is not None:
+            self.dr_region_settings = aws.backup.RegionSettings(
+                f"{name}-dr-region-settings",
+                aws.backup.RegionSettingsArgs(resource_type_opt_in_preference=opt_in),
+                child_opts(self, provider=dr_provider),
+            )
+        # Plans and selections only after both Regions are opted in: no first night without backups.
+        opted_in: list[pulumi.Resource] = [self.region_settings]
+        if self.dr_region_settings is not None:
+            opted_in.append(self.dr_region_settings)
+
         self.vault = self._vault(f"{name}-vault", config, kms_key_arn, force_destroy, protect, tags, None)
         self.vault_arn = self.vault.arn
         self.dr_vault: aws.backup.Vault | None = None
@@ -151,7 +181,7 @@ class Backup(pulumi.ComponentResource):
                 )],
                 tags=tags_for(tags, f"{name}-daily"),
             ),
-            child,
+            child_opts(self, depends_on=opted_in),
         )
         self.plan_id = self.plan.id
         aws.backup.Selection(
@@ -163,7 +193,7 @@ class Backup(pulumi.ComponentResource):
                 selection_tags=[aws.backup.SelectionSelectionTagArgs(
                     type="STRINGEQUALS", key=BACKUP_TAG_KEY, value="true")],
             ),
-            child_opts(self, depends_on=attachments),
+            child_opts(self, depends_on=[*attachments, *opted_in]),
         )
 
         self.pitr_plan: aws.backup.Plan | None = None
@@ -188,7 +218,7 @@ class Backup(pulumi.ComponentResource):
                     )],
                     tags=tags_for(tags, f"{name}-pitr"),
                 ),
-                child,
+                child_opts(self, depends_on=opted_in),
             )
             aws.backup.Selection(
                 f"{name}-pitr-selection",
@@ -203,7 +233,7 @@ class Backup(pulumi.ComponentResource):
                             key=f"aws:ResourceTag/{BACKUP_TAG_KEY}", value="true")],
                     )],
                 ),
-                child_opts(self, depends_on=attachments),
+                child_opts(self, depends_on=[*attachments, *opted_in]),
             )
 
         self.register_outputs({"vaultArn": self.vault_arn, "drVaultArn": self.dr_vault_arn, "planId": self.plan_id})

@@ -1,17 +1,31 @@
-"""RDS PostgreSQL: Multi-AZ, encrypted, IAM auth, RDS-managed master secret, replicas and DR backups."""
+"""RDS PostgreSQL: Multi-AZ, encrypted, IAM auth, a stack-managed master secret, replicas and DR backups.
+
+Credentials. RDS refuses read replicas of an instance whose master password it manages in Secrets
+Manager ("Creating a read replica when the source DB or DB cluster manages credentials with Secrets
+Manager" is unsupported for every engine but SQL Server:
+https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html#rds-secrets-manager-limitations).
+So the master password is a pulumi-random secret, stored in a Secrets Manager secret encrypted with the
+secrets key, and used only by the bootstrap Job (components/db_bootstrap.py) that creates the apps'
+database users. Apps log in as their own user with IAM database authentication (rds-db:connect through
+their IRSA role; :class:`PostgresBinding`), never as the master user, and hold no database password.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 from pydantic import AfterValidator, Field, model_validator
 
 from components.common import (
     BACKUP_TAG_KEY,
     ConfigModel,
+    PinnedImage,
     child_opts,
     client_security_group,
     service_role_trust,
@@ -19,7 +33,7 @@ from components.common import (
 )
 from components.instance_classes import RdsInstanceClass
 from components.problems import ProblemCollector
-from components.windows import check_windows
+from components.windows import check_lead_time, check_windows
 
 #: Classes on which RDS offers no Performance Insights (the burstable micro/small sizes).
 NO_PERFORMANCE_INSIGHTS = ("db.t2.micro", "db.t2.small", "db.t3.micro", "db.t3.small", "db.t4g.micro",
@@ -27,6 +41,9 @@ NO_PERFORMANCE_INSIGHTS = ("db.t2.micro", "db.t2.small", "db.t3.micro", "db.t3.s
 
 #: The CloudWatch log exports PostgreSQL offers; RDS writes them to /aws/rds/instance/<id>/<type>.
 LOG_EXPORTS: tuple[str, ...] = ("postgresql", "upgrade")
+
+#: PostgreSQL majors RDS offers for new instances and not deprecated in cfn-lint's RDS data (see engine_version).
+OFFERED_MAJORS: tuple[str, ...] = ("18",)
 
 ENHANCED_MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 
@@ -46,8 +63,16 @@ def _pi_retention(value: int) -> int:
 
 class DatabaseInstanceConfig(ConfigModel):
     instance_class: RdsInstanceClass
-    #: Pinned: with autoMinorVersionUpgrade off, the version changes only when this value does.
-    engine_version: str = Field(default="16.4", pattern=r"^16\.\d+$")
+    #: The MAJOR version only: RDS picks the newest minor and upgrades minors in the maintenance window
+    #: (autoMinorVersionUpgrade). 18 is the offered major with the longest standard support: cfn-lint's
+    #: RDS data (cfnlint/data/schemas/extensions/aws_rds_dbinstance/engine_version*.json) offers
+    #: 18 and lists 16 and 17 majors and 16.1-16.8 as deprecated for new instances; the calendar is at
+    #: https://docs.aws.amazon.com/AmazonRDS/latest/PostgreSQLReleaseNotes/postgresql-release-calendar.html
+    #: The provider compares engine_version by prefix when autoMinorVersionUpgrade is on ("you can provide
+    #: a prefix of the version such as 8.0 ... the actual engine version used is returned in
+    #: engineVersionActual": https://www.pulumi.com/registry/packages/aws/api-docs/rds/instance/), so a
+    #: minor upgrade by AWS is no diff (a full pin is: github.com/briancaffey/terraform-aws-django/issues/59).
+    engine_version: str = "18"
     multi_az: bool = True
     read_replicas: int = Field(default=0, ge=0, le=5)
     #: Class of the read replicas; the primary's class when not given.
@@ -61,9 +86,12 @@ class DatabaseInstanceConfig(ConfigModel):
     maintenance_window: str = "sun:05:00-sun:06:00"
     #: Off: changes wait for the maintenance window instead of restarting the database now.
     apply_immediately: bool = False
-    auto_minor_version_upgrade: bool = False
+    #: On: AWS applies minor versions in the maintenance window; the major is pinned by engineVersion.
+    auto_minor_version_upgrade: bool = True
     database_name: str = Field(default="app", pattern=r"^[a-z][a-z0-9_]{0,62}$")
     master_username: str = Field(default="care_admin", pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    #: The app's own database user (IAM authentication, created by the bootstrap Job); never the master.
+    app_username: str = Field(default="app_user", pattern=r"^[a-z][a-z0-9_]{0,62}$")
     port: int = Field(default=5432, ge=1150, le=65535)
     performance_insights: bool = True
     performance_insights_retention_days: Annotated[int, AfterValidator(_pi_retention)] = 7
@@ -79,11 +107,26 @@ class DatabaseInstanceConfig(ConfigModel):
     @model_validator(mode="after")
     def _combinations(self) -> DatabaseInstanceConfig:
         problems = ProblemCollector()
+        if self.engine_version not in OFFERED_MAJORS:
+            problems.add("engineVersion", self.engine_version,
+                         "must be a PostgreSQL major version RDS offers for new instances "
+                         f"({', '.join(OFFERED_MAJORS)}), "
+                         "the major only: autoMinorVersionUpgrade applies the minors")
+        if not self.auto_minor_version_upgrade:
+            problems.add("autoMinorVersionUpgrade", False,
+                         "must be true: engineVersion pins the major only, and AWS's minor upgrades must not fight "
+                         "the stack")
+        if self.app_username == self.master_username or self.app_username.startswith(("rds", "pg_")):
+            problems.add("appUsername", self.app_username,
+                         f"must differ from masterUsername ({self.master_username}) and not start with rds or pg_ "
+                         "(reserved): apps never log in as the master user")
         if self.max_allocated_storage_gib < self.allocated_storage_gib:
             problems.add("maxAllocatedStorageGib", self.max_allocated_storage_gib,
                          f"must be at least allocatedStorageGib ({self.allocated_storage_gib})")
         check_windows(problems, daily_key="backupWindow", daily=self.backup_window,
                       weekly_key="maintenanceWindow", weekly=self.maintenance_window)
+        check_lead_time(problems, daily_key="backupWindow", daily=self.backup_window,
+                        weekly_key="maintenanceWindow", weekly=self.maintenance_window)
         if self.performance_insights:
             for key, cls in (("instanceClass", self.instance_class),
                              ("replicaInstanceClass", self.replica_instance_class)):
@@ -94,9 +137,20 @@ class DatabaseInstanceConfig(ConfigModel):
         return self
 
 
+class DbBootstrapConfig(ConfigModel):
+    """The Job that creates each database's app user (components/db_bootstrap.py)."""
+
+    #: A psql client of the databases' major version (pinned; the official image on ECR Public).
+    image: PinnedImage = "public.ecr.aws/docker/library/postgres:18.1-alpine"
+    namespace: str = Field(default="db-bootstrap", pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+    timeout_seconds: int = Field(default=600, ge=60, le=3600)
+
+
 class DatabasesConfig(ConfigModel):
     prm: DatabaseInstanceConfig
     nlfhir: DatabaseInstanceConfig
+    #: The Job that creates each database's app user (components/db_bootstrap.py).
+    bootstrap: DbBootstrapConfig = DbBootstrapConfig()
 
 
 def _parameters(config: DatabaseInstanceConfig, *, replica: bool) -> list[aws.rds.ParameterGroupParameterArgs]:
@@ -115,9 +169,51 @@ def _parameters(config: DatabaseInstanceConfig, *, replica: bool) -> list[aws.rd
             for k, v in values.items()]
 
 
-def _first_secret_arn(secrets: Sequence[aws.rds.outputs.InstanceMasterUserSecret] | None) -> Any:
-    """The ARN of the RDS-managed master secret (None until RDS has created it)."""
-    return secrets[0].secret_arn if secrets else None
+#: Printable ASCII but the characters RDS refuses in a master password ("/", '"', "@" and space).
+_PASSWORD_SPECIALS = "!#$%&*()-_=+[]{}<>:?"
+
+
+def rds_db_user_arn(region: str, account_id: str, resource_id: str, username: str) -> str:
+    """The IAM resource for rds-db:connect: the instance's DbiResourceId (not its identifier) and the user.
+
+    https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html
+    """
+    return f"arn:aws:rds-db:{region}:{account_id}:dbuser:{resource_id}/{username}"
+
+
+@dataclass(frozen=True)
+class PostgresBinding:
+    """How an app binds to a database: its own user through IAM authentication, over TLS, no password."""
+
+    host: pulumi.Input[str]
+    port: int
+    database_name: str
+    username: str
+    #: DbiResourceIds of the primary and the replicas (each instance has its own).
+    resource_ids: Sequence[pulumi.Input[str]]
+    reader_hosts: Sequence[pulumi.Input[str]] = ()
+
+    def environment(self) -> dict[str, pulumi.Input[str]]:
+        env: dict[str, pulumi.Input[str]] = {
+            "DATABASE_HOST": self.host, "DATABASE_PORT": str(self.port), "DATABASE_NAME": self.database_name,
+            "DATABASE_USER": self.username, "DATABASE_IAM_AUTH": "true",
+            # IAM authentication requires TLS; the parameter group refuses anything else (rds.force_ssl=1).
+            "DATABASE_SSLMODE": "require",
+        }
+        if self.reader_hosts:
+            env["DATABASE_READER_HOSTS"] = pulumi.Output.all(*self.reader_hosts).apply(",".join)
+        return env
+
+    def connect_policy(self, region: str, account_id: str) -> pulumi.Output[str]:
+        """IAM policy: rds-db:connect as this user only, on the primary and its replicas."""
+
+        def document(ids: list[str]) -> str:
+            return json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Sid": "ConnectAsAppUser", "Effect": "Allow", "Action": "rds-db:connect",
+                "Resource": [rds_db_user_arn(region, account_id, rid, self.username) for rid in ids],
+            }]})
+
+        return pulumi.Output.all(*self.resource_ids).apply(document)
 
 
 class PostgresDatabase(pulumi.ComponentResource):
@@ -127,6 +223,7 @@ class PostgresDatabase(pulumi.ComponentResource):
     reader_endpoints: list[pulumi.Output[str]]
     port: int
     master_secret_arn: pulumi.Output[str]
+    resource_ids: list[pulumi.Output[str]]
     security_group_id: pulumi.Output[str]
 
     def __init__(
@@ -164,7 +261,8 @@ class PostgresDatabase(pulumi.ComponentResource):
         self.subnet_group = aws.rds.SubnetGroup(
             f"{name}-subnets",
             aws.rds.SubnetGroupArgs(
-                name=f"{name}-subnets", description=f"{name}: the database tier", subnet_ids=list(subnet_ids),
+                # A prefix, not a fixed name: a replacement is created before the old one is deleted.
+                name_prefix=f"{name}-subnets-", description=f"{name}: the database tier", subnet_ids=list(subnet_ids),
                 tags=tags_for(tags, f"{name}-subnets"),
             ),
             child,
@@ -173,13 +271,15 @@ class PostgresDatabase(pulumi.ComponentResource):
         self.parameter_group = aws.rds.ParameterGroup(
             f"{name}-params",
             aws.rds.ParameterGroupArgs(
-                name=f"{name}-params", family=family, description=f"{name}: TLS only, statement logging",
+                # A prefix: a family change (major upgrade) replaces the group, create-before-delete.
+                name_prefix=f"{name}-params-", family=family, description=f"{name}: TLS only, statement logging",
                 parameters=_parameters(config, replica=False), tags=tags_for(tags, f"{name}-params"),
             ),
             child,
         )
 
         monitoring_role_arn: pulumi.Output[str] | None = None
+        monitoring_deps: list[pulumi.Resource] = []
         if config.monitoring_interval_seconds:
             role = aws.iam.Role(
                 f"{name}-monitoring-role",
@@ -195,7 +295,8 @@ class PostgresDatabase(pulumi.ComponentResource):
                 aws.iam.RolePolicyAttachmentArgs(role=role.name, policy_arn=ENHANCED_MONITORING_POLICY),
                 child,
             )
-            monitoring_role_arn = pulumi.Output.all(role.arn, attachment.id).apply(lambda v: v[0])
+            monitoring_role_arn = role.arn
+            monitoring_deps = [attachment]
 
         def log_groups(identifier: str) -> list[aws.cloudwatch.LogGroup]:
             # Created before the instance, so RDS finds them encrypted and with a retention.
@@ -220,6 +321,13 @@ class PostgresDatabase(pulumi.ComponentResource):
             monitoring_role_arn=monitoring_role_arn,
         )
 
+        self.master_password = random.RandomPassword(
+            f"{name}-master-password",
+            random.RandomPasswordArgs(length=40, special=True, override_special=_PASSWORD_SPECIALS, min_lower=1,
+                                      min_upper=1, min_numeric=1),
+            child,
+        )
+
         self.primary = aws.rds.Instance(
             f"{name}-primary",
             aws.rds.InstanceArgs(
@@ -229,8 +337,8 @@ class PostgresDatabase(pulumi.ComponentResource):
                 instance_class=config.instance_class,
                 db_name=config.database_name,
                 username=config.master_username,
-                manage_master_user_password=True,
-                master_user_secret_kms_key_id=secret_kms_key_arn,
+                # Not manage_master_user_password: RDS refuses replicas of such an instance (module docstring).
+                password=self.master_password.result,
                 iam_database_authentication_enabled=True,
                 port=config.port,
                 storage_type="gp3",
@@ -261,15 +369,17 @@ class PostgresDatabase(pulumi.ComponentResource):
                 tags=tags_for(tags, name, **{BACKUP_TAG_KEY: "true"}),
                 **pi_args,
             ),
-            child_opts(self, protect=protect, depends_on=log_groups(name)),
+            # The monitoring role's policy is attached before RDS assumes it; the log groups exist first.
+            child_opts(self, protect=protect, depends_on=[*log_groups(name), *monitoring_deps]),
         )
+        self._master_secret(name, config, secret_kms_key_arn, protect, tags)
 
         self.replicas: list[aws.rds.Instance] = []
         if config.read_replicas:
             self.replica_parameter_group = aws.rds.ParameterGroup(
                 f"{name}-replica-params",
                 aws.rds.ParameterGroupArgs(
-                    name=f"{name}-replica-params", family=family,
+                    name_prefix=f"{name}-replica-params-", family=family,
                     description=f"{name} read replicas: TLS only, statement logging, hot standby feedback",
                     parameters=_parameters(config, replica=True), tags=tags_for(tags, f"{name}-replica-params"),
                 ),
@@ -300,6 +410,7 @@ class PostgresDatabase(pulumi.ComponentResource):
                     iam_database_authentication_enabled=True,
                     enabled_cloudwatch_logs_exports=list(LOG_EXPORTS),
                     maintenance_window=config.maintenance_window,
+                    copy_tags_to_snapshot=True,
                     deletion_protection=deletion_protection,
                     skip_final_snapshot=True,
                     apply_immediately=config.apply_immediately,
@@ -308,7 +419,7 @@ class PostgresDatabase(pulumi.ComponentResource):
                     tags=tags_for(tags, identifier, Role="read-replica"),
                     **pi_args,
                 ),
-                child_opts(self, protect=protect, depends_on=log_groups(identifier)),
+                child_opts(self, protect=protect, depends_on=[*log_groups(identifier), *monitoring_deps]),
             ))
 
         self.backup_replication: aws.rds.InstanceAutomatedBackupsReplication | None = None
@@ -326,7 +437,12 @@ class PostgresDatabase(pulumi.ComponentResource):
         self.endpoint = self.primary.address
         self.port = config.port
         self.reader_endpoints = [replica.address for replica in self.replicas]
-        self.master_secret_arn = self.primary.master_user_secrets.apply(_first_secret_arn)
+        self.resource_ids = [self.primary.resource_id, *(replica.resource_id for replica in self.replicas)]
+        self.app_username = config.app_username
+        self.database_name = config.database_name
+        self.binding = PostgresBinding(host=self.endpoint, port=self.port, database_name=config.database_name,
+                                       username=config.app_username, resource_ids=self.resource_ids,
+                                       reader_hosts=self.reader_endpoints)
         # Point-in-time recovery is what a non-zero backup retention buys: restore to any second in it.
         self.point_in_time_recovery: dict[str, object] = {
             "enabled": config.backup_retention_days > 0,
@@ -339,8 +455,39 @@ class PostgresDatabase(pulumi.ComponentResource):
             "readerEndpoints": self.reader_endpoints,
             "port": self.port,
             "masterSecretArn": self.master_secret_arn,
+            "resourceIds": self.resource_ids,
             "securityGroupId": self.security_group_id,
             "pointInTimeRecovery": self.point_in_time_recovery,
             "latestRestorableTime": self.latest_restorable_time,
         })
 
+
+    def _master_secret(self, name: str, config: DatabaseInstanceConfig, kms_key_arn: pulumi.Input[str],
+                       protect: bool, tags: Mapping[str, str]) -> None:
+        """The master credentials in Secrets Manager (encrypted with the secrets key), for the bootstrap Job only."""
+        self.master_secret = aws.secretsmanager.Secret(
+            f"{name}-master-secret",
+            aws.secretsmanager.SecretArgs(
+                # A prefix: a deleted secret's name stays reserved for its recovery window.
+                name_prefix=f"{name}-master-",
+                description=f"{name}: PostgreSQL master user (bootstrap only; apps use IAM authentication)",
+                kms_key_id=kms_key_arn,
+                recovery_window_in_days=30 if protect else 7,
+                tags=tags_for(tags, f"{name}-master-secret"),
+            ),
+            child_opts(self, protect=protect),
+        )
+        self.master_secret_version = aws.secretsmanager.SecretVersion(
+            f"{name}-master-secret-value",
+            aws.secretsmanager.SecretVersionArgs(
+                secret_id=self.master_secret.id,
+                # The keys RDS's own secrets use, so standard tooling and rotation templates read it.
+                secret_string=pulumi.Output.secret(pulumi.Output.json_dumps({
+                    "engine": "postgres", "host": self.primary.address, "port": config.port,
+                    "dbname": config.database_name, "username": config.master_username,
+                    "password": self.master_password.result,
+                })),
+            ),
+            child_opts(self),
+        )
+        self.master_secret_arn = self.master_secret.arn

@@ -60,6 +60,10 @@ class Replication:
 
     destination_bucket_arn: pulumi.Input[str]
     destination_kms_key_arn: pulumi.Input[str]
+    #: The destination's versioning: S3 rejects a replication rule whose destination is not versioned
+    #: ("Both source and destination buckets must have versioning enabled":
+    #: https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-requirements.html).
+    destination_versioning: pulumi.Resource
 
 
 def _deny_insecure_transport(bucket_arn: str) -> dict[str, Any]:
@@ -102,6 +106,7 @@ class SecureBucket(pulumi.ComponentResource):
         tier_to_cold_storage: bool = True,
         expire_after_days: int | None = None,
         access_log_bucket: pulumi.Input[str] | None = None,
+        access_log_ready: pulumi.Resource | None = None,
         receives_access_logs: bool = False,
         object_lock: ObjectLockConfig | None = None,
         replication: Replication | None = None,
@@ -186,7 +191,7 @@ class SecureBucket(pulumi.ComponentResource):
                 statements.append(_allow_access_log_delivery(arn, account_id))
             return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
-        aws.s3.BucketPolicy(
+        self.policy = aws.s3.BucketPolicy(
             f"{name}-policy",
             aws.s3.BucketPolicyArgs(bucket=bucket_id, policy=self.bucket.arn.apply(policy)),
             # S3 rejects a policy while the public-access block is still being written.
@@ -199,7 +204,9 @@ class SecureBucket(pulumi.ComponentResource):
                 aws.s3.BucketLoggingInitArgs(
                     bucket=bucket_id, target_bucket=access_log_bucket, target_prefix=f"{bucket_name}/",
                 ),
-                child,
+                # After the target's policy admits logging.s3.amazonaws.com, or early logs are refused
+                # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html).
+                child_opts(self, depends_on=[access_log_ready] if access_log_ready is not None else []),
             )
 
         rule = aws.s3.BucketLifecycleConfigurationRuleArgs(
@@ -256,7 +263,7 @@ class SecureBucket(pulumi.ComponentResource):
             ),
             child,
         )
-        aws.iam.RolePolicy(
+        role_policy = aws.iam.RolePolicy(
             f"{name}-replication-policy",
             aws.iam.RolePolicyArgs(
                 role=role.id,
@@ -303,8 +310,9 @@ class SecureBucket(pulumi.ComponentResource):
                     ),
                 )],
             ),
-            # Replication needs versioning on the source (and the destination, created before this bucket).
-            child_opts(self, depends_on=[self.versioning]),
+            # Versioning on both sides first (S3 rejects the rule otherwise), and the role's permissions
+            # before S3 starts replicating with it.
+            child_opts(self, depends_on=[self.versioning, replication.destination_versioning, role_policy]),
         )
 
 
@@ -342,6 +350,7 @@ class Storage(pulumi.ComponentResource):
         self.access_logs = bucket("access-logs", kms_key_arn=None, receives_access_logs=True,
                                   expire_after_days=config.access_logs_expire_after_days)
         logs_to = self.access_logs.bucket_name
+        logged: dict[str, Any] = {"access_log_bucket": logs_to, "access_log_ready": self.access_logs.policy}
 
         replication: Replication | None = None
         self.dr_app_data: SecureBucket | None = None
@@ -349,17 +358,19 @@ class Storage(pulumi.ComponentResource):
             self.dr_access_logs = bucket("access-logs", dr=True, kms_key_arn=None, receives_access_logs=True,
                                          expire_after_days=config.access_logs_expire_after_days)
             self.dr_app_data = bucket("app-data", dr=True, kms_key_arn=dr_kms_key_arn,
-                                      access_log_bucket=self.dr_access_logs.bucket_name)
+                                      access_log_bucket=self.dr_access_logs.bucket_name,
+                                      access_log_ready=self.dr_access_logs.policy)
             replication = Replication(destination_bucket_arn=self.dr_app_data.arn,
-                                      destination_kms_key_arn=dr_kms_key_arn)
+                                      destination_kms_key_arn=dr_kms_key_arn,
+                                      destination_versioning=self.dr_app_data.versioning)
 
         # Served through the CDN: current versions stay in S3 Standard. Backed up too: the CDN's origin
         # must survive a bad deploy or a deletion even though the build can recreate most of it.
-        self.static_assets = bucket("static-assets", kms_key_arn=kms_key_arn, access_log_bucket=logs_to,
+        self.static_assets = bucket("static-assets", kms_key_arn=kms_key_arn, **logged,
                                     tier_to_cold_storage=False, backup=True)
-        self.app_data = bucket("app-data", kms_key_arn=kms_key_arn, access_log_bucket=logs_to, backup=True,
+        self.app_data = bucket("app-data", kms_key_arn=kms_key_arn, **logged, backup=True,
                                replication=replication)
-        self.audit_logs = bucket("audit-logs", kms_key_arn=kms_key_arn, access_log_bucket=logs_to, backup=True,
+        self.audit_logs = bucket("audit-logs", kms_key_arn=kms_key_arn, **logged, backup=True,
                                  object_lock=config.audit_object_lock)
 
         buckets = {"accessLogs": self.access_logs, "staticAssets": self.static_assets, "appData": self.app_data,

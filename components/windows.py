@@ -71,3 +71,44 @@ def check_windows(problems: object, *, daily_key: str, daily: str, weekly_key: s
     if parsed_daily and parsed_weekly and overlaps(parsed_daily, parsed_weekly):
         add(weekly_key, weekly, f"overlaps {daily_key} ({daily}, daily): AWS rejects a maintenance window "
                                 "that overlaps the backup window; move one of them")
+
+
+#: AWS Backup does not start a database backup in a maintenance window or in the hour before it ("AWS
+#: database services cannot start backups 1 hour before or during maintenance windows"), so a backup
+#: scheduled there is silently skipped or fails:
+#: https://docs.aws.amazon.com/aws-backup/latest/devguide/plan-options-and-configuration.html
+BACKUP_LEAD_MINUTES = 60
+
+
+def near_maintenance(daily: tuple[int, int], weekly: tuple[int, int], lead: int = BACKUP_LEAD_MINUTES) -> bool:
+    """True when the daily window, on any day, falls in the weekly window or in the ``lead`` minutes before it."""
+    start, length = weekly
+    return overlaps(daily, ((start - lead) % _WEEK_MINUTES, length + lead))
+
+
+def check_lead_time(problems: object, *, daily_key: str, daily: str, weekly_key: str, weekly: str) -> None:
+    """A problem when a (valid) daily backup window ends within an hour before the maintenance window.
+
+    The overlap itself is :func:`check_windows`'s problem; this adds only the hour before.
+    """
+    parsed_daily, parsed_weekly = parse_daily(daily), parse_weekly(weekly)
+    if not parsed_daily or not parsed_weekly or overlaps(parsed_daily, parsed_weekly):
+        return
+    if near_maintenance(parsed_daily, parsed_weekly):
+        problems.add(daily_key, daily, f"falls within {BACKUP_LEAD_MINUTES} minutes before {weekly_key} "  # type: ignore[attr-defined]
+                                       f"({weekly}): backups must not start in or within an hour before the "
+                                       "maintenance window; move one of them")
+
+
+_BACKUP_CRON = re.compile(r"^cron\((\d{1,2}) (\d{1,2}) (\?|\*) \* (\?|\*) \*\)$")
+
+
+def parse_backup_schedule(schedule: str, start_window_minutes: int) -> tuple[int, int] | None:
+    """An AWS Backup daily ``cron(M H ? * * *)`` and its start window as ``(start, length)`` in minutes of the day."""
+    match = _BACKUP_CRON.match(schedule)
+    if not match:
+        return None
+    minute, hour = int(match.group(1)), int(match.group(2))
+    if minute > 59 or hour > 23 or match.group(3) == match.group(4):
+        return None
+    return hour * 60 + minute, start_window_minutes

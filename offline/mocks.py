@@ -95,6 +95,9 @@ class CarePlatformMocks(Mocks):
         module = typ.split(":")[1].split("/")[0] if ":" in typ else ""
         kind = typ.split("/")[-1].split(":")[0] if "/" in typ else typ
         if typ.startswith("aws:"):
+            if inputs_name_prefix := args.inputs.get("namePrefix"):
+                # The provider appends a 26-character unique suffix to a name prefix.
+                state.setdefault("name", f"{inputs_name_prefix}{_digest(typ, name, length=26)}")
             state.setdefault("arn", f"arn:aws:{module}:{region}:{account}:{kind.lower()}/{resource_id}")
         state.update(self._extras(typ, name, resource_id, args.inputs, region, account, digest))
         resource_id = state.pop("__id", resource_id)
@@ -115,6 +118,12 @@ class CarePlatformMocks(Mocks):
             role_name = inputs.get("name", name)
             return {"__id": role_name, "name": role_name, "arn": f"arn:aws:iam::{account}:{kind}/{role_name}",
                     "uniqueId": f"AROA{digest.upper()}"}
+        if typ == "aws:iam/serviceLinkedRole:ServiceLinkedRole":
+            service = inputs.get("awsServiceName", "")
+            role = {"autoscaling.amazonaws.com": "AWSServiceRoleForAutoScaling"}.get(
+                service, f"AWSServiceRoleFor{name}")
+            arn = f"arn:aws:iam::{account}:role/aws-service-role/{service}/{role}"
+            return {"__id": arn, "arn": arn, "name": role}
         if typ == "aws:iam/rolePolicy:RolePolicy":
             return {"__id": f"{inputs.get('role', name)}:{name}"}
         if typ == "aws:ec2/vpc:Vpc":

@@ -14,7 +14,7 @@ ACCOUNT = "333333333333"
 ISSUER = "https://oidc.eks.us-east-2.amazonaws.com/id/ABC123"
 OIDC_ARN = f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.eks.us-east-2.amazonaws.com/id/ABC123"
 SECRETS_KEY = f"arn:aws:kms:us-east-2:{ACCOUNT}:key/secrets-key"
-DB_SECRET = f"arn:aws:secretsmanager:us-east-2:{ACCOUNT}:secret:rds!db-abc-AbCdEf"
+API_SECRET = f"arn:aws:secretsmanager:us-east-2:{ACCOUNT}:secret:care-prod/nlfhir/partner-api-AbCdEf"
 CERT = f"arn:aws:acm:us-east-2:{ACCOUNT}:certificate/0a1b2c3d-1111-2222-3333-444455556666"
 WAF = f"arn:aws:wafv2:us-east-2:{ACCOUNT}:regional/webacl/care-prod-alb/abc-123"
 MSK = f"arn:aws:kafka:us-east-2:{ACCOUNT}:cluster/care-prod-kafka/uuid-1"
@@ -45,7 +45,7 @@ def full():  # type: ignore[no-untyped-def]
     def build() -> None:
         AppService("care-prod-nlfhir", cfg.apps.nlfhir, app_name="nlfhir",
                    environment={"CHROMA_URL": "http://chromadb.nlfhir.svc.cluster.local:8000"},
-                   secrets={"DATABASE_PASSWORD": SecretRef(DB_SECRET, "password")}, **_wiring())
+                   secrets={"PARTNER_API_TOKEN": SecretRef(API_SECRET, "token")}, **_wiring())
 
     return render(build)
 
@@ -117,8 +117,8 @@ def test_container_probes_resources_and_environment(full) -> None:  # type: igno
         {"name": "LOG_LEVEL", "value": "info"},
         {"name": "CHROMA_URL", "value": "http://chromadb.nlfhir.svc.cluster.local:8000"},
         {"name": "API_SIGNING_KEY", "valueFrom": secret_ref},
-        {"name": "DATABASE_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "nlfhir-secrets",
-                                                                     "key": "DATABASE_PASSWORD"}}},
+        {"name": "PARTNER_API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "nlfhir-secrets",
+                                                                     "key": "PARTNER_API_TOKEN"}}},
     ]
 
 
@@ -218,7 +218,7 @@ def test_secrets_come_from_secrets_manager_through_the_apps_own_identity(full) -
         "target": {"name": "nlfhir-secrets", "creationPolicy": "Owner", "deletionPolicy": "Retain"},
         "data": [
             {"secretKey": "API_SIGNING_KEY", "remoteRef": {"key": "care-prod/nlfhir/signing", "property": "key"}},
-            {"secretKey": "DATABASE_PASSWORD", "remoteRef": {"key": DB_SECRET, "property": "password"}},
+            {"secretKey": "PARTNER_API_TOKEN", "remoteRef": {"key": API_SECRET, "property": "token"}},
         ],
     }
     deployment = full.named("care-prod-nlfhir-deployment")
@@ -227,8 +227,8 @@ def test_secrets_come_from_secrets_manager_through_the_apps_own_identity(full) -
     assert policy["Statement"] == [
         {"Sid": "ReadOwnSecrets", "Effect": "Allow",
          "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
-         "Resource": [f"arn:aws:secretsmanager:us-east-2:{ACCOUNT}:secret:care-prod/nlfhir/signing-??????",
-                      DB_SECRET]},
+         "Resource": [API_SECRET,
+                      f"arn:aws:secretsmanager:us-east-2:{ACCOUNT}:secret:care-prod/nlfhir/signing-??????"]},
         {"Sid": "DecryptThroughSecretsManager", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": [SECRETS_KEY],
          "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.us-east-2.amazonaws.com"}}},
     ]
@@ -347,14 +347,33 @@ def test_prod_program_wires_the_apps_to_the_data_tier() -> None:
     nlfhir = plan.named("care-prod-nlfhir-deployment").inputs["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in nlfhir["env"]}
     assert env["CHROMA_URL"] == "http://chromadb.nlfhir.svc.cluster.local:8000"
+    # Its own database user through IAM authentication: no database password, never the master user.
     assert env["DATABASE_HOST"].startswith("care-prod-nlfhir.")
-    assert env["DATABASE_PASSWORD"] == {"secretKeyRef": {"name": "nlfhir-secrets", "key": "DATABASE_PASSWORD"}}
+    assert (env["DATABASE_USER"], env["DATABASE_IAM_AUTH"], env["DATABASE_SSLMODE"]) == ("nlfhir_api", "true",
+                                                                                         "require")
+    assert not {"DATABASE_PASSWORD", "DATABASE_USERNAME"} & set(env)
     assert nlfhir["resources"]["requests"] == {"cpu": "2", "memory": "2Gi"}
     hpa = plan.named("care-prod-nlfhir-hpa").inputs["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 10)
     data = plan.named("care-prod-nlfhir-external-secret").inputs["spec"]["data"]
     remote = {d["secretKey"]: d["remoteRef"] for d in data}
-    assert remote["DATABASE_PASSWORD"]["key"] == plan.outputs["nlfhirDatabase"]["masterSecretArn"]
+    assert set(remote) == {"CHROMA_AUTH_TOKEN"}
+    masters = {plan.outputs[k]["masterSecretArn"] for k in ("prmDatabase", "nlfhirDatabase")}
+    for external_secret in plan.of_type("kubernetes:external-secrets.io/v1beta1:ExternalSecret"):
+        keys = {d["remoteRef"]["key"] for d in external_secret.inputs["spec"]["data"]}
+        # Only the bootstrap Jobs, in their own namespace, ever read a master secret.
+        assert not keys & masters or external_secret.inputs["metadata"]["namespace"] == "db-bootstrap", \
+            external_secret.name
+    connect = json.loads(plan.named("care-prod-nlfhir-irsa-rds-connect").inputs["policy"])
+    resource_id = plan.named("care-prod-nlfhir-primary").id
+    assert connect["Statement"][0]["Resource"] == [
+        f"arn:aws:rds-db:us-east-2:333333333333:dbuser:{plan.outputs['nlfhirDatabase']['resourceIds'][0]}/nlfhir_api"]
+    assert resource_id  # the instance exists in the plan; its DbiResourceId is what IAM names
+    deployment = plan.named("care-prod-nlfhir-deployment")
+    assert plan.named("care-prod-nlfhir-bootstrap-job").urn in deployment.dependencies
+    assert plan.named("care-prod-nlfhir-irsa-rds-connect").urn in deployment.dependencies
+    prm_connect = json.loads(plan.named("care-prod-prm-api-irsa-rds-connect").inputs["policy"])
+    assert [r.rsplit("/", 1)[1] for r in prm_connect["Statement"][0]["Resource"]] == ["prm_api"] * 3
     assert remote["CHROMA_AUTH_TOKEN"]["key"].startswith("arn:aws:secretsmanager:us-east-2:333333333333:secret:")
     worker = plan.named("care-prod-prm-worker-deployment").inputs["spec"]["template"]["spec"]
     assert worker["nodeSelector"] == {"care.platform/pool": "worker"}
@@ -362,3 +381,45 @@ def test_prod_program_wires_the_apps_to_the_data_tier() -> None:
     assert worker_env["KAFKA_BOOTSTRAP_SERVERS"] == plan.outputs["kafka"]["bootstrapBrokers"]
     assert worker_env["KAFKA_SASL_MECHANISM"] == "AWS_MSK_IAM"
     assert worker_env["REDIS_HOST"] == plan.outputs["redis"]["configurationEndpoint"]
+
+
+@pytest.fixture(scope="module")
+def with_database():  # type: ignore[no-untyped-def]
+    from components.database import PostgresBinding
+
+    cfg = stack_config("prod")
+    binding = PostgresBinding(host="db.example", port=5432, database_name="app", username="prm_api",
+                              resource_ids=["db-PRIMARY", "db-REPLICA1"], reader_hosts=["r1.example"])
+
+    def build() -> None:
+        AppService("care-prod-prm-api", cfg.apps.prm_api, app_name="prm-api", database=binding,
+                   secrets={"REDIS_AUTH_TOKEN": SecretRef(API_SECRET, "authToken")}, **_wiring())
+
+    return render(build)
+
+
+def test_database_binding_gives_env_and_rds_connect_for_its_user_only(with_database) -> None:  # type: ignore[no-untyped-def]
+    plan = with_database
+    container = plan.named("care-prod-prm-api-deployment").inputs["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"] if "value" in e}
+    assert {k: v for k, v in env.items() if k.startswith("DATABASE_")} == {
+        "DATABASE_HOST": "db.example", "DATABASE_PORT": "5432", "DATABASE_NAME": "app", "DATABASE_USER": "prm_api",
+        "DATABASE_IAM_AUTH": "true", "DATABASE_SSLMODE": "require", "DATABASE_READER_HOSTS": "r1.example"}
+    assert json.loads(plan.named("care-prod-prm-api-irsa-rds-connect").inputs["policy"]) == {
+        "Version": "2012-10-17", "Statement": [{
+            "Sid": "ConnectAsAppUser", "Effect": "Allow", "Action": "rds-db:connect",
+            "Resource": [f"arn:aws:rds-db:us-east-2:{ACCOUNT}:dbuser:db-PRIMARY/prm_api",
+                         f"arn:aws:rds-db:us-east-2:{ACCOUNT}:dbuser:db-REPLICA1/prm_api"]}]}
+
+
+def test_role_policies_exist_before_anything_assumes_the_role(with_database) -> None:  # type: ignore[no-untyped-def]
+    plan = with_database
+    policies = {plan.named(n).urn for n in ("care-prod-prm-api-irsa-rds-connect", "care-prod-prm-api-irsa-secrets")}
+    assert policies <= set(plan.named("care-prod-prm-api-deployment").dependencies)
+    assert plan.named("care-prod-prm-api-irsa-secrets").urn in plan.named("care-prod-prm-api-secret-store").dependencies
+
+
+def test_pods_restart_when_their_secret_changes(with_database, worker) -> None:  # type: ignore[no-untyped-def]
+    metadata = with_database.named("care-prod-prm-api-deployment").inputs["metadata"]
+    assert metadata["annotations"] == {"secret.reloader.stakater.com/reload": "prm-api-secrets"}
+    assert "annotations" not in worker.named("care-prod-prm-worker-deployment").inputs["metadata"]  # no secrets

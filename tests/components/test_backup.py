@@ -48,6 +48,7 @@ def test_children(prod):
         "aws:iam/role:Role", *["aws:iam/rolePolicyAttachment:RolePolicyAttachment"] * 4,
         "aws:backup/plan:Plan", "aws:backup/plan:Plan", "aws:backup/selection:Selection",
         "aws:backup/selection:Selection",
+        "aws:backup/regionSettings:RegionSettings", "aws:backup/regionSettings:RegionSettings",
     ])
     assert untagged(prod, PROD_TAGS) == []
 
@@ -71,7 +72,7 @@ def test_daily_rule_and_copy_to_dr(prod):
     assert plan["name"] == f"{NAME}-daily"
     (rule,) = plan["rules"]
     assert (rule["ruleName"], rule["targetVaultName"], rule["schedule"]) == (
-        "daily", f"{NAME}-vault", "cron(0 5 ? * * *)")
+        "daily", f"{NAME}-vault", "cron(0 8 ? * * *)")
     assert (rule["startWindow"], rule["completionWindow"]) == (60, 360)
     assert rule["lifecycle"] == {"deleteAfter": 30}
     assert rule["copyActions"] == [{
@@ -121,3 +122,19 @@ def test_dev_has_no_lock_and_no_dr_copy(dev):
     (pitr,) = dev.named(f"{NAME}-pitr-plan").inputs["rules"]
     assert pitr["lifecycle"] == {"deleteAfter": 7} and "copyActions" not in pitr
     assert dev.named(f"{NAME}-vault").inputs["forceDestroy"] is True
+
+
+def test_both_regions_opt_in_the_selected_resource_types_before_any_plan(prod):
+    settings = prod.named(f"{NAME}-region-settings")
+    dr_settings = prod.named(f"{NAME}-dr-region-settings")
+    for region_settings in (settings, dr_settings):
+        assert region_settings.inputs == {"resourceTypeOptInPreference": {"EBS": True, "RDS": True, "S3": True}}
+    assert settings.provider == ""  # the component's (primary) provider
+    assert dr_settings.provider.startswith(prod.named("aws-dr").urn)
+    for dependent in (f"{NAME}-plan", f"{NAME}-pitr-plan", f"{NAME}-selection", f"{NAME}-pitr-selection"):
+        assert {settings.urn, dr_settings.urn} <= set(prod.named(dependent).dependencies), dependent
+
+
+def test_dev_opts_in_its_primary_region_only(dev):
+    assert [r.name for r in dev.of_type("aws:backup/regionSettings:RegionSettings")] == [f"{NAME}-region-settings"]
+    assert dev.named(f"{NAME}-region-settings").urn in dev.named(f"{NAME}-plan").dependencies

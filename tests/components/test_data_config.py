@@ -91,6 +91,44 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
      {"backup.vaultLockMinRetentionDays": 45},
      [f"{P}: backup.retentionDays: 30: {LOCK}", f"{P}: backup.drRetentionDays: 30: {LOCK}",
       f"{P}: backup.continuousRetentionDays: 30: {LOCK}"]),
+    ("AWS Backup starting in a database's maintenance window",
+     {"backup.schedule": "cron(0 5 ? * * *)"},
+     [f"{P}: backup.schedule: 'cron(0 5 ? * * *)': its start window (60 minutes) falls in or within 60 minutes "
+      "before database.prm.maintenanceWindow (sun:05:00-sun:06:00), when AWS Backup does not start database "
+      "backups; move it",
+      f"{P}: backup.schedule: 'cron(0 5 ? * * *)': its start window (60 minutes) falls in or within 60 minutes "
+      "before database.nlfhir.maintenanceWindow (sun:06:00-sun:07:00), when AWS Backup does not start database "
+      "backups; move it"]),
+    ("AWS Backup starting within the hour before a maintenance window",
+     {"backup.schedule": "cron(30 3 ? * * *)", "backup.startWindowMinutes": 60},
+     [f"{P}: backup.schedule: 'cron(30 3 ? * * *)': its start window (60 minutes) falls in or within 60 minutes "
+      "before database.prm.maintenanceWindow (sun:05:00-sun:06:00), when AWS Backup does not start database "
+      "backups; move it"]),
+    ("AWS Backup schedule that is not daily",
+     {"backup.schedule": "cron(0 */6 ? * * *)"},
+     [f"{P}: backup.schedule: 'cron(0 */6 ? * * *)': must be a daily AWS Backup schedule cron(M H ? * * *) so its "
+      "start window can be checked against the databases' maintenance windows"]),
+    ("RDS backup window ending within the hour before maintenance",
+     {"database.prm.backupWindow": "04:15-04:45"},
+     [f"{P}: database.prm.backupWindow: '04:15-04:45': falls within 60 minutes before maintenanceWindow "
+      "(sun:05:00-sun:06:00): backups must not start in or within an hour before the maintenance window; "
+      "move one of them"]),
+    ("a full version instead of the major",
+     {"database.prm.engineVersion": "16.4"},
+     [f"{P}: database.prm.engineVersion: '16.4': must be a PostgreSQL major version RDS offers for new instances "
+      "(18), the major only: autoMinorVersionUpgrade applies the minors"]),
+    ("minor upgrades switched off",
+     {"database.nlfhir.autoMinorVersionUpgrade": False},
+     [f"{P}: database.nlfhir.autoMinorVersionUpgrade: false: must be true: engineVersion pins the major only, and "
+      "AWS's minor upgrades must not fight the stack"]),
+    ("the app logging in as the master user",
+     {"database.prm.appUsername": "care_admin"},
+     [f"{P}: database.prm.appUsername: 'care_admin': must differ from masterUsername (care_admin) and not start "
+      "with rds or pg_ (reserved): apps never log in as the master user"]),
+    ("no key administrator",
+     {"encryption.keyAdminArns": []},
+     [f"{P}: encryption.keyAdminArns: []: must name at least one key administrator, the role that runs "
+      "`pulumi up` included: KMS refuses a key policy that would lock the caller out"]),
     ("storage lifecycle out of order",
      {"storage.lifecycle.infrequentAccessAfterDays": 60, "storage.lifecycle.glacierAfterDays": 45},
      [f"{P}: storage.lifecycle.glacierAfterDays: 45: must be later than infrequentAccessAfterDays (60)"]),

@@ -35,6 +35,9 @@ def _build(config, *, dr: bool, protect: bool, name: str = "care-prod-prm") -> d
         pulumi.export("endpoint", db.endpoint)
         pulumi.export("readers", db.reader_endpoints)
         pulumi.export("secret", db.master_secret_arn)
+        pulumi.export("resourceIds", db.resource_ids)
+        pulumi.export("env", db.binding.environment())
+        pulumi.export("connectPolicy", db.binding.connect_policy("us-east-2", "333333333333"))
         result["port"] = db.port
         result["pitr"] = db.point_in_time_recovery
 
@@ -63,6 +66,8 @@ def test_children_and_counts(prod):
         *["aws:cloudwatch/logGroup:LogGroup"] * 6,
         "aws:rds/instance:Instance", "aws:rds/instance:Instance", "aws:rds/instance:Instance",
         "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication",
+        "random:index/randomPassword:RandomPassword", "aws:secretsmanager/secret:Secret",
+        "aws:secretsmanager/secretVersion:SecretVersion",
     ])
     assert all(r.type == COMPONENT or r.parent == component.urn or r.is_provider for r in plan.resources)
     assert untagged(plan, PROD_TAGS) == []
@@ -72,12 +77,13 @@ def test_primary_is_the_seeds_instance(prod):
     primary = prod["plan"].named("care-prod-prm-primary")
     i = primary.inputs
     assert (i["identifier"], i["engine"], i["engineVersion"], i["instanceClass"]) == (
-        "care-prod-prm", "postgres", "16.4", "db.r5.xlarge")
+        "care-prod-prm", "postgres", "18", "db.r5.xlarge")
     assert i["multiAz"] is True and "availabilityZone" not in i
     assert (i["storageType"], i["allocatedStorage"], i["maxAllocatedStorage"]) == ("gp3", 200, 1000)
     assert (i["storageEncrypted"], i["kmsKeyId"]) == (True, KEY)
-    assert (i["manageMasterUserPassword"], i["masterUserSecretKmsKeyId"]) == (True, SECRETS_KEY)
-    assert "password" not in i
+    # RDS refuses replicas of an instance whose master password it manages: a stack-generated secret instead.
+    assert "manageMasterUserPassword" not in i and "masterUserSecretKmsKeyId" not in i
+    assert (i["username"], i["password"]) == ("care_admin", "[secret]")
     assert i["iamDatabaseAuthenticationEnabled"] is True
     assert i["publiclyAccessible"] is False
     assert i["enabledCloudwatchLogsExports"] == ["postgresql", "upgrade"]
@@ -93,7 +99,7 @@ def test_backups_windows_and_protection(prod):
     assert (i["deletionProtection"], i["skipFinalSnapshot"], i["finalSnapshotIdentifier"]) == (
         True, False, "care-prod-prm-final")
     assert i["applyImmediately"] is False
-    assert i["autoMinorVersionUpgrade"] is False
+    assert (i["autoMinorVersionUpgrade"], i["allowMajorVersionUpgrade"]) == (True, False)
     assert i["tags"] == {"Name": "care-prod-prm", **PROD_TAGS, "Backup": "true"}
 
 
@@ -113,7 +119,8 @@ def test_monitoring(prod):
 def test_parameter_groups(prod):
     plan = prod["plan"]
     params = plan.named("care-prod-prm-params").inputs
-    assert params["family"] == "postgres16"
+    assert (params["namePrefix"], params["family"]) == ("care-prod-prm-params-", "postgres18")
+    assert "name" not in params  # a prefix: a replacement (family change) is created before the old is deleted
     values = {p["name"]: (p["value"], p["applyMethod"]) for p in params["parameters"]}
     assert values == {
         "rds.force_ssl": ("1", "immediate"), "log_statement": ("ddl", "immediate"),
@@ -122,7 +129,10 @@ def test_parameter_groups(prod):
     }
     replica = {p["name"]: p["value"] for p in plan.named("care-prod-prm-replica-params").inputs["parameters"]}
     assert replica["rds.force_ssl"] == "1" and replica["hot_standby_feedback"] == "1"
-    assert plan.named("care-prod-prm-primary").inputs["parameterGroupName"] == "care-prod-prm-params"
+    replica_params = plan.named("care-prod-prm-replica-params").inputs
+    assert (replica_params["namePrefix"], replica_params["family"]) == ("care-prod-prm-replica-params-", "postgres18")
+    group_name = plan.named("care-prod-prm-primary").inputs["parameterGroupName"]
+    assert group_name.startswith("care-prod-prm-params-") and len(group_name) == len("care-prod-prm-params-") + 26
 
 
 def test_replicas_take_only_what_aws_accepts(prod):
@@ -135,7 +145,8 @@ def test_replicas_take_only_what_aws_accepts(prod):
         assert i["identifier"] == f"care-prod-prm-replica-{n}"
         assert i["instanceClass"] == "db.r5.xlarge"
         assert i["storageEncrypted"] is True  # with the source's key: a same-region replica takes no kmsKeyId
-        assert i["parameterGroupName"] == "care-prod-prm-replica-params"
+        assert i["parameterGroupName"].startswith("care-prod-prm-replica-params-")
+        assert (i["copyTagsToSnapshot"], i["autoMinorVersionUpgrade"]) == (True, True)
         assert i["skipFinalSnapshot"] is True
         assert i["multiAz"] is False
         for rejected in ("kmsKeyId", "username", "password", "manageMasterUserPassword", "masterUserSecretKmsKeyId",
@@ -165,6 +176,7 @@ def test_security_group_admits_only_clients(prod):
     assert sg["egress"] == []
     subnets = prod["plan"].named("care-prod-prm-subnets").inputs
     assert subnets["subnetIds"] == ["subnet-a", "subnet-b", "subnet-c"]
+    assert (subnets["namePrefix"], "name" in subnets) == ("care-prod-prm-subnets-", False)
 
 
 def test_backups_replicate_to_dr(prod):
@@ -183,7 +195,8 @@ def test_outputs(prod):
     assert outputs["endpoint"].startswith("care-prod-prm.c") and outputs["endpoint"].endswith(
         ".us-east-2.rds.amazonaws.com")
     assert [r.split(".")[0] for r in outputs["readers"]] == ["care-prod-prm-replica-1", "care-prod-prm-replica-2"]
-    assert outputs["secret"].startswith("arn:aws:secretsmanager:us-east-2:123456789012:secret:rds!db-")
+    assert outputs["secret"].startswith("arn:aws:secretsmanager:us-east-2:123456789012:secret:care-prod-prm-master-")
+    assert [rid.startswith("db-") for rid in outputs["resourceIds"]] == [True, True, True]
     assert prod["pitr"] == {"enabled": True, "retentionDays": 30, "replicatedToDr": True}
     assert prod["port"] == 5432
 
@@ -198,3 +211,77 @@ def test_dev_shape_is_single_az_and_unprotected(dev):
     assert plan.of_type("aws:rds/instance:Instance") == [primary]
     assert plan.of_type("aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication") == []
     assert plan.outputs["readers"] == []
+
+
+def test_master_password_is_a_stack_secret_in_secrets_manager(prod):
+    plan = prod["plan"]
+    password = plan.named("care-prod-prm-master-password").inputs
+    assert password == {"length": 40, "special": True, "overrideSpecial": "!#$%&*()-_=+[]{}<>:?", "minLower": 1,
+                        "minUpper": 1, "minNumeric": 1}
+    assert not set(password["overrideSpecial"]) & set('/"@ ')  # RDS refuses these in a master password
+    secret = plan.named("care-prod-prm-master-secret")
+    assert secret.inputs == {
+        "namePrefix": "care-prod-prm-master-", "kmsKeyId": SECRETS_KEY, "recoveryWindowInDays": 30,
+        "description": "care-prod-prm: PostgreSQL master user (bootstrap only; apps use IAM authentication)",
+        "tags": {"Name": "care-prod-prm-master-secret", **PROD_TAGS},
+    }
+    assert secret.protect is True
+    version = plan.named("care-prod-prm-master-secret-value")
+    assert version.inputs["secretString"] == "[secret]"
+    assert plan.named("care-prod-prm-primary").urn in version.dependencies
+    value = json.loads(version.unmasked_inputs()["secretString"])
+    assert {k: v for k, v in value.items() if k not in ("host", "password")} == {
+        "engine": "postgres", "port": 5432, "dbname": "app", "username": "care_admin"}
+    assert value["password"] == "[offline random care-prod-prm-master-password]"
+
+
+def test_apps_bind_with_their_own_iam_user_never_the_master(prod):
+    outputs = prod["plan"].outputs
+    env = outputs["env"]
+    assert {k: v for k, v in env.items() if k not in ("DATABASE_HOST", "DATABASE_READER_HOSTS")} == {
+        "DATABASE_PORT": "5432", "DATABASE_NAME": "app", "DATABASE_USER": "prm_api",
+        "DATABASE_IAM_AUTH": "true", "DATABASE_SSLMODE": "require"}
+    assert env["DATABASE_HOST"] == outputs["endpoint"]
+    assert env["DATABASE_READER_HOSTS"] == ",".join(outputs["readers"])
+    policy = json.loads(outputs["connectPolicy"])
+    assert policy["Statement"] == [{
+        "Sid": "ConnectAsAppUser", "Effect": "Allow", "Action": "rds-db:connect",
+        "Resource": [f"arn:aws:rds-db:us-east-2:333333333333:dbuser:{rid}/prm_api" for rid in outputs["resourceIds"]],
+    }]
+
+
+def test_monitoring_role_policy_is_attached_before_rds_uses_it(prod):
+    plan = prod["plan"]
+    attachment = plan.named("care-prod-prm-monitoring-policy").urn
+    for name in ("care-prod-prm-primary", "care-prod-prm-replica-1", "care-prod-prm-replica-2"):
+        assert attachment in plan.named(name).dependencies, name
+
+
+def test_the_pinned_major_is_offered_and_not_deprecated_in_cfn_lints_rds_data():
+    """cfn-lint ships AWS's RDS engine-version data (and flags 16.4 and 17 with W3691 for new instances)."""
+    from pathlib import Path
+
+    import cfnlint
+
+    from components.database import OFFERED_MAJORS
+
+    data = Path(cfnlint.__file__).parent / "data/schemas/extensions/aws_rds_dbinstance"
+
+    def postgres_versions(file: str) -> set[str]:
+        for block in json.loads((data / file).read_text())["allOf"]:
+            condition = block["if"]["properties"]
+            if condition.get("Engine", {}).get("const") == "postgres" and "EngineVersion" in condition:
+                return set(condition["EngineVersion"]["enum"])
+        raise AssertionError(f"no postgres block in {file}")
+
+    def offered(file: str) -> set[str]:
+        for block in json.loads((data / file).read_text())["allOf"]:
+            if block.get("if", {}).get("properties", {}).get("Engine", {}).get("const") == "postgres":
+                return set(block["then"]["properties"]["EngineVersion"]["enum"])
+        raise AssertionError(f"no postgres block in {file}")
+
+    deprecated = postgres_versions("engine_version_deprecated.json")
+    assert {"16.4", "17"} <= deprecated
+    assert OFFERED_MAJORS == ("18",)
+    for major in OFFERED_MAJORS:
+        assert major in offered("engine_version.json") and major not in deprecated

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.encryption import PRIMARY_DOMAINS, KeyRing
+from components.encryption import PRIMARY_DOMAINS, KeyRing, autoscaling_role_options
 from tests.helpers import PROD_TAGS, render, stack_config, untagged
 
 ACCOUNT = "333333333333"
@@ -64,7 +64,8 @@ def test_dr_keys_live_in_the_dr_region(plan) -> None:  # type: ignore[no-untyped
                                "dr-provider-id")
     assert plan.named("care-test-kms-backup").provider == ""  # the primary ring used the default provider here
     assert _statement(_policy(plan, "care-test-dr-kms-backup"), "UseThroughOwningService")["Condition"] == {
-        "StringEquals": {"kms:ViaService": "backup.us-west-2.amazonaws.com", "kms:CallerAccount": ACCOUNT}}
+        "StringEquals": {"kms:ViaService": ["backup.us-west-2.amazonaws.com", "rds.us-west-2.amazonaws.com",
+                                            "ec2.us-west-2.amazonaws.com"], "kms:CallerAccount": ACCOUNT}}
 
 
 def test_cloudwatch_logs_gets_an_explicit_grant_scoped_to_the_account(plan) -> None:  # type: ignore[no-untyped-def]
@@ -77,12 +78,70 @@ def test_cloudwatch_logs_gets_an_explicit_grant_scoped_to_the_account(plan) -> N
 
 @pytest.mark.parametrize("domain,service", [
     ("database", "rds"), ("cache", "elasticache"), ("storage", "s3"), ("eks", "eks"), ("ebs", "ec2"),
-    ("streaming", "kafka"), ("backup", "backup"), ("secrets", "secretsmanager"),
+    ("streaming", "kafka"), ("secrets", "secretsmanager"),
+    # AWS Backup copies RDS and EBS snapshots into the vault through those services, with the vault's key.
+    ("backup", ["backup", "rds", "ec2"]),
 ])
-def test_data_keys_are_used_only_through_their_service(plan, domain: str, service: str) -> None:  # type: ignore[no-untyped-def]
+def test_data_keys_are_used_only_through_their_service(plan, domain: str, service) -> None:  # type: ignore[no-untyped-def]
     statement = _statement(_policy(plan, f"care-test-kms-{domain}"), "UseThroughOwningService")
     assert statement["Principal"] == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}
-    assert statement["Condition"]["StringEquals"]["kms:ViaService"] == f"{service}.us-east-2.amazonaws.com"
+    assert statement["Action"] == ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                                   "kms:DescribeKey", "kms:CreateGrant", "kms:ListGrants"]
+    expected = ([f"{s}.us-east-2.amazonaws.com" for s in service] if isinstance(service, list)
+                else f"{service}.us-east-2.amazonaws.com")
+    assert statement["Condition"] == {"StringEquals": {"kms:ViaService": expected, "kms:CallerAccount": ACCOUNT}}
+
+
+def test_no_statement_grants_the_account_root_unconditionally(plan) -> None:  # type: ignore[no-untyped-def]
+    # A root kms:* statement would let any IAM policy use the PHI keys directly (issue #8 item 9).
+    root = f"arn:aws:iam::{ACCOUNT}:root"
+    for key in plan.of_type("aws:kms/key:Key"):
+        for statement in json.loads(key.inputs["policy"])["Statement"]:
+            assert statement["Action"] != "kms:*", (key.name, statement["Sid"])
+            if statement["Principal"] == {"AWS": root}:
+                assert set(statement["Condition"]["StringEquals"]) == {"kms:ViaService", "kms:CallerAccount"}
+        sids = [s["Sid"] for s in json.loads(key.inputs["policy"])["Statement"]]
+        assert sids[0] == "KeyAdministrators", key.name
+
+
+def test_administrators_keep_put_key_policy_against_the_lockout_check(plan) -> None:  # type: ignore[no-untyped-def]
+    admins = _statement(_policy(plan, "care-test-kms-database"), "KeyAdministrators")
+    assert admins["Action"] == [
+        "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
+        "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
+        "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand",
+    ]
+
+
+def test_key_admins_are_required() -> None:
+    from components.encryption import EncryptionConfig
+
+    with pytest.raises(ValueError, match="must name at least one key administrator, the role that runs `pulumi up` "
+                                         "included: KMS refuses a key policy that would lock the caller out"):
+        EncryptionConfig.model_validate({"keyAdminArns": []})
+
+
+def test_ebs_key_waits_for_the_auto_scaling_service_linked_role(plan) -> None:  # type: ignore[no-untyped-def]
+    (role,) = plan.of_type("aws:iam/serviceLinkedRole:ServiceLinkedRole")
+    assert role.name == "care-test-kms-autoscaling-slr"
+    assert role.inputs == {"awsServiceName": "autoscaling.amazonaws.com",
+                           "tags": {"Name": "AWSServiceRoleForAutoScaling", **PROD_TAGS}}
+    assert role.urn in plan.named("care-test-kms-ebs").dependencies
+    assert role.urn not in plan.named("care-test-kms-database").dependencies
+    options = autoscaling_role_options(stack_config("prod").encryption, ACCOUNT)
+    assert (options.retain_on_delete, options.import_) == (True, None)
+
+
+def test_an_existing_service_linked_role_is_adopted_by_import() -> None:
+    cfg = stack_config("prod", encryption__autoscalingServiceLinkedRole="adopt")
+    plan = render(lambda: KeyRing("k", cfg.encryption, domains=("ebs",), region="us-east-2", account_id=ACCOUNT,
+                                  alias_prefix="care-platform/prod", tags=PROD_TAGS))
+    (role,) = plan.of_type("aws:iam/serviceLinkedRole:ServiceLinkedRole")
+    assert role.inputs == {"awsServiceName": "autoscaling.amazonaws.com"}  # an import must match: no tags
+    assert role.urn in plan.named("k-ebs").dependencies
+    options = autoscaling_role_options(cfg.encryption, ACCOUNT)
+    assert (options.retain_on_delete, options.import_) == (
+        True, f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling")
 
 
 def test_ebs_key_lets_auto_scaling_launch_encrypted_volumes(plan) -> None:  # type: ignore[no-untyped-def]

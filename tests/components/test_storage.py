@@ -145,7 +145,10 @@ def test_app_data_replicates_to_dr(prod):
         "destination": {"bucket": f"arn:aws:s3:::{NAME}-dr-app-data-{ACCOUNT}", "storageClass": "STANDARD",
                         "encryptionConfiguration": {"replicaKmsKeyId": DR_KEY}},
     }
-    assert prod.named(f"{NAME}-app-data-versioning").urn in replication.dependencies
+    # Versioning on both sides and the role's permissions exist before the rule (S3 rejects it otherwise).
+    for needed in (f"{NAME}-app-data-versioning", f"{NAME}-dr-app-data-versioning",
+                   f"{NAME}-app-data-replication-policy"):
+        assert prod.named(needed).urn in replication.dependencies, needed
     policy = json.loads(prod.named(f"{NAME}-app-data-replication-policy").inputs["policy"])
     resources = {s["Action"][0]: s["Resource"] for s in policy["Statement"]}
     assert resources["s3:ReplicateObject"] == f"arn:aws:s3:::{NAME}-dr-app-data-{ACCOUNT}/*"
@@ -171,3 +174,10 @@ def test_a_kms_key_is_required_outside_the_log_bucket():
 
     with pytest.raises(Exception, match="only the access-log bucket may use SSE-S3"):
         render(program)
+
+
+def test_access_logging_waits_for_the_log_buckets_delivery_policy(prod):
+    for label, target in (("static-assets", "access-logs"), ("app-data", "access-logs"),
+                          ("audit-logs", "access-logs"), ("dr-app-data", "dr-access-logs")):
+        logging = prod.named(f"{NAME}-{label}-access-logging")
+        assert prod.named(f"{NAME}-{target}-policy").urn in logging.dependencies, label

@@ -146,3 +146,29 @@ def test_the_real_pack_finds_no_mandatory_violation(stack: str, tmp_path: Path) 
     assert "| Technical safeguards | 164.312(a)(2)(iv) Access control: encryption and decryption |" in compliance
     assert "| FAIL |" not in compliance
     assert ("**Result: PASS**" in compliance) is (stack != "dev")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_data_tier_is_deployable_in_every_stack(stack: str) -> None:
+    """Issue #8, data tier: what AWS would reject is absent from every rendered stack."""
+    plan = rendered_stack(stack)
+    for instance in plan.of_type("aws:rds/instance:Instance"):
+        i = instance.inputs
+        assert "manageMasterUserPassword" not in i, instance.name  # RDS refuses replicas of such sources
+        assert i["autoMinorVersionUpgrade"] is True and i["copyTagsToSnapshot"] is True, instance.name
+        if "replicateSourceDb" not in i:
+            assert (i["engineVersion"], i["password"]) == ("18", "[secret]"), instance.name
+    rds_groups = plan.of_type("aws:rds/parameterGroup:ParameterGroup") + plan.of_type("aws:rds/subnetGroup:SubnetGroup")
+    for group in rds_groups:
+        assert "name" not in group.inputs and group.inputs["namePrefix"].endswith("-"), group.name
+    assert {g.inputs["family"] for g in plan.of_type("aws:rds/parameterGroup:ParameterGroup")} == {"postgres18"}
+    (slr,) = plan.of_type("aws:iam/serviceLinkedRole:ServiceLinkedRole")
+    assert slr.urn in plan.named(f"care-{stack}-kms-ebs").dependencies
+    settings = plan.of_type("aws:backup/regionSettings:RegionSettings")
+    assert len(settings) == 2  # primary and DR region, in every stack
+    assert [r.inputs["resourceTypeOptInPreference"] for r in settings] == [
+        {"EBS": True, "RDS": True, "S3": True}] * len(settings)
+    jobs = {r.name: r for r in plan.of_type("kubernetes:batch/v1:Job") if "bootstrap" in r.name}
+    assert sorted(jobs) == [f"care-{stack}-nlfhir-bootstrap-job", f"care-{stack}-prm-bootstrap-job"]
+    for app, db in (("nlfhir", "nlfhir"), ("prm-api", "prm")):
+        assert jobs[f"care-{stack}-{db}-bootstrap-job"].urn in plan.named(f"care-{stack}-{app}-deployment").dependencies
