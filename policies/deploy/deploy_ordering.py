@@ -1,0 +1,214 @@
+"""Create-before-use: resources AWS rejects, or silently skips, unless what they need exists first, and
+physical names that collide when Pulumi replaces a resource (create-before-delete is its default).
+
+Dependencies are read as the engine gives them to ``AnalyzeStack``: each resource's ``dependencies`` and
+``propertyDependencies`` (a resource that only *names* another by a string has no edge, and Pulumi may
+create both at once).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from deploy_common import (
+    BACKUP_REGION_SETTINGS,
+    BACKUP_SELECTION,
+    CACHE_PARAMETER_GROUP,
+    CACHE_RG,
+    K8S_STORAGE_CLASS,
+    KMS_KEY,
+    KMS_KEY_POLICY,
+    MSK_CONFIGURATION,
+    RDS_CLUSTER_PARAMETER_GROUP,
+    RDS_INSTANCE,
+    RDS_PARAMETER_GROUP,
+    S3_BUCKETS,
+    S3_REPLICATION,
+    S3_VERSIONING,
+    SERVICE_LINKED_ROLE,
+    Report,
+    Resource,
+    Settings,
+    as_list,
+    is_true,
+    is_unknown,
+    of_type,
+    parse_json,
+    policies_of,
+    region_of,
+    stack_policy,
+)
+
+S3_REPLICATION_SOURCE = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-requirements.html"
+SLR_SOURCE = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/key-policy-requirements-EBS-encryption.html"
+BACKUP_OPT_IN_SOURCE = "https://docs.aws.amazon.com/aws-backup/latest/devguide/service-opt-in.html"
+NAMING_SOURCE = "https://www.pulumi.com/docs/iac/concepts/resources/names/#autonaming"
+
+
+def _linked(user: Resource, other: Resource) -> bool:
+    """Whether the engine orders ``user`` after ``other`` (a dependency or a property dependency)."""
+    return other.urn in user.dependencies or any(other.urn in urns for urns in user.property_dependencies.values())
+
+
+def _bucket_named(resources: list[Resource], value: Any) -> Resource | None:
+    if not isinstance(value, str) or not value:
+        return None
+    name = value.split(":::", 1)[-1]
+    return next((b for b in of_type(resources, *S3_BUCKETS) if b.get("bucket") == name), None)
+
+
+def _versioning_of(resources: list[Resource], bucket: Resource) -> list[Resource]:
+    return [v for v in of_type(resources, *S3_VERSIONING)
+            if v.get("bucket") == bucket.get("bucket") or bucket.urn in v.property_dependencies.get("bucket", [])]
+
+
+@stack_policy(
+    "s3-replication-after-versioning", concern="ordering", source=S3_REPLICATION_SOURCE,
+    types=(S3_REPLICATION, *S3_VERSIONING),
+    description="An S3 replication configuration depends on the source's and every destination's BucketVersioning.",
+)
+def s3_replication_after_versioning(resources: list[Resource], report: Report, _: Settings) -> None:
+    for config in of_type(resources, S3_REPLICATION):
+        ends: list[tuple[str, Any]] = [("source", config.get("bucket"))]
+        rules = as_list(config.get("rules"))
+        if is_unknown(rules):
+            continue
+        ends += [("destination", (rule or {}).get("destination", {}).get("bucket")) for rule in rules]
+        for role, value in ends:
+            bucket = _bucket_named(resources, value)
+            if bucket is None:
+                continue  # unknown, or a bucket outside this stack
+            versionings = _versioning_of(resources, bucket)
+            if not versionings:
+                report(f"replicates {role} bucket {bucket.get('bucket')}, which has no BucketVersioning in the stack: "
+                       "S3 rejects replication unless both buckets have versioning enabled. Keep "
+                       "storage.replicateToDr only with versioned buckets (SecureBucket).", config.urn)
+            elif not any(_linked(config, v) for v in versionings):
+                report(f"does not depend on the {role} bucket's BucketVersioning ({versionings[0].name}): Pulumi may "
+                       "create it first and S3 rejects replication before versioning is enabled. Add "
+                       f"depends_on=[{versionings[0].name}] (components/storage.py).", config.urn)
+
+
+_SLR = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/aws-service-role/([^/]+)/([^\"/]+)")
+
+
+def _service_linked_roles(document: Any) -> Iterator[tuple[str, str]]:
+    """(service, role name) for every service-linked role a policy document names as a principal."""
+    for statement in as_list((document or {}).get("Statement")):
+        principal = (statement or {}).get("Principal") if isinstance(statement, dict) else None
+        names = principal.get("AWS") if isinstance(principal, dict) else principal
+        for arn in as_list(names) if not is_unknown(names) else []:
+            match = _SLR.match(arn) if isinstance(arn, str) else None
+            if match:
+                yield match.group(1), match.group(2)
+
+
+@stack_policy(
+    "kms-key-service-linked-role-first", concern="ordering", source=SLR_SOURCE,
+    types=(KMS_KEY, KMS_KEY_POLICY, SERVICE_LINKED_ROLE),
+    description="A key policy naming a service-linked role depends on a ServiceLinkedRole resource for it.",
+)
+def kms_key_service_linked_role_first(resources: list[Resource], report: Report, _: Settings) -> None:
+    roles = list(of_type(resources, SERVICE_LINKED_ROLE))
+    for key in of_type(resources, KMS_KEY, KMS_KEY_POLICY):
+        document = parse_json(key.get("policy"))
+        for service, role in sorted(set(_service_linked_roles(document))):
+            owners = [r for r in roles if r.get("awsServiceName") == service]
+            if not owners:
+                report(f"its key policy names {role} ({service}), but the stack has no aws.iam.ServiceLinkedRole for "
+                       f"{service}: in a fresh account the role does not exist yet and KMS rejects the policy "
+                       "(MalformedPolicyDocumentException). Create or adopt the role in the stack (components/"
+                       "encryption.py) and make the key depend on it.", key.urn)
+            elif not any(_linked(key, owner) for owner in owners):
+                report(f"its key policy names {role} but the key does not depend on {owners[0].name}: Pulumi may "
+                       "create the key first. Add depends_on on the ServiceLinkedRole.", key.urn)
+
+
+#: AWS Backup resource types (RegionSettings' keys) of the stack's resource types that tag selections can pick.
+BACKUP_TYPES: dict[str, str] = {
+    RDS_INSTANCE: "RDS", "aws:rds/cluster:Cluster": "Aurora", "aws:s3/bucket:Bucket": "S3",
+    "aws:s3/bucketV2:BucketV2": "S3", "aws:ebs/volume:Volume": "EBS", "aws:dynamodb/table:Table": "DynamoDB",
+    "aws:efs/fileSystem:FileSystem": "EFS", "aws:ec2/instance:Instance": "EC2",
+}
+_ARN_TYPES = {"rds": "RDS", "s3": "S3", "ec2": "EBS", "dynamodb": "DynamoDB", "elasticfilesystem": "EFS"}
+
+
+def _selected_types(selection: Resource, resources: list[Resource], region: str | None) -> set[str]:
+    """The Backup resource types a selection picks in its region: by ARN and by the tags it selects on."""
+    types: set[str] = set()
+    for arn in as_list(selection.get("resources")) if not is_unknown(selection.get("resources")) else []:
+        parts = arn.split(":") if isinstance(arn, str) else []
+        if len(parts) > 2 and parts[2] in _ARN_TYPES:
+            types.add(_ARN_TYPES[parts[2]])
+    wanted = [(t.get("key"), t.get("value")) for t in as_list(selection.get("selectionTags"))
+              if isinstance(t, dict) and t.get("type") == "STRINGEQUALS"]
+    if not wanted:
+        return types
+    for resource in resources:
+        kind = BACKUP_TYPES.get(resource.type)
+        tags = resource.get("tags") if kind else None
+        if isinstance(tags, dict) and region_of(resource) == region and any(tags.get(k) == v for k, v in wanted):
+            types.add(kind)  # type: ignore[arg-type]
+    for sc in of_type(resources, K8S_STORAGE_CLASS):  # EBS volumes the CSI driver tags for backup
+        params = sc.get("parameters") or {}
+        if isinstance(params, dict) and any(f"{k}={v}" in params.values() for k, v in wanted):
+            types.add("EBS")
+    return types
+
+
+@stack_policy(
+    "backup-region-opt-in", concern="ordering", source=BACKUP_OPT_IN_SOURCE,
+    types=(BACKUP_SELECTION, BACKUP_REGION_SETTINGS),
+    description="Every resource type a backup selection picks is opted in by a RegionSettings of that region.",
+)
+def backup_region_opt_in(resources: list[Resource], report: Report, _: Settings) -> None:
+    settings = list(of_type(resources, BACKUP_REGION_SETTINGS))
+    for selection in of_type(resources, BACKUP_SELECTION):
+        region = region_of(selection)
+        opted: set[str] = set()
+        for s in settings:
+            if region_of(s) == region:
+                prefs = s.get("resourceTypeOptInPreference") or {}
+                opted |= {k for k, v in prefs.items() if is_true(v)} if isinstance(prefs, dict) else set()
+        missing = sorted(_selected_types(selection, resources, region) - opted)
+        if missing:
+            report(f"selects {', '.join(missing)} resources in {region or 'its region'}, which no "
+                   "aws.backup.RegionSettings of that region opts in: AWS Backup silently skips resource types the "
+                   "region has not opted in. Add a RegionSettings with resourceTypeOptInPreference "
+                   f"{{{', '.join(f'{m}: true' for m in missing)}}} in both regions (components/backup.py).",
+                   selection.urn)
+
+
+FIXED_NAME_TYPES: dict[str, tuple[str, str]] = {
+    RDS_PARAMETER_GROUP: ("name", "RDS parameter group"),
+    RDS_CLUSTER_PARAMETER_GROUP: ("name", "RDS cluster parameter group"),
+    CACHE_PARAMETER_GROUP: ("name", "ElastiCache parameter group"),
+    MSK_CONFIGURATION: ("name", "MSK configuration"),
+}
+
+
+@stack_policy(
+    "replaceable-physical-names", concern="naming", source=NAMING_SOURCE, types=tuple(FIXED_NAME_TYPES),
+    description="Parameter groups and MSK configurations use namePrefix or auto-naming, not a fixed name.",
+)
+def replaceable_physical_names(resources: list[Resource], report: Report, _: Settings) -> None:
+    users = list(of_type(resources, RDS_INSTANCE, CACHE_RG))
+    for resource in of_type(resources, *FIXED_NAME_TYPES):
+        prop, what = FIXED_NAME_TYPES[resource.type]
+        name = resource.get(prop)
+        if not isinstance(name, str) or not name or resource.get("namePrefix"):
+            continue
+        if resource.type == MSK_CONFIGURATION:
+            fix = "a name derived per replacement (e.g. suffixed with the Kafka version) or delete_before_replace"
+        else:
+            fix = "namePrefix instead of name"
+        in_use = [u.name for u in users if u.get("parameterGroupName") == name]
+        report(f"{what} has the fixed name {name!r}: a change that forces replacement (family, Kafka versions) "
+               f"creates the new one before deleting the old, and AWS rejects the duplicate name"
+               f"{' while ' + ', '.join(in_use) + ' use it' if in_use else ''}. Use {fix} "
+               "(components/).", resource.urn)
+
+
+POLICIES = policies_of(__name__)
