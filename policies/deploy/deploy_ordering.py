@@ -207,7 +207,7 @@ def replaceable_physical_names(resources: list[Resource], report: Report, _: Set
         in_use = [u.name for u in users if u.get("parameterGroupName") == name]
         report(f"{what} has the fixed name {name!r}: a change that forces replacement (family, Kafka versions) "
                f"creates the new one before deleting the old, and AWS rejects the duplicate name"
-               f"{' while ' + ', '.join(in_use) + ' use it' if in_use else ''}. Use {fix} "
+               f"{' while ' + ', '.join(in_use) + ' reference it' if in_use else ''}. Use {fix} "
                "(components/).", resource.urn)
 
 

@@ -19,8 +19,9 @@ def test_every_catalogue_entry_is_dated_and_sourced() -> None:
     assert catalogue["checked"] == dt.date(2026, 12, 2) and catalogue["warnDays"] == 90
     for name, entry in catalogue["entries"].items():
         assert entry["checked"] == dt.date(2026, 12, 2), name
+        parts = entry.get("charts", entry.get("addons", {})).values()
         assert any(str(v).startswith("https://") for k, v in entry.items() if "ource" in k) or all(
-            str(c["source"]).startswith("https://") for c in entry.get("charts", entry.get("addons", {})).values()), name
+            str(c["source"]).startswith("https://") for c in parts), name
 
 
 def test_eks_version_past_standard_support_fails_and_a_current_one_passes() -> None:
