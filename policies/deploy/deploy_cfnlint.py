@@ -55,7 +55,7 @@ class Translated:
     resource: Resource
     cfn_type: str
     properties: dict[str, Any]
-    keys: dict[str, str]  # CloudFormation top-level property -> config key to change
+    keys: dict[str, str]  # CloudFormation property path -> config key to change
     notes: list[str] = field(default_factory=list)
 
 
@@ -89,7 +89,7 @@ def _map(resource: Resource, cfn_type: str, specs: list[Spec],
             out.notes.append(f"{resource.name}: {source} is unknown during preview; not checked by cfn-lint")
             continue
         _put(out.properties, target, _integral(value))
-        out.keys.setdefault(target.split(".")[0], key)
+        out.keys.setdefault(target, key)
     if extra is not None:
         extra(resource, out)
     return out
@@ -161,12 +161,12 @@ def _eks(r: Resource) -> Translated:
         logs = r.get("enabledClusterLogTypes")
         if isinstance(logs, list) and not has_unknown(logs):
             _put(out.properties, "Logging.ClusterLogging.EnabledTypes", [{"Type": t} for t in logs])
-            out.keys.setdefault("Logging", "components/eks.py")
+            out.keys.setdefault("Logging.ClusterLogging.EnabledTypes", "components/eks.py")
         enc = r.get("encryptionConfig")
         if isinstance(enc, dict) and not has_unknown(enc):
             out.properties["EncryptionConfig"] = [{"Provider": {"KeyArn": get(enc, "provider.keyArn")},
                                                    "Resources": enc.get("resources", [])}]
-            out.keys.setdefault("EncryptionConfig", "components/eks.py")
+            out.keys.setdefault("EncryptionConfig", "components/eks.py")  # the whole list
 
     return _map(r, "AWS::EKS::Cluster", specs, nested)
 
@@ -269,7 +269,7 @@ def _template(r: Resource) -> Translated:
                 {"DeviceName": m.get("deviceName"),
                  "Ebs": {names[k]: v for k, v in (m.get("ebs") or {}).items() if k in names}}
                 for m in mappings if isinstance(m, dict)])
-        out.keys.setdefault(base, "components/eks.py")
+        out.keys.setdefault(f"{base}.BlockDeviceMappings", "components/eks.py")
 
     return _map(r, "AWS::EC2::LaunchTemplate", specs, devices)
 
@@ -343,13 +343,24 @@ def cfn_lint_cross_check(resources: list[Resource], report: Report, _: Settings)
             if translated is None:
                 report(f"cfn-lint {rule}: {message}")
                 continue
-            prop = path[3] if len(path) > 3 and path[2] == "Properties" else ""
+            where = ".".join(str(p) for p in path[3:]) if len(path) > 3 and path[2] == "Properties" else ""
             if rule in MANDATORY_WARNINGS:
-                prop = "EngineVersion"
-            where = ".".join(str(p) for p in path[3:]) or prop or "Properties"
-            key = translated.keys.get(prop, "the resource's inputs (components/)")
+                where = "EngineVersion"
+            key = _key_for(translated, where)
             report(f"cfn-lint {rule} on {translated.cfn_type} {where}: {message}. {_change(key)}",
                    translated.resource.urn)
+
+
+def _key_for(translated: Translated, where: str) -> str:
+    """The config key of the mapped property that contains the reported path (or that it contains)."""
+    if where:
+        enclosing = [k for k in translated.keys if where == k or where.startswith(k + ".")]
+        if enclosing:
+            return translated.keys[max(enclosing, key=len)]
+        inside = [k for k in translated.keys if k.startswith(where + ".")]
+        if inside:
+            return translated.keys[inside[0]]
+    return "the resource's inputs (components/)"
 
 
 def _change(key: str) -> str:
