@@ -17,6 +17,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from deploy_common import (
@@ -304,24 +305,73 @@ def _rules() -> Any:
         from cfnlint.config import ConfigMixIn
         from cfnlint.runner import Runner
 
-        _RULES.append(Runner(ConfigMixIn(regions=[DEFAULT_REGION])).rules)
+        rules = Runner(ConfigMixIn(regions=[DEFAULT_REGION])).rules
+        for rule_id in INDEXED:  # the indexed checks run here instead (see INDEXED); `run` relinks from `data`
+            rules.data.pop(rule_id, None)
+        for rule in rules.data.values():
+            for child in INDEXED & set(rule.child_rules):
+                rule.child_rules[child] = None
+        _RULES.append(rules)
     return _RULES[0]
+
+
+#: E3062 (instance class for engine and version) walks 980 if/then clauses per DBInstance, most of cfn-lint's
+#: time here; the same data file is indexed once instead (``instance_class_problems``).
+INDEXED = frozenset({"E3062"})
 
 
 def lint(region: str | None, group: dict[str, Translated]) -> list[tuple[str, str, str, list[Any]]]:
     """(rule id, message, logical id, path) for every cfn-lint match that counts, in one template."""
-    from cfnlint.api import lint as cfn_lint
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.decode.decode import decode_str
+    from cfnlint.runner import run_template_by_data
 
-    template = {"AWSTemplateFormatVersion": "2010-09-09",
+    document = {"AWSTemplateFormatVersion": "2010-09-09",
                 "Resources": {lid: {"Type": t.cfn_type, "Properties": t.properties} for lid, t in group.items()}}
-    found = []
-    for match in cfn_lint(json.dumps(template), rules=_rules(), regions=[region or DEFAULT_REGION]):
+    template, errors = decode_str(json.dumps(document))
+    if errors or template is None:
+        raise RuntimeError(f"cfn-lint could not decode the translated template: {errors}")
+    config = ConfigMixIn(regions=[region or DEFAULT_REGION], ignore_checks=sorted(INDEXED))
+    found = instance_class_problems(group)
+    for match in run_template_by_data(template, config, _rules()):
         rule = match.rule.id
-        if rule in IGNORED or not (rule.startswith("E") or rule in MANDATORY_WARNINGS):
+        if rule in IGNORED or rule in INDEXED or not (rule.startswith("E") or rule in MANDATORY_WARNINGS):
             continue
         path = list(match.path) if getattr(match, "path", None) else []
         logical = path[1] if len(path) > 1 and path[0] == "Resources" else ""
         found.append((rule, match.message, logical, path))
+    return found
+
+
+@cache
+def _instance_classes() -> dict[str, list[tuple[re.Pattern[str], frozenset[str]]]]:
+    """cfn-lint's db_instance_class.json as engine -> [(EngineVersion pattern, allowed DBInstanceClass)]."""
+    from importlib import resources as files
+
+    import cfnlint.data.schemas.extensions.aws_rds_dbinstance as data
+
+    document = json.loads(files.files(data).joinpath("db_instance_class.json").read_text())
+    index: dict[str, list[tuple[re.Pattern[str], frozenset[str]]]] = {}
+    for clause in document["allOf"]:
+        props = clause["if"]["properties"]
+        allowed = clause["then"]["properties"]["DBInstanceClass"]["enum"]
+        index.setdefault(props["Engine"]["const"], []).append(
+            (re.compile(props["EngineVersion"]["pattern"]), frozenset(allowed)))
+    return index
+
+
+def instance_class_problems(group: dict[str, Translated]) -> list[tuple[str, str, str, list[Any]]]:
+    """E3062, from cfn-lint's own data: the DBInstanceClass must be offered for the Engine and EngineVersion."""
+    found = []
+    for logical, t in group.items():
+        engine, version, cls = (t.properties.get(k) for k in ("Engine", "EngineVersion", "DBInstanceClass"))
+        if t.cfn_type != "AWS::RDS::DBInstance" or not all(isinstance(v, str) for v in (engine, version, cls)):
+            continue
+        for pattern, allowed in _instance_classes().get(engine.lower(), []):
+            if pattern.search(version) and cls not in allowed:
+                found.append(("E3062", f"{cls!r} is not one of the instance classes RDS offers for {engine} {version}",
+                              logical, ["Resources", logical, "Properties", "DBInstanceClass"]))
+                break
     return found
 
 
@@ -347,8 +397,16 @@ def cfn_lint_cross_check(resources: list[Resource], report: Report, _: Settings)
             if rule in MANDATORY_WARNINGS:
                 where = "EngineVersion"
             key = _key_for(translated, where)
-            report(f"cfn-lint {rule} on {translated.cfn_type} {where}: {message}. {_change(key)}",
+            report(f"cfn-lint {rule} on {translated.cfn_type} {where}: {_short(message)}. {_change(key)}",
                    translated.resource.urn)
+
+
+_LONG_LIST = re.compile(r"\[('[^']*'(, )?){8,}\]")
+
+
+def _short(message: str) -> str:
+    """cfn-lint lists every allowed value (hundreds of instance classes); keep one line readable."""
+    return _LONG_LIST.sub(lambda m: f"the {m.group(0).count(chr(39)) // 2} allowed values", message)
 
 
 def _key_for(translated: Translated, where: str) -> str:

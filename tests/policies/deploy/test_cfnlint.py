@@ -72,10 +72,10 @@ def test_unknown_inputs_are_left_out_with_a_note_and_replica_only_fields_are_dro
 
 
 def test_cfn_lint_that_cannot_run_is_a_mandatory_failure(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "cfnlint.api", None)  # `from cfnlint.api import lint` now raises ImportError
+    monkeypatch.setitem(sys.modules, "cfnlint.runner", None)  # importing cfnlint.runner now fails
     assert check_stack("cfn-lint-cross-check", [db()]) == [(
         "cfn-lint could not run, so the deploy-stage cross-check failed closed: ModuleNotFoundError: import of "
-        "cfnlint.api halted; None in sys.modules", None)]
+        "cfnlint.runner halted; None in sys.modules", None)]
 
 
 def test_the_pack_pins_cfn_lint_like_the_project() -> None:
