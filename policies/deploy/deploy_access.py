@@ -101,6 +101,19 @@ def _ingress_of(group: Resource, resources: list[Resource]) -> list[dict[str, An
     return rules
 
 
+def _on_cluster_group(cluster: Resource, resources: list[Resource]) -> list[dict[str, Any]]:
+    """Ingress rules on the security group EKS creates (``vpcConfig.clusterSecurityGroupId``, an output)."""
+    found = []
+    for rule in of_type(resources, SECURITY_GROUP_RULE, SG_INGRESS_RULE):
+        if rule.type == SECURITY_GROUP_RULE and rule.get("type") != "ingress":
+            continue
+        linked = (cluster.urn in rule.property_dependencies.get("securityGroupId", []) if rule.property_dependencies
+                  else cluster.urn in rule.dependencies)
+        if linked:
+            found.append(rule.props)
+    return found
+
+
 @stack_policy(
     "eks-private-endpoint-reachable", concern="reachability", source=ENDPOINT_SOURCE,
     types=(EKS_CLUSTER, SECURITY_GROUP, SECURITY_GROUP_RULE, SG_INGRESS_RULE),
@@ -117,7 +130,8 @@ def eks_private_endpoint_reachable(resources: list[Resource], report: Report, _:
             continue
         attached = [g for g in groups if g.get("id") in as_list(ids) or any(
             g.urn in cluster.property_dependencies.get(k, []) for k in ("vpcConfig", "vpcConfig.securityGroupIds"))]
-        admitted = [c for g in attached for r in _ingress_of(g, resources) if _admits_443(r) for c in _cidrs(r)]
+        rules = [r for g in attached for r in _ingress_of(g, resources)] + _on_cluster_group(cluster, resources)
+        admitted = [c for r in rules if _admits_443(r) for c in _cidrs(r)]
         if any(is_unknown(c) for c in admitted):
             continue
         public = [c for c in admitted if ipaddress.ip_network(c, strict=False).prefixlen == 0]

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from deploy_common import (
+    BACKUP_PLAN,
     BACKUP_REGION_SETTINGS,
     BACKUP_SELECTION,
     CACHE_PARAMETER_GROUP,
@@ -44,6 +45,7 @@ from deploy_common import (
 S3_REPLICATION_SOURCE = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-requirements.html"
 SLR_SOURCE = "https://docs.aws.amazon.com/autoscaling/ec2/userguide/key-policy-requirements-EBS-encryption.html"
 BACKUP_OPT_IN_SOURCE = "https://docs.aws.amazon.com/aws-backup/latest/devguide/service-opt-in.html"
+#: Issue #8 item 7 asks for the opt-in "in both regions": the selection's and its plan's copy destination.
 NAMING_SOURCE = "https://www.pulumi.com/docs/iac/concepts/resources/names/#autonaming"
 
 
@@ -165,20 +167,42 @@ def _selected_types(selection: Resource, resources: list[Resource], region: str 
 )
 def backup_region_opt_in(resources: list[Resource], report: Report, _: Settings) -> None:
     settings = list(of_type(resources, BACKUP_REGION_SETTINGS))
-    for selection in of_type(resources, BACKUP_SELECTION):
-        region = region_of(selection)
+
+    def opted_in(region: str | None) -> set[str]:
         opted: set[str] = set()
         for s in settings:
-            if region_of(s) == region:
-                prefs = s.get("resourceTypeOptInPreference") or {}
-                opted |= {k for k, v in prefs.items() if is_true(v)} if isinstance(prefs, dict) else set()
-        missing = sorted(_selected_types(selection, resources, region) - opted)
-        if missing:
-            report(f"selects {', '.join(missing)} resources in {region or 'its region'}, which no "
-                   "aws.backup.RegionSettings of that region opts in: AWS Backup silently skips resource types the "
-                   "region has not opted in. Add a RegionSettings with resourceTypeOptInPreference "
-                   f"{{{', '.join(f'{m}: true' for m in missing)}}} in both regions (components/backup.py).",
-                   selection.urn)
+            prefs = s.get("resourceTypeOptInPreference") if region_of(s) == region else None
+            opted |= {k for k, v in prefs.items() if is_true(v)} if isinstance(prefs, dict) else set()
+        return opted
+
+    for selection in of_type(resources, BACKUP_SELECTION):
+        region = region_of(selection)
+        selected = _selected_types(selection, resources, region)
+        for where in [region, *sorted(_copy_regions(selection, resources) - {region})]:
+            missing = sorted(selected - opted_in(where))
+            if missing:
+                role = "" if where == region else " (the copy destination of its plan)"
+                report(f"selects {', '.join(missing)} resources, which no aws.backup.RegionSettings of "
+                       f"{where or 'its region'}{role} opts in: AWS Backup silently skips resource types a region "
+                       "has not opted in. Add a RegionSettings with resourceTypeOptInPreference "
+                       f"{{{', '.join(f'{m}: true' for m in missing)}}} in both regions (components/backup.py).",
+                       selection.urn)
+
+
+def _copy_regions(selection: Resource, resources: list[Resource]) -> set[str]:
+    """Regions of the vaults the selection's plan copies to (``copyActions[].destinationVaultArn``)."""
+    regions: set[str] = set()
+    plan_id = selection.get("planId")
+    for plan in of_type(resources, BACKUP_PLAN):
+        if not (plan_id in (plan.get("name"), plan.name) or plan.urn in selection.dependencies):
+            continue
+        for rule in as_list(plan.get("rules")) if not is_unknown(plan.get("rules")) else []:
+            for action in as_list((rule or {}).get("copyActions")) if isinstance(rule, dict) else []:
+                arn = (action or {}).get("destinationVaultArn") if isinstance(action, dict) else None
+                parts = arn.split(":") if isinstance(arn, str) else []
+                if len(parts) > 3 and parts[3]:
+                    regions.add(parts[3])
+    return regions
 
 
 FIXED_NAME_TYPES: dict[str, tuple[str, str]] = {

@@ -17,6 +17,7 @@ from tests.policies.deploy.cases import (
     key_arn,
 )
 from tests.policies.deploy.support import check_stack
+from tests.policies.support import U
 
 RDS = "aws:rds/instance:Instance"
 BUCKET, VERSIONING = "aws:s3/bucket:Bucket", "aws:s3/bucketVersioning:BucketVersioning"
@@ -87,20 +88,30 @@ def test_a_key_policy_naming_a_service_linked_role_needs_the_role_first() -> Non
                        [role, Res(KEY, "care-prod-kms-ebs", {"policy": EBS_KEY_POLICY}, depends=(role,))]) == []
 
 
-def test_tag_selections_need_every_selected_type_opted_in_in_their_region() -> None:
-    selection = Res(SELECTION, "care-prod-backup-selection",
-                    {"selectionTags": [{"key": "Backup", "type": "STRINGEQUALS", "value": "true"}]}, region=PRIMARY)
+def test_tag_selections_need_every_selected_type_opted_in_in_their_region_and_the_copy_region() -> None:
+    plan = Res("aws:backup/plan:Plan", "care-prod-backup-plan", {"name": "care-prod-backup-daily", "rules": [
+        {"ruleName": "daily", "copyActions": [
+            {"destinationVaultArn": f"arn:aws:backup:{DR}:{ACCOUNT}:backup-vault:care-prod-backup-dr-vault"}]}]},
+        region=PRIMARY)
+    selection = Res(SELECTION, "care-prod-backup-selection", {
+        "planId": "care-prod-backup-daily",
+        "selectionTags": [{"key": "Backup", "type": "STRINGEQUALS", "value": "true"}]}, region=PRIMARY,
+        depends=(plan,))
     tagged = [db(), Res(BUCKET, "bucket", {"bucket": "b", "tags": {"Backup": "true"}}, region=PRIMARY),
               Res(SC, "sc", {"parameters": {"tagSpecification_1": "Backup=true"}})]
     opt_in = {"resourceTypeOptInPreference": {"RDS": True, "S3": True, "EBS": True}}
     dr_only = Res(REGION_SETTINGS, "dr", opt_in, region=DR)
-    assert check_stack("backup-region-opt-in", [selection, *tagged, dr_only]) == [(
-        "selects EBS, RDS, S3 resources in us-east-2, which no aws.backup.RegionSettings of that region opts in: AWS "
-        "Backup silently skips resource types the region has not opted in. Add a RegionSettings with "
+    assert check_stack("backup-region-opt-in", [plan, selection, *tagged, dr_only]) == [(
+        "selects EBS, RDS, S3 resources, which no aws.backup.RegionSettings of us-east-2 opts in: AWS Backup silently "
+        "skips resource types a region has not opted in. Add a RegionSettings with resourceTypeOptInPreference "
+        "{EBS: true, RDS: true, S3: true} in both regions (components/backup.py).", "care-prod-backup-selection")]
+    primary_only = Res(REGION_SETTINGS, "primary", opt_in, region=PRIMARY)
+    assert check_stack("backup-region-opt-in", [plan, selection, *tagged, primary_only]) == [(
+        "selects EBS, RDS, S3 resources, which no aws.backup.RegionSettings of us-west-2 (the copy destination of its "
+        "plan) opts in: AWS Backup silently skips resource types a region has not opted in. Add a RegionSettings with "
         "resourceTypeOptInPreference {EBS: true, RDS: true, S3: true} in both regions (components/backup.py).",
         "care-prod-backup-selection")]
-    assert check_stack("backup-region-opt-in",
-                       [selection, *tagged, Res(REGION_SETTINGS, "primary", opt_in, region=PRIMARY)]) == []
+    assert check_stack("backup-region-opt-in", [plan, selection, *tagged, primary_only, dr_only]) == []
 
 
 def test_parameter_groups_and_msk_configurations_must_not_have_fixed_names() -> None:
@@ -135,6 +146,11 @@ def test_a_private_endpoint_must_admit_443_from_a_deployer_cidr() -> None:
                                       "toPort": 443, "cidrIpv4": "10.99.0.0/16"},
                property_depends={"securityGroupId": (group,)})
     assert check_stack("eks-private-endpoint-reachable", [cluster(vpcConfig=vpc), group, rule]) == []
+    eks = cluster()  # or a rule on the security group EKS creates (an output of the cluster)
+    on_cluster_group = Res(SG_RULE, "deployers", {"securityGroupId": U, "ipProtocol": "tcp", "fromPort": 443,
+                                                  "toPort": 443, "cidrIpv4": "10.99.0.0/16"},
+                           property_depends={"securityGroupId": (eks,)})
+    assert check_stack("eks-private-endpoint-reachable", [eks, on_cluster_group]) == []
     world = Res(SG, "care-prod-eks-api-sg", {"id": "sg-0api", "ingress": [
         {"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]}]})
     assert check_stack("eks-private-endpoint-reachable", [cluster(vpcConfig=vpc), world]) == [(
