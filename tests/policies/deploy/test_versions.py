@@ -6,6 +6,7 @@ import datetime as dt
 
 import deploy_common
 import deploy_versions
+import pytest
 
 from tests.policies.deploy.cases import Res, cluster, db
 from tests.policies.deploy.support import check_stack
@@ -120,3 +121,10 @@ def test_unknown_versions_are_skipped_not_failed() -> None:
 
     assert check_stack("eks-version-supported", [cluster(version=U)]) == []
     assert check_stack("rds-engine-version-supported", [db(engineVersion=U)]) == []
+
+
+def test_a_malformed_catalogue_is_an_error_not_an_empty_pass(tmp_path) -> None:
+    path = tmp_path / "lifecycle.yaml"
+    path.write_text("checked: 2026-12-02\n")
+    with pytest.raises(ValueError, match=r"lifecycle.yaml: expected a mapping with `entries`$"):
+        deploy_common.load_catalogue(path)
