@@ -106,15 +106,23 @@ def _level(level: str) -> EnforcementLevel:
     return EnforcementLevel.ADVISORY if level == "advisory" else EnforcementLevel.MANDATORY
 
 
+@dataclass
+class DeployResource(Resource):
+    """The HIPAA pack's resource view plus the option the deploy stage needs (sent by the engine)."""
+
+    delete_before_replace: bool = False
+
+
 def _stack_resources(args: StackValidationArgs) -> list[Resource]:
     return [
-        Resource(
+        DeployResource(
             type=r.resource_type, props=plain(r.props), name=r.name, urn=r.urn,
             protect=bool(getattr(r.opts, "protect", False)),
             provider_props=(plain(r.provider.props) or {}) if r.provider is not None else {},
             parent=r.parent.urn if r.parent is not None else getattr(r.opts, "parent", None),
             dependencies=[d.urn for d in r.dependencies],
             property_dependencies={k: [d.urn for d in v] for k, v in r.property_dependencies.items()},
+            delete_before_replace=bool(getattr(r.opts, "delete_before_replace", False)),
         )
         for r in args.resources
     ]

@@ -33,6 +33,7 @@ from deploy_common import (
     Resource,
     Settings,
     as_list,
+    has_unknown,
     is_true,
     is_unknown,
     of_type,
@@ -205,34 +206,43 @@ def _copy_regions(selection: Resource, resources: list[Resource]) -> set[str]:
     return regions
 
 
+#: type -> (what, the inputs whose change forces replacement and so must be part of a fixed name)
 FIXED_NAME_TYPES: dict[str, tuple[str, str]] = {
-    RDS_PARAMETER_GROUP: ("name", "RDS parameter group"),
-    RDS_CLUSTER_PARAMETER_GROUP: ("name", "RDS cluster parameter group"),
-    CACHE_PARAMETER_GROUP: ("name", "ElastiCache parameter group"),
-    MSK_CONFIGURATION: ("name", "MSK configuration"),
+    RDS_PARAMETER_GROUP: ("RDS parameter group", "family"),
+    RDS_CLUSTER_PARAMETER_GROUP: ("RDS cluster parameter group", "family"),
+    CACHE_PARAMETER_GROUP: ("ElastiCache parameter group", "family"),
+    MSK_CONFIGURATION: ("MSK configuration", "kafkaVersions"),
 }
+
+
+def _name_follows(name: str, resource: Resource, prop: str) -> bool:
+    """Whether the fixed name carries every value of ``prop`` (dots may be written as dashes)."""
+    values = resource.get(prop)
+    values = [values] if isinstance(values, str) else values
+    if not isinstance(values, list) or not values or has_unknown(values):
+        return False
+    return all(isinstance(v, str) and (v in name or v.replace(".", "-") in name) for v in values)
 
 
 @stack_policy(
     "replaceable-physical-names", concern="naming", source=NAMING_SOURCE, types=tuple(FIXED_NAME_TYPES),
-    description="Parameter groups and MSK configurations use namePrefix or auto-naming, not a fixed name.",
+    description="Parameter groups and MSK configurations can be replaced: namePrefix, a name that follows the "
+                "replacement trigger (family, Kafka versions), or deleteBeforeReplace.",
 )
 def replaceable_physical_names(resources: list[Resource], report: Report, _: Settings) -> None:
     users = list(of_type(resources, RDS_INSTANCE, CACHE_RG))
     for resource in of_type(resources, *FIXED_NAME_TYPES):
-        prop, what = FIXED_NAME_TYPES[resource.type]
-        name = resource.get(prop)
-        if not isinstance(name, str) or not name or resource.get("namePrefix"):
+        what, trigger = FIXED_NAME_TYPES[resource.type]
+        name = resource.get("name")
+        if (not isinstance(name, str) or not name or resource.get("namePrefix")
+                or getattr(resource, "delete_before_replace", False) or _name_follows(name, resource, trigger)):
             continue
-        if resource.type == MSK_CONFIGURATION:
-            fix = "a name derived per replacement (e.g. suffixed with the Kafka version) or delete_before_replace"
-        else:
-            fix = "namePrefix instead of name"
+        fix = "namePrefix, or " if resource.type in (RDS_PARAMETER_GROUP, RDS_CLUSTER_PARAMETER_GROUP) else ""
         in_use = [u.name for u in users if u.get("parameterGroupName") == name]
-        report(f"{what} has the fixed name {name!r}: a change that forces replacement (family, Kafka versions) "
-               f"creates the new one before deleting the old, and AWS rejects the duplicate name"
-               f"{' while ' + ', '.join(in_use) + ' reference it' if in_use else ''}. Use {fix} "
-               "(components/).", resource.urn)
+        report(f"{what} has the fixed name {name!r}: a change of {trigger} forces a replacement, which creates the "
+               f"new one before deleting the old, and AWS rejects the duplicate name"
+               f"{' while ' + ', '.join(in_use) + ' reference it' if in_use else ''}. Use {fix}a name that carries "
+               f"the {trigger} (components/).", resource.urn)
 
 
 POLICIES = policies_of(__name__)

@@ -114,23 +114,42 @@ def test_tag_selections_need_every_selected_type_opted_in_in_their_region_and_th
     assert check_stack("backup-region-opt-in", [plan, selection, *tagged, primary_only, dr_only]) == []
 
 
-def test_parameter_groups_and_msk_configurations_must_not_have_fixed_names() -> None:
+def test_parameter_groups_and_msk_configurations_must_be_replaceable() -> None:
+    pg, msk = "aws:rds/parameterGroup:ParameterGroup", "aws:msk/configuration:Configuration"
+    cache_pg = "aws:elasticache/parameterGroup:ParameterGroup"
     resources = [db(parameterGroupName="care-prod-prm-params"),
-                 Res("aws:rds/parameterGroup:ParameterGroup", "care-prod-prm-params",
-                     {"name": "care-prod-prm-params", "family": "postgres17"}),
-                 Res("aws:rds/parameterGroup:ParameterGroup", "ok",
-                     {"namePrefix": "care-prod-nlfhir-params-", "family": "postgres17"}),
-                 Res("aws:msk/configuration:Configuration", "care-prod-kafka-config",
-                     {"name": "care-prod-kafka-config", "kafkaVersions": ["3.8.x"]}),
-                 Res("aws:elasticache/parameterGroup:ParameterGroup", "auto", {"family": "redis7"})]
+                 Res(pg, "care-prod-prm-params", {"name": "care-prod-prm-params", "family": "postgres17"}),
+                 Res(pg, "prefixed", {"namePrefix": "care-prod-nlfhir-params-", "family": "postgres17"}),
+                 Res(msk, "care-prod-kafka-config", {"name": "care-prod-kafka-config", "kafkaVersions": ["3.8.x"]}),
+                 Res(msk, "versioned", {"name": "care-prod-kafka-3-8-x", "kafkaVersions": ["3.8.x"]}),
+                 Res(cache_pg, "care-prod-redis-params", {"name": "care-prod-redis-params", "family": "valkey8"}),
+                 Res(cache_pg, "by-family", {"name": "care-prod-redis-valkey8", "family": "valkey8"})]
     assert check_stack("replaceable-physical-names", resources) == [
-        ("RDS parameter group has the fixed name 'care-prod-prm-params': a change that forces replacement (family, "
-         "Kafka versions) creates the new one before deleting the old, and AWS rejects the duplicate name while "
-         "care-prod-prm-primary reference it. Use namePrefix instead of name (components/).", "care-prod-prm-params"),
-        ("MSK configuration has the fixed name 'care-prod-kafka-config': a change that forces replacement (family, "
-         "Kafka versions) creates the new one before deleting the old, and AWS rejects the duplicate name. Use a name "
-         "derived per replacement (e.g. suffixed with the Kafka version) or delete_before_replace (components/).",
-         "care-prod-kafka-config")]
+        ("RDS parameter group has the fixed name 'care-prod-prm-params': a change of family forces a replacement, "
+         "which creates the new one before deleting the old, and AWS rejects the duplicate name while "
+         "care-prod-prm-primary reference it. Use namePrefix, or a name that carries the family (components/).",
+         "care-prod-prm-params"),
+        ("MSK configuration has the fixed name 'care-prod-kafka-config': a change of kafkaVersions forces a "
+         "replacement, which creates the new one before deleting the old, and AWS rejects the duplicate name. Use a "
+         "name that carries the kafkaVersions (components/).", "care-prod-kafka-config"),
+        ("ElastiCache parameter group has the fixed name 'care-prod-redis-params': a change of family forces a "
+         "replacement, which creates the new one before deleting the old, and AWS rejects the duplicate name. Use a "
+         "name that carries the family (components/).", "care-prod-redis-params")]
+
+
+def test_delete_before_replace_sent_by_the_engine_makes_a_fixed_name_replaceable() -> None:
+    from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions, StackValidationArgs
+
+    from tests.policies.deploy.support import REGISTRY, _wire
+
+    opts = PolicyResourceOptions(False, [], True, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+    resource = PolicyResource("aws:msk/configuration:Configuration", _wire({"name": "care-prod-kafka-config",
+                                                                            "kafkaVersions": ["3.8.x"]}),
+                              "urn:msk", "care-prod-kafka-config", opts, None, None, [], {})
+    found: list[str] = []
+    REGISTRY["replaceable-physical-names"].policy.validate(
+        StackValidationArgs([resource], {}), lambda message, _urn=None: found.append(message))
+    assert found == []
 
 
 def test_a_private_endpoint_must_admit_443_from_a_deployer_cidr() -> None:
