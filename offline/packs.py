@@ -39,10 +39,11 @@ class PackSpec:
         return self.path(root) / "config" / f"{stack}.json"
 
 
-#: Every pack the preview runs, in order. A second pack is one more line, e.g.
-#: ``PackSpec("policies/deploy", "deploy.md"),``
+#: Every pack the preview runs, in order: the HIPAA pack, then the deploy stage (AWS API rules and
+#: version lifecycles). Another pack is one more line.
 PACKS: tuple[PackSpec, ...] = (
     PackSpec("policies", "compliance.md"),
+    PackSpec("policies/deploy", "deploy.md"),
 )
 
 TABLE_BEGIN, TABLE_END = "<!-- policy-table:begin -->", "<!-- policy-table:end -->"
