@@ -28,7 +28,10 @@ MAX_CLIENT_SUBNETS = 3
 #: 3.6.0 ended 2026-06-01 and 3.7.x 2026-09-01; a cluster past its date is auto-upgraded by MSK at any time,
 #: https://docs.aws.amazon.com/msk/latest/developerguide/version-support.html). 4.x is KRaft-only and MSK
 #: names it "<v>.kraft" (aws-cdk aws-msk-alpha KafkaVersion.V4_1_X_KRAFT = '4.1.x.kraft'); 4.2.x.kraft
-#: serves Express brokers only, so 4.1.x.kraft is the newest for Standard brokers.
+#: serves Express brokers only, so 4.1.x.kraft is the newest for Standard brokers. The metadata mode is
+#: fixed when a cluster is created (https://docs.aws.amazon.com/msk/latest/developerguide/kraft-intro.html):
+#: an existing ZooKeeper cluster (e.g. one created on 3.6.0) upgrades in place only to 3.8.x/3.9.x, and
+#: reaches 4.x only through MSK's ZooKeeper-to-KRaft migration or a new cluster.
 MSK_KAFKA_VERSIONS: tuple[str, ...] = (
     "3.8.x", "3.8.x.kraft",  # MSK release 2025-02-20
     "3.9.x", "3.9.x.kraft",  # 2025-04-21, the last ZooKeeper line
