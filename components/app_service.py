@@ -38,7 +38,7 @@ _CRON_FIELD = r"[0-9*/,\-A-Za-z?]+"
 
 #: The ALB security policy: TLS 1.3 and 1.2 only.
 DEFAULT_SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-EXTERNAL_SECRETS_API = "external-secrets.io/v1beta1"
+EXTERNAL_SECRETS_API = "external-secrets.io/v1"  # served by ESO >= 0.16; v1beta1 gone from 0.17
 #: Stakater Reloader's annotation: restart the workload when one of the named Secrets changes
 #: (https://github.com/stakater/Reloader#how-to-use-reloader).
 RELOAD_ANNOTATION = "secret.reloader.stakater.com/reload"

@@ -17,7 +17,16 @@ from components.windows import check_windows
 
 class CacheConfig(ConfigModel):
     node_type: CacheNodeType
+    #: Redis OSS 7.1 is ElastiCache's newest Redis OSS engine and has no announced end of life (only v4 and
+    #: v5 left standard support, on 2026-01-31; https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/
+    #: engine-versions.html, .../deprecated-engine-versions.html). Major.minor only: ElastiCache applies
+    #: the patch level itself (autoMinorVersionUpgrade) and reports "7.1.x" as engineVersionActual, so
+    #: the pinned "7.1" shows no diff on a second ``pulumi up``.
     engine_version: str = Field(default="7.1", pattern=r"^7\.\d+$")
+    #: Bump to rotate the AUTH token (docs/runbooks/rotate-redis-auth-token.md): a new random token is
+    #: generated and added with the ROTATE strategy, so the old one keeps working until the runbook's
+    #: last step removes it.
+    auth_token_generation: int = Field(default=1, ge=1)
     cluster_mode: bool = True
     shards: int = Field(default=3, ge=1, le=500)
     replicas_per_shard: int = Field(default=1, ge=0, le=5)
@@ -91,10 +100,12 @@ class RedisCluster(pulumi.ComponentResource):
             ),
             child,
         )
+        # Auto-named (``<logical name>-<random suffix>``): a change that replaces the group (family, e.g.
+        # a major engine upgrade) creates the new one before the old one is deleted, instead of colliding
+        # on a fixed name (CreateCacheParameterGroup: CacheParameterGroupAlreadyExists).
         parameter_group = aws.elasticache.ParameterGroup(
             f"{name}-params",
             aws.elasticache.ParameterGroupArgs(
-                name=f"{name}-params",
                 family="redis" + config.engine_version.split(".")[0],
                 description=f"{name}: cluster mode {'on' if config.cluster_mode else 'off'}",
                 parameters=[aws.elasticache.ParameterGroupParameterArgs(
@@ -121,10 +132,12 @@ class RedisCluster(pulumi.ComponentResource):
                 log_format="json", log_type="slow-log",
             ))
 
-        # Redis AUTH allows printable ASCII except space, " , / and @; letters and digits suffice.
+        # Redis AUTH allows printable ASCII except space, " , / and @; letters and digits suffice. A new
+        # generation (cache.authTokenGeneration) replaces the password, i.e. yields a new token.
         self.auth_token = random.RandomPassword(
             f"{name}-auth-token",
-            random.RandomPasswordArgs(length=64, special=False),
+            random.RandomPasswordArgs(length=64, special=False,
+                                      keepers={"generation": str(config.auth_token_generation)}),
             child,
         )
         # Explicitly secret: the engine would mark it so, but say it here where the value is used.
@@ -155,6 +168,12 @@ class RedisCluster(pulumi.ComponentResource):
                 kms_key_id=kms_key_arn,
                 transit_encryption_enabled=True,
                 auth_token=self.auth_token_value,
+                # A changed token is added next to the old one (ROTATE), so clients still holding the old
+                # token keep working; the runbook removes the old one with SET once every client has the
+                # new token (ModifyReplicationGroup AuthTokenUpdateStrategy,
+                # https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/auth.html#auth-modifyng-token).
+                # CreateReplicationGroup ignores it (hashicorp/terraform-provider-aws#45674).
+                auth_token_update_strategy="ROTATE",
                 snapshot_retention_limit=config.snapshot_retention_days,
                 snapshot_window=config.snapshot_window,
                 maintenance_window=config.maintenance_window,

@@ -5,6 +5,17 @@ persistent volume on the encrypted, backed-up gp3 StorageClass, token authentica
 a generated secret, kept in AWS Secrets Manager for clients and in a Kubernetes Secret for the
 server), probes on the heartbeat endpoint, a hardened security context, a PodDisruptionBudget and
 a NetworkPolicy that admits only the NL-FHIR API.
+
+The data volume is its own PersistentVolumeClaim (``data-chromadb-0``, the name the StatefulSet's
+claim template used to give it), not a ``volumeClaimTemplates`` entry: a StatefulSet's claim
+templates are immutable (the API server rejects any change to them), so raising
+``chromadb.storageGib`` there could never be applied. A standalone claim's storage request can be
+raised in place on a StorageClass with ``allowVolumeExpansion: true`` (the EBS CSI driver grows the
+volume online); see docs/runbooks/grow-chromadb-volume.md. Claims can only grow, never shrink.
+
+The client token rotates with ``chromadb.tokenGeneration`` (docs/runbooks/rotate-chromadb-token.md):
+Chroma's token provider accepts one token, so the server restarts with the new one (its pod template
+carries the generation) and the NL-FHIR API reloads the secret.
 """
 
 from __future__ import annotations
@@ -32,6 +43,13 @@ class ChromaDbConfig(ConfigModel):
     namespace: str = Field(default="nlfhir", pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
     port: int = Field(default=8000, ge=1024, le=65535)
     run_as_user: int = Field(default=1000, ge=1000)
+    #: Bump to rotate the client token (docs/runbooks/rotate-chromadb-token.md).
+    token_generation: int = Field(default=1, ge=1)
+
+
+#: The data claim's name: what the former claim template ``data`` gave pod ``chromadb-0``, so an
+#: existing volume is adopted, not recreated (docs/runbooks/grow-chromadb-volume.md).
+DATA_CLAIM = "data-chromadb-0"
 
 
 class ChromaDb(pulumi.ComponentResource):
@@ -64,8 +82,11 @@ class ChromaDb(pulumi.ComponentResource):
         deps = list(wait_for or [])
         k8s_opts = child_opts(self, depends_on=deps)
 
-        token = random.RandomPassword(f"{name}-token", random.RandomPasswordArgs(length=48, special=False),
-                                      child_opts(self))
+        token = random.RandomPassword(
+            f"{name}-token",
+            random.RandomPasswordArgs(length=48, special=False,
+                                      keepers={"generation": str(config.token_generation)}),
+            child_opts(self))
         self.token_secret = aws.secretsmanager.Secret(
             f"{name}-token-secret",
             aws.secretsmanager.SecretArgs(
@@ -112,6 +133,25 @@ class ChromaDb(pulumi.ComponentResource):
             opts=k8s_opts,
         )
 
+        # Raising config.storageGib patches this claim in place; the StorageClass allows expansion
+        # (https://kubernetes.io/docs/concepts/storage/persistent-volumes/#expanding-persistent-volumes-claims,
+        # https://github.com/kubernetes-sigs/aws-ebs-csi-driver/blob/master/docs/modify-volume.md). Protected
+        # like the server; deleting the StatefulSet never deletes it.
+        self.data_claim = k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-data",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=DATA_CLAIM, namespace=ns, labels=labels,
+                # WaitForFirstConsumer: the claim binds only once the server's pod is scheduled, which waits
+                # for this claim; Pulumi must not wait for "Bound" here (pulumi-kubernetes skipAwait).
+                annotations={"pulumi.com/skipAwait": "true"}),
+            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                access_modes=["ReadWriteOnce"],
+                storage_class_name=storage_class_name,
+                resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": f"{config.storage_gib}Gi"}),
+            ),
+            opts=child_opts(self, depends_on=deps, protect=protect),
+        )
+
         heartbeat = k8s.core.v1.HTTPGetActionArgs(path=HEARTBEAT_PATH, port="http")
         self.stateful_set = k8s.apps.v1.StatefulSet(
             f"{name}-statefulset",
@@ -122,11 +162,12 @@ class ChromaDb(pulumi.ComponentResource):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                 pod_management_policy="OrderedReady",
                 update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
-                persistent_volume_claim_retention_policy=k8s.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicyArgs(
-                    when_deleted="Retain", when_scaled="Retain"),
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels={**labels, "app.kubernetes.io/version":
-                                                                config.image.rpartition(":")[2][:63]}),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels={**labels, "app.kubernetes.io/version": config.image.rpartition(":")[2][:63]},
+                        # A new token generation changes the pod template: the server restarts with the new
+                        # token (an env var from a Secret is read only at container start).
+                        annotations={"care.platform/token-generation": str(config.token_generation)}),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
                         termination_grace_period_seconds=60,
@@ -177,22 +218,19 @@ class ChromaDb(pulumi.ComponentResource):
                                 k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
                             ],
                         )],
-                        volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
-                            size_limit="1Gi"))],
+                        volumes=[
+                            k8s.core.v1.VolumeArgs(name="data", persistent_volume_claim=(
+                                k8s.core.v1.PersistentVolumeClaimVolumeSourceArgs(claim_name=DATA_CLAIM))),
+                            k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
+                                size_limit="1Gi")),
+                        ],
                     ),
                 ),
-                volume_claim_templates=[k8s.core.v1.PersistentVolumeClaimArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(name="data", labels=labels),
-                    spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
-                        access_modes=["ReadWriteOnce"],
-                        storage_class_name=storage_class_name,
-                        resources=k8s.core.v1.VolumeResourceRequirementsArgs(
-                            requests={"storage": f"{config.storage_gib}Gi"}),
-                    ),
-                )],
             ),
-            # Its volume claims are retained on delete as well; protection keeps the server itself.
-            opts=child_opts(self, depends_on=[*deps, auth_secret, self.headless_service], protect=protect),
+            # Protected; a replacement (an immutable field such as the selector changed) must delete the old
+            # server first, since both carry the same name. The data claim outlives it either way.
+            opts=child_opts(self, depends_on=[*deps, auth_secret, self.headless_service, self.data_claim],
+                            protect=protect, delete_before_replace=True),
         )
 
         # One server: maxUnavailable 1 bounds voluntary disruptions to it without stalling node

@@ -4,9 +4,15 @@ Built from pulumi-aws primitives (no multi-language component), so the offline p
 pack see every resource. The Kubernetes objects go through one ``kubernetes.Provider`` built here
 from the cluster's outputs; its kubeconfig is a secret Output.
 
-Operational note: with a private-only API endpoint (prod), ``pulumi up`` must run from inside the
-VPC (a CI runner in the private subnets, or over VPN): the Helm releases and the workloads talk to
-the Kubernetes API.
+Operational note: with a private-only API endpoint (prod), ``pulumi up`` must run from a network
+that reaches the VPC (a CI runner in it, or over VPN): the Helm releases and the workloads talk to
+the Kubernetes API. The cluster security group admits 443 from ``eks.deployerCidrs`` and nothing
+else; ``eks.deployerRoleArn`` (the role ``pulumi up`` runs as) gets cluster-admin through an
+explicit access entry, the only way admin access is granted.
+
+Versions (checked 2026-12-02; sources cited where pinned): Kubernetes 1.36 is the EKS minor in
+standard support with the longest support ahead (EKS release 2026-06-02, standard support to
+2027-08-02, extended to 2028-08-02); 1.31 left extended support on 2026-11-26.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ STORAGE_CLASS_NAME = "gp3-encrypted"
 
 _ADDON_VERSION = r"^v\d+\.\d+\.\d+-eksbuild\.\d+$"
 _CHART_VERSION = r"^\d+\.\d+\.\d+$"
+_IMAGE_TAG = r"^v\d+\.\d+\.\d+$"
 _ROLE_ARN = r"^arn:aws:iam::\d{12}:role/[\w+=,.@/-]+$"
 
 
@@ -70,30 +77,55 @@ class NodePoolsConfig(ConfigModel):
 
 
 class EksAddonsConfig(ConfigModel):
-    """EKS add-on versions (``aws eks describe-addon-versions``); kube-proxy must match the cluster's minor."""
+    """EKS add-on versions (``aws eks describe-addon-versions --kubernetes-version 1.36``).
 
-    vpc_cni: str = Field(default="v1.19.2-eksbuild.1", pattern=_ADDON_VERSION)
-    coredns: str = Field(default="v1.11.4-eksbuild.2", pattern=_ADDON_VERSION)
-    kube_proxy: str = Field(default="v1.31.3-eksbuild.2", pattern=_ADDON_VERSION)
-    aws_ebs_csi_driver: str = Field(default="v1.38.1-eksbuild.1", pattern=_ADDON_VERSION)
+    Exact ``vX.Y.Z-eksbuild.N`` strings: EKS echoes them back, so a second ``pulumi up`` shows no diff.
+    kube-proxy must match the cluster's minor (https://docs.aws.amazon.com/eks/latest/userguide/managing-kube-proxy.html).
+    Defaults are the builds an EKS 1.36 cluster ran on 2026-09-24 (kube-proxy v1.36.0-eksbuild.25,
+    coredns v1.14.3-eksbuild.23, vpc-cni v1.22.4-eksbuild.3, aws-ebs-csi-driver v1.66.0-eksbuild.1).
+    """
+
+    vpc_cni: str = Field(default="v1.22.4-eksbuild.3", pattern=_ADDON_VERSION)
+    coredns: str = Field(default="v1.14.3-eksbuild.23", pattern=_ADDON_VERSION)
+    kube_proxy: str = Field(default="v1.36.0-eksbuild.25", pattern=_ADDON_VERSION)
+    aws_ebs_csi_driver: str = Field(default="v1.66.0-eksbuild.1", pattern=_ADDON_VERSION)
+
+
+#: The first External Secrets Operator release that serves ``external-secrets.io/v1`` (the API the app
+#: service's ExternalSecret/SecretStore use); 0.17.0 stopped serving v1beta1
+#: (https://github.com/external-secrets/external-secrets/releases/tag/v0.17.0).
+EXTERNAL_SECRETS_MIN_V1 = (0, 16, 0)
 
 
 class EksChartsConfig(ConfigModel):
-    """Pinned Helm chart versions of the cluster add-ons."""
+    """Pinned Helm chart versions of the cluster add-ons (exact versions: Helm records what it installed).
 
-    aws_load_balancer_controller: str = Field(default="1.10.1", pattern=_CHART_VERSION)
-    cluster_autoscaler: str = Field(default="9.43.2", pattern=_CHART_VERSION)
-    metrics_server: str = Field(default="3.12.2", pattern=_CHART_VERSION)
-    external_secrets: str = Field(default="0.10.7", pattern=_CHART_VERSION)
-    istio: str = Field(default="1.24.2", pattern=_CHART_VERSION)
+    - aws-load-balancer-controller 1.17.1 (controller v2.17.1), https://github.com/aws/eks-charts
+    - cluster-autoscaler chart 9.59.0 (the newest on 2026-07-30, packaging CA v1.35.0): the image tag is
+      set explicitly to the cluster's minor (``clusterAutoscalerImageTag``, CA v1.36.1, released upstream
+      https://github.com/kubernetes/autoscaler/releases/tag/cluster-autoscaler-1.36.1); the autoscaler
+      must match the Kubernetes minor (https://github.com/kubernetes/autoscaler/tree/master/cluster-autoscaler#releases)
+    - metrics-server 3.13.0, https://github.com/kubernetes-sigs/metrics-server/releases
+    - external-secrets 2.6.0 (serves external-secrets.io/v1 only), https://github.com/external-secrets/external-secrets/releases/tag/v2.6.0
+    - istio 1.31.0 (released 2026-08-31, the newest minor; Istio supports a minor until 6 weeks after
+      N+2, https://istio.io/latest/docs/releases/supported-releases/), which supports Kubernetes 1.36
+    """
+
+    aws_load_balancer_controller: str = Field(default="1.17.1", pattern=_CHART_VERSION)
+    cluster_autoscaler: str = Field(default="9.59.0", pattern=_CHART_VERSION)
+    #: The Cluster Autoscaler image: its minor must equal the cluster's Kubernetes minor.
+    cluster_autoscaler_image_tag: str = Field(default="v1.36.1", pattern=_IMAGE_TAG)
+    metrics_server: str = Field(default="3.13.0", pattern=_CHART_VERSION)
+    external_secrets: str = Field(default="2.6.0", pattern=_CHART_VERSION)
+    istio: str = Field(default="1.31.0", pattern=_CHART_VERSION)
 
     @model_validator(mode="after")
-    def _serves_v1beta1(self) -> EksChartsConfig:
+    def _serves_v1(self) -> EksChartsConfig:
         problems = ProblemCollector()
-        major, minor, _ = (int(p) for p in self.external_secrets.split("."))
-        if (major, minor) < (0, 9) or (major, minor) > (0, 16):
+        version = tuple(int(p) for p in self.external_secrets.split("."))
+        if version < EXTERNAL_SECRETS_MIN_V1:
             problems.add("externalSecrets", self.external_secrets,
-                         "must be 0.9.x to 0.16.x: the versions that serve external-secrets.io/v1beta1, "
+                         "must be 0.16.0 or newer: the versions that serve external-secrets.io/v1, "
                          "which the app service's ExternalSecret and SecretStore use")
         problems.raise_if_any()
         return self
@@ -104,6 +136,12 @@ class EksConfig(ConfigModel):
     version: str = Field(pattern=r"^1\.\d{2}$")
     endpoint_public_access: bool = False
     public_access_cidrs: tuple[str, ...] = ()
+    #: The networks ``pulumi up`` runs from (CI runner subnet, VPN client pool): the cluster security
+    #: group admits 443 from them. Required with a private-only endpoint, which admits nothing else.
+    deployer_cidrs: tuple[str, ...] = ()
+    #: The IAM role ``pulumi up`` runs as: it gets cluster-admin through an explicit access entry
+    #: (the cluster creator is not bootstrapped, so admin access is granted one way only).
+    deployer_role_arn: str
     #: A stack that sets this (the default) refuses a public API endpoint outright.
     require_private_endpoint: bool = True
     node_pools: NodePoolsConfig
@@ -130,28 +168,48 @@ class EksConfig(ConfigModel):
         if self.public_access_cidrs and not self.endpoint_public_access:
             problems.add("publicAccessCidrs", list(self.public_access_cidrs),
                          "only applies when endpointPublicAccess is true; remove it")
-        for index, cidr in enumerate(self.public_access_cidrs):
-            try:
-                network = ipaddress.IPv4Network(cidr, strict=True)
-            except ValueError:
-                problems.add(("publicAccessCidrs", index), cidr, "must be an IPv4 CIDR like 203.0.113.0/24")
-                continue
-            if network.prefixlen < 8:
-                problems.add(("publicAccessCidrs", index), cidr,
-                             "must be an allow-list: a prefix of /8 or longer, never 0.0.0.0/0")
+        _check_cidrs(problems, "publicAccessCidrs", self.public_access_cidrs)
+        if not self.endpoint_public_access and not self.deployer_cidrs:
+            problems.add("deployerCidrs", [], "a private-only API endpoint needs the CIDRs `pulumi up` runs from "
+                                              "(CI runner subnet, VPN client pool): the cluster security group "
+                                              "admits 443 from them and nothing else")
+        _check_cidrs(problems, "deployerCidrs", self.deployer_cidrs)
         for index, arn in enumerate(self.admin_role_arns):
             if not _matches(_ROLE_ARN, arn):
                 problems.add(("adminRoleArns", index), arn, "must be an IAM role ARN like "
                                                              "arn:aws:iam::123456789012:role/platform-admin")
+            elif arn == self.deployer_role_arn:
+                problems.add(("adminRoleArns", index), arn, "is eks.deployerRoleArn already: one access entry per "
+                                                             "principal (EKS answers a second one with 409)")
+        if not _matches(_ROLE_ARN, self.deployer_role_arn):
+            problems.add("deployerRoleArn", self.deployer_role_arn,
+                         "must be an IAM role ARN like arn:aws:iam::123456789012:role/care-platform-deployer "
+                         "(the role, not an assumed-role session ARN)")
         if not self.addons.kube_proxy.startswith(f"v{self.version}."):
             problems.add(("addons", "kubeProxy"), self.addons.kube_proxy,
                          f"must match the cluster's Kubernetes version {self.version} (v{self.version}.x-eksbuild.N)")
+        if not self.charts.cluster_autoscaler_image_tag.startswith(f"v{self.version}."):
+            problems.add(("charts", "clusterAutoscalerImageTag"), self.charts.cluster_autoscaler_image_tag,
+                         f"must match the cluster's Kubernetes version {self.version} (v{self.version}.x): "
+                         "the Cluster Autoscaler supports only its own Kubernetes minor")
         problems.raise_if_any()
         return self
 
 
 def _matches(pattern: str, value: str) -> bool:
     return re.fullmatch(pattern, value) is not None
+
+
+def _check_cidrs(problems: ProblemCollector, key: str, cidrs: Sequence[str]) -> None:
+    """Each entry an IPv4 network address with a /8 or longer prefix (never 0.0.0.0/0)."""
+    for index, cidr in enumerate(cidrs):
+        try:
+            network = ipaddress.IPv4Network(cidr, strict=True)
+        except ValueError:
+            problems.add((key, index), cidr, "must be an IPv4 CIDR like 203.0.113.0/24")
+            continue
+        if network.prefixlen < 8:
+            problems.add((key, index), cidr, "must be an allow-list: a prefix of /8 or longer, never 0.0.0.0/0")
 
 
 def irsa_trust_policy(oidc_provider_arn: pulumi.Input[str], oidc_issuer_url: pulumi.Input[str],
@@ -360,8 +418,13 @@ class EksCluster(pulumi.ComponentResource):
                 ),
                 access_config=aws.eks.ClusterAccessConfigArgs(
                     authentication_mode="API",
-                    # The identity running Pulumi administers the cluster (it installs the add-ons).
-                    bootstrap_cluster_creator_admin_permissions=True,
+                    # Not bootstrapped: with True, EKS creates the creator's access entry itself, and the
+                    # explicit entry below for the same role fails with 409 ResourceInUseException ("The
+                    # specified access entry resource is already in use on this cluster",
+                    # https://github.com/terraform-aws-modules/terraform-aws-eks/issues/2968 and /3293).
+                    # Admin access is granted one way only: the explicit entries for deployerRoleArn and
+                    # adminRoleArns (https://docs.aws.amazon.com/eks/latest/userguide/creating-access-entries.html).
+                    bootstrap_cluster_creator_admin_permissions=False,
                 ),
                 encryption_config=aws.eks.ClusterEncryptionConfigArgs(
                     resources=["secrets"],
@@ -370,6 +433,9 @@ class EksCluster(pulumi.ComponentResource):
                 enabled_cluster_log_types=list(CONTROL_PLANE_LOG_TYPES),
                 # vpc-cni, kube-proxy and CoreDNS are managed EKS add-ons below, not self-managed copies.
                 bootstrap_self_managed_addons=False,
+                # STANDARD: at the end of standard support EKS upgrades the control plane instead of silently
+                # moving it into paid extended support (the default is EXTENDED;
+                # https://docs.aws.amazon.com/eks/latest/userguide/view-upgrade-policy.html).
                 upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
                 deletion_protection=deletion_protection,
                 tags=tags_for(tags, name),
@@ -390,22 +456,29 @@ class EksCluster(pulumi.ComponentResource):
         )
         self.oidc_provider_arn = self.oidc_provider.arn
 
+        # Cluster-admin, granted one way only: an access entry plus the admin policy per principal. The
+        # deployer's comes first: everything that talks to the Kubernetes API waits for it.
+        self.admin_access: list[pulumi.Resource] = []
+        self._admin_access("deployer", config.deployer_role_arn)
         for index, arn in enumerate(config.admin_role_arns):
-            entry = aws.eks.AccessEntry(
-                f"{name}-admin-{index}",
-                aws.eks.AccessEntryArgs(cluster_name=self.cluster.name, principal_arn=arn, type="STANDARD",
-                                        tags=tags_for(tags, f"{name}-admin-{index}")),
+            self._admin_access(f"admin-{index}", arn)
+
+        # A private-only endpoint admits only the cluster security group: open 443 to the deployer networks
+        # and nothing else ("you must ... add rules to the cluster security group to allow ingress on port
+        # 443 from your connected network", https://docs.aws.amazon.com/eks/latest/userguide/cluster-endpoint.html).
+        self.deployer_ingress = [
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-deployer-{index}",
+                aws.vpc.SecurityGroupIngressRuleArgs(
+                    security_group_id=self.cluster.vpc_config.cluster_security_group_id,
+                    cidr_ipv4=cidr, ip_protocol="tcp", from_port=443, to_port=443,
+                    description="Kubernetes API (443) from the networks pulumi up runs from (eks.deployerCidrs)",
+                    tags=tags_for(tags, f"{name}-deployer-{index}"),
+                ),
                 child,
             )
-            aws.eks.AccessPolicyAssociation(
-                f"{name}-admin-{index}-policy",
-                aws.eks.AccessPolicyAssociationArgs(
-                    cluster_name=self.cluster.name, principal_arn=arn,
-                    policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
-                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                ),
-                pulumi.ResourceOptions(parent=self, depends_on=[entry]),
-            )
+            for index, cidr in enumerate(config.deployer_cidrs)
+        ]
 
         # Networking add-ons are DaemonSets: they go in before the nodes so nodes become Ready.
         cni_role = self.irsa_role("vpc-cni", "kube-system", "aws-node",
@@ -444,6 +517,11 @@ class EksCluster(pulumi.ComponentResource):
                              depends_on=[*node_policies, self.addons["vpc-cni"], self.addons["kube-proxy"]])
         nodes = list(self.node_groups.values())
 
+        # With IMDS hop limit 1 the EBS CSI controller takes its credentials and region from IRSA (the pod
+        # identity webhook injects AWS_REGION), and the node plugin falls back to the Kubernetes API for its
+        # instance id and zone (EKS managed nodes carry providerID and topology labels;
+        # https://github.com/kubernetes-sigs/aws-ebs-csi-driver/blob/master/docs/install.md#metadata,
+        # https://github.com/aws/karpenter-provider-aws/issues/7200).
         ebs_role = self.irsa_role("ebs-csi", "kube-system", "ebs-csi-controller-sa",
                                   managed_policy_arns=["arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"],
                                   policy=pulumi.Output.from_input(ebs_kms_key_arn).apply(_ebs_kms_policy))
@@ -457,7 +535,8 @@ class EksCluster(pulumi.ComponentResource):
         self.provider = k8s.Provider(
             f"{name}-k8s",
             k8s.ProviderArgs(kubeconfig=self.kubeconfig, enable_server_side_apply=True),
-            pulumi.ResourceOptions(parent=self, depends_on=[*nodes, self.addons["coredns"]]),
+            pulumi.ResourceOptions(parent=self, depends_on=[*nodes, self.addons["coredns"], *self.admin_access,
+                                                            *self.deployer_ingress]),
         )
 
         self.storage_class_name = STORAGE_CLASS_NAME
@@ -558,6 +637,24 @@ class EksCluster(pulumi.ComponentResource):
             )
         return role
 
+    def _admin_access(self, short: str, principal_arn: str) -> None:
+        name = self._name
+        entry = aws.eks.AccessEntry(
+            f"{name}-{short}",
+            aws.eks.AccessEntryArgs(cluster_name=self.cluster.name, principal_arn=principal_arn, type="STANDARD",
+                                    tags=tags_for(self._tags, f"{name}-{short}")),
+            child_opts(self),
+        )
+        self.admin_access.append(aws.eks.AccessPolicyAssociation(
+            f"{name}-{short}-policy",
+            aws.eks.AccessPolicyAssociationArgs(
+                cluster_name=self.cluster.name, principal_arn=principal_arn,
+                policy_arn="arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+            ),
+            pulumi.ResourceOptions(parent=self, depends_on=[entry]),
+        ))
+
     def _addon(self, addon: str, version: str, *, service_account_role_arn: pulumi.Input[str] | None = None,
                configuration_values: str | None = None, depends_on: Sequence[pulumi.Resource] = ()) -> None:
         name = self._name
@@ -590,8 +687,11 @@ class EksCluster(pulumi.ComponentResource):
                 metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                     http_endpoint="enabled",
                     http_tokens="required",
-                    # 2 hops: pods that need instance metadata (through the node's network namespace) reach it.
-                    http_put_response_hop_limit=2,
+                    # 1 hop: only the node itself (and hostNetwork pods such as aws-node) reach IMDS; pods
+                    # cannot take the node role's credentials. Every add-on that calls AWS therefore has IRSA and
+                    # is given its region/VPC explicitly ("Restrict access to the instance profile assigned to
+                    # the worker node", https://docs.aws.amazon.com/eks/latest/best-practices/identity-and-access-management.html).
+                    http_put_response_hop_limit=1,
                     instance_metadata_tags="disabled",
                 ),
                 block_device_mappings=[aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
@@ -670,6 +770,8 @@ class EksCluster(pulumi.ComponentResource):
                                   policy=json.dumps(_alb_controller_policy(self._region, self._account_id)))
         self._release("aws-load-balancer-controller", chart="aws-load-balancer-controller", repo="eks",
                       version=charts.aws_load_balancer_controller, namespace="kube-system", values={
+                          # Region and VPC given explicitly: with IMDS hop limit 1 the controller cannot look
+                          # them up (https://github.com/kubernetes-sigs/aws-load-balancer-controller/pull/2243).
                           "clusterName": self.cluster.name, "region": self._region, "vpcId": vpc_id,
                           "replicaCount": 2, "serviceAccount": sa(alb_role, "aws-load-balancer-controller"),
                           # No mutating webhook on every Service: the apps' ClusterIP Services never wait on it.
@@ -682,7 +784,10 @@ class EksCluster(pulumi.ComponentResource):
         self._release("cluster-autoscaler", chart="cluster-autoscaler", repo="autoscaler",
                       version=charts.cluster_autoscaler, namespace="kube-system", values={
                           "autoDiscovery": {"clusterName": self.cluster.name},
+                          # Explicit region: with IMDS hop limit 1 the pod cannot look it up.
                           "awsRegion": self._region,
+                          # The chart's default image trails the cluster's minor; the autoscaler must match it.
+                          "image": {"tag": charts.cluster_autoscaler_image_tag},
                           "rbac": {"serviceAccount": sa(autoscaler_role, "cluster-autoscaler")},
                           "extraArgs": {"balance-similar-node-groups": True, "expander": "least-waste",
                                         "skip-nodes-with-local-storage": False},

@@ -24,8 +24,26 @@ PORTS_OPEN_MONITORING = (11001, 11002)
 MAX_CLIENT_SUBNETS = 3
 
 
+#: MSK Kafka versions a new Standard-broker cluster may use, all without a published end of support
+#: (https://docs.aws.amazon.com/msk/latest/developerguide/supported-kafka-versions.html, checked 2026-12-02:
+#: 3.6.0 ended 2026-06-01 and 3.7.x 2026-09-01; a cluster past its date is auto-upgraded by MSK at any time,
+#: https://docs.aws.amazon.com/msk/latest/developerguide/version-support.html). 4.x is KRaft-only and MSK
+#: names it "<v>.kraft" (aws-cdk aws-msk-alpha KafkaVersion.V4_1_X_KRAFT = '4.1.x.kraft'); 4.2.x.kraft
+#: serves Express brokers only, so 4.1.x.kraft is the newest for Standard brokers. The metadata mode is
+#: fixed when a cluster is created (https://docs.aws.amazon.com/msk/latest/developerguide/kraft-intro.html):
+#: an existing ZooKeeper cluster (e.g. one created on 3.6.0) upgrades in place only to 3.8.x/3.9.x, and
+#: reaches 4.x only through MSK's ZooKeeper-to-KRaft migration or a new cluster.
+MSK_KAFKA_VERSIONS: tuple[str, ...] = (
+    "3.8.x", "3.8.x.kraft",  # MSK release 2025-02-20
+    "3.9.x", "3.9.x.kraft",  # 2025-04-21, the last ZooKeeper line
+    "4.0.x.kraft",           # 2025-05-16
+    "4.1.x.kraft",           # 2025-10-15: the newest, with the longest support ahead
+)
+
+
 class StreamingConfig(ConfigModel):
-    kafka_version: str = "3.6.0"
+    #: Exactly as MSK names it: the cluster reports the same string, so no perpetual diff.
+    kafka_version: str = "4.1.x.kraft"
     broker_count: int = Field(default=3, ge=2, le=30)
     instance_type: MskBrokerType = "kafka.m5.large"
     replication_factor: int = Field(default=3, ge=1, le=5)
@@ -46,6 +64,9 @@ class StreamingConfig(ConfigModel):
     @model_validator(mode="after")
     def _combinations(self) -> StreamingConfig:
         problems = ProblemCollector()
+        if self.kafka_version not in MSK_KAFKA_VERSIONS:
+            problems.add("kafkaVersion", self.kafka_version,
+                         f"must be an MSK version within its support window: one of {', '.join(MSK_KAFKA_VERSIONS)}")
         if self.replication_factor > self.broker_count:
             problems.add("replicationFactor", self.replication_factor,
                          f"must be at most brokerCount ({self.broker_count})")
@@ -113,10 +134,13 @@ class KafkaCluster(pulumi.ComponentResource):
         )
         self.security_group_id = self.security_group.id
 
+        # Auto-named: a change that replaces the configuration (kafkaVersions) creates the new one, moves the
+        # cluster to its ARN and revision, and only then deletes the old one (MSK refuses to delete a
+        # configuration a cluster uses, and a fixed name would collide with the old one:
+        # CreateConfiguration ConflictException). Server-property edits are a new revision in place.
         self.configuration = aws.msk.Configuration(
             f"{name}-config",
             aws.msk.ConfigurationArgs(
-                name=f"{name}-config",
                 description=f"{name}: replicated, no auto-created topics, no unclean leader election",
                 kafka_versions=[config.kafka_version],
                 server_properties=config.server_properties(),

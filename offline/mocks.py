@@ -17,6 +17,8 @@ from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-2"
 
+#: Types whose physical name the program leaves to Pulumi's auto-naming (so a replacement never collides).
+_AUTONAMED = ("aws:elasticache/parameterGroup:ParameterGroup", "aws:msk/configuration:Configuration")
 #: AWS id prefixes, by resource type.
 _ID_PREFIX = {
     "aws:ec2/vpc:Vpc": "vpc",
@@ -141,6 +143,13 @@ class CarePlatformMocks(Mocks):
                         "secretArn": f"arn:aws:secretsmanager:{region}:{account}:secret:rds!db-{digest}-AbCdEf",
                         "secretStatus": "active",
                     }] if inputs.get("manageMasterUserPassword") else []}
+        if typ in _AUTONAMED and "name" not in inputs:
+            # Pulumi auto-naming: the logical name plus a random suffix (here a stable digest).
+            auto = f"{name}-{digest[:7]}"
+            extra: dict[str, Any] = {"__id": auto, "name": auto}
+            if typ == "aws:msk/configuration:Configuration":
+                extra.update(arn=f"arn:aws:kafka:{region}:{account}:configuration/{auto}/{digest}", latestRevision=1)
+            return extra
         if typ == "aws:elasticache/replicationGroup:ReplicationGroup":
             host = f"{inputs.get('replicationGroupId', name)}.{digest[:6]}.{region[:4]}.cache.amazonaws.com"
             return {"configurationEndpointAddress": f"clustercfg.{host}", "primaryEndpointAddress": f"master.{host}",

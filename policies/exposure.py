@@ -152,7 +152,8 @@ def eks_private_endpoint(r: Resource, report: Report, cfg: Settings) -> None:
 
 @resource_policy(
     "imdsv2-required", concern="exposure", citation=ACCESS, types=(LAUNCH_TEMPLATE, EC2_INSTANCE),
-    description="Nodes require IMDSv2 session tokens (httpTokens=required) so pods cannot steal node credentials.",
+    description="Nodes require IMDSv2 session tokens (httpTokens=required) with a hop limit of 1, so pods cannot "
+                "steal node credentials.",
 )
 def imdsv2_required(r: Resource, report: Report, _: Settings) -> None:
     options = r.get("metadataOptions")
@@ -162,11 +163,16 @@ def imdsv2_required(r: Resource, report: Report, _: Settings) -> None:
     if options.get("httpEndpoint") == "disabled":
         return
     tokens = options.get("httpTokens")
-    if is_unknown(tokens) or tokens == "required":
-        return
-    shown = "not set (optional)" if tokens is None else f"{tokens!r}"
-    report(f"metadataOptions.httpTokens is {shown}: IMDSv1 lets any SSRF read the node role's credentials. "
-           "Set metadataOptions={httpTokens: 'required', httpPutResponseHopLimit: 2} on the launch template.")
+    if not is_unknown(tokens) and tokens != "required":
+        shown = "not set (optional)" if tokens is None else f"{tokens!r}"
+        report(f"metadataOptions.httpTokens is {shown}: IMDSv1 lets any SSRF read the node role's credentials. "
+               "Set metadataOptions={httpTokens: 'required', httpPutResponseHopLimit: 1} on the launch template.")
+    # A pod is one network hop behind its node: a hop limit above 1 lets every pod take the node role
+    # (https://docs.aws.amazon.com/eks/latest/best-practices/identity-and-access-management.html).
+    hops = options.get("httpPutResponseHopLimit")
+    if not is_unknown(hops) and isinstance(hops, (int, float)) and hops > 1:
+        report(f"metadataOptions.httpPutResponseHopLimit is {int(hops)}: pods reach the instance metadata service and "
+               "take the node role's credentials. Set httpPutResponseHopLimit: 1 and give add-ons IRSA.")
 
 
 #: Condition keys that pin a wildcard principal to this account, organization, service or source.

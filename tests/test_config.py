@@ -127,6 +127,18 @@ BAD_CONFIGS: list[tuple[str, dict, list[str]]] = [
      ["prod: encryption.deletionWindowDays: 3: Input should be greater than or equal to 7"]),
     ("kms-admin-wildcard", {"encryption.keyAdminArns": ["*"]},
      ["prod: encryption.keyAdminArns: [\"*\"]: '*' must be an IAM role or user ARN without wildcards"]),
+    ("msk-version-out-of-support", {"streaming.kafkaVersion": "3.6.0"},
+     ["prod: streaming.kafkaVersion: '3.6.0': must be an MSK version within its support window: one of 3.8.x, "
+      "3.8.x.kraft, 3.9.x, 3.9.x.kraft, 4.0.x.kraft, 4.1.x.kraft"]),
+    ("redis-engine-not-7", {"cache.engineVersion": "6.2"},
+     ["prod: cache.engineVersion: '6.2': must match the pattern ^7\\.\\d+$"]),
+    ("redis-token-generation-zero", {"cache.authTokenGeneration": 0},
+     ["prod: cache.authTokenGeneration: 0: Input should be greater than or equal to 1"]),
+    ("eks-private-without-deployer-cidrs", {"eks.deployerCidrs": DELETE},
+     ["prod: eks.deployerCidrs: []: a private-only API endpoint needs the CIDRs `pulumi up` runs from (CI runner "
+      "subnet, VPN client pool): the cluster security group admits 443 from them and nothing else"]),
+    ("eks-deployer-cidr-open", {"eks.deployerCidrs": ["0.0.0.0/0"]},
+     ["prod: eks.deployerCidrs.0: '0.0.0.0/0': must be an allow-list: a prefix of /8 or longer, never 0.0.0.0/0"]),
     ("image-latest", {"apps.nlfhir.image": "nl-fhir:latest"},
      ["prod: apps.nlfhir.image: 'nl-fhir:latest': must be pinned to a tag other than 'latest' or to a digest "
       "(repo:1.2.3 or repo@sha256:...)"]),
@@ -174,6 +186,18 @@ def test_prod_carries_the_seeds_numbers() -> None:
     assert (db.instance_class, db.multi_az, db.read_replicas, db.backup_retention_days) == ("db.r5.xlarge", True, 2, 30)
     assert (prod.cache.cluster_mode, prod.cache.multi_az) == (True, True)
     assert (prod.streaming.broker_count, prod.streaming.replication_factor) == (3, 3)
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_every_stack_pins_supported_versions(stack: str) -> None:
+    parsed = config.validate(stack, stack_raw(stack))
+    assert (parsed.eks.version, parsed.eks.addons.kube_proxy, parsed.eks.charts.cluster_autoscaler_image_tag) == (
+        "1.36", "v1.36.0-eksbuild.25", "v1.36.1")
+    assert (parsed.streaming.kafka_version, parsed.cache.engine_version) == ("4.1.x.kraft", "7.1")
+    assert parsed.eks.charts.external_secrets == "2.6.0"
+    assert parsed.eks.deployer_role_arn == f"arn:aws:iam::{parsed.environment.account_id}:role/care-platform-deployer"
+    # Only the private endpoint (prod) needs deployer networks; the public ones are allow-listed instead.
+    assert parsed.eks.deployer_cidrs == (("10.100.0.0/22",) if stack == "prod" else ())
 
 
 def test_dev_is_the_cheap_variant() -> None:

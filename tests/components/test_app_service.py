@@ -71,8 +71,8 @@ def test_children_counts_and_parentage(full, worker) -> None:  # type: ignore[no
         "aws:iam/role:Role": 1, "aws:iam/rolePolicy:RolePolicy": 1, "care:compute:AppService": 1,
         "kubernetes:apps/v1:Deployment": 1, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,
         "kubernetes:batch/v1:CronJob": 1, "kubernetes:batch/v1:Job": 1, "kubernetes:core/v1:Service": 1,
-        "kubernetes:core/v1:ServiceAccount": 1, "kubernetes:external-secrets.io/v1beta1:ExternalSecret": 1,
-        "kubernetes:external-secrets.io/v1beta1:SecretStore": 1, "kubernetes:networking.k8s.io/v1:Ingress": 1,
+        "kubernetes:core/v1:ServiceAccount": 1, "kubernetes:external-secrets.io/v1:ExternalSecret": 1,
+        "kubernetes:external-secrets.io/v1:SecretStore": 1, "kubernetes:networking.k8s.io/v1:Ingress": 1,
         "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1, "kubernetes:policy/v1:PodDisruptionBudget": 1,
         "kubernetes:security.istio.io/v1:PeerAuthentication": 1,
     }
@@ -207,7 +207,7 @@ def test_service_and_network_policy(full) -> None:  # type: ignore[no-untyped-de
 
 def test_secrets_come_from_secrets_manager_through_the_apps_own_identity(full) -> None:  # type: ignore[no-untyped-def]
     store = _k8s(full, "secret-store")
-    assert store["apiVersion"] == "external-secrets.io/v1beta1"
+    assert store["apiVersion"] == "external-secrets.io/v1"
     assert store["spec"] == {"provider": {"aws": {"service": "SecretsManager", "region": "us-east-2",
                                                   "auth": {"jwt": {"serviceAccountRef": {"name": "nlfhir"}}}}}}
     external = _k8s(full, "external-secret")

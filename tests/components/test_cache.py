@@ -80,10 +80,28 @@ def test_encryption_and_auth(prod):
 
 
 def test_parameter_group_enables_cluster_mode(prod):
-    params = prod.named("care-prod-redis-params").inputs
-    assert params["family"] == "redis7"
-    assert params["parameters"] == [{"name": "cluster-enabled", "value": "yes"}]
-    assert prod.named("care-prod-redis-group").inputs["parameterGroupName"] == "care-prod-redis-params"
+    params = prod.named("care-prod-redis-params")
+    assert params.inputs["family"] == "redis7"
+    assert params.inputs["parameters"] == [{"name": "cluster-enabled", "value": "yes"}]
+    # Auto-named: a replacement (new family) is created before the old group goes, never colliding on a name.
+    assert "name" not in params.inputs
+    assert params.id.startswith("care-prod-redis-params-") and len(params.id) == len("care-prod-redis-params-") + 7
+    assert prod.named("care-prod-redis-group").inputs["parameterGroupName"] == params.id
+
+
+def test_engine_pinned_to_redis_7_1_with_automatic_minor_upgrades(prod):
+    i = prod.named("care-prod-redis-group").inputs
+    assert (i["engine"], i["engineVersion"], i["autoMinorVersionUpgrade"]) == ("redis", "7.1", True)
+
+
+def test_auth_token_rotates_by_generation_with_the_rotate_strategy(prod):
+    assert prod.named("care-prod-redis-group").inputs["authTokenUpdateStrategy"] == "ROTATE"
+    assert prod.named("care-prod-redis-auth-token").inputs["keepers"] == {"generation": "1"}
+    rotated = _render(stack_config("prod", cache__authTokenGeneration=2).cache, protect=True, name="care-prod-redis")
+    # A new generation is a new keeper: pulumi-random replaces the password, i.e. a new token, which the
+    # replication group then receives with ROTATE (docs/runbooks/rotate-redis-auth-token.md).
+    assert rotated.named("care-prod-redis-auth-token").inputs["keepers"] == {"generation": "2"}
+    assert rotated.named("care-prod-redis-group").inputs["authTokenUpdateStrategy"] == "ROTATE"
 
 
 def test_snapshots_windows_and_slow_log(prod):

@@ -38,6 +38,7 @@ def test_children(prod) -> None:  # type: ignore[no-untyped-def]
     assert prod.counts() == {
         "aws:secretsmanager/secret:Secret": 1, "aws:secretsmanager/secretVersion:SecretVersion": 1,
         "care:compute:ChromaDb": 1, "kubernetes:apps/v1:StatefulSet": 1, "kubernetes:core/v1:Secret": 1,
+        "kubernetes:core/v1:PersistentVolumeClaim": 1,
         "kubernetes:core/v1:Service": 2, "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1,
         "kubernetes:policy/v1:PodDisruptionBudget": 1, "random:index/randomPassword:RandomPassword": 1,
     }
@@ -46,18 +47,35 @@ def test_children(prod) -> None:  # type: ignore[no-untyped-def]
     assert untagged(prod, PROD_TAGS) == []
 
 
-def test_volume_claim_is_50_gib_on_the_encrypted_class_and_retained(prod) -> None:  # type: ignore[no-untyped-def]
+def test_data_volume_is_a_standalone_50_gib_claim_that_can_grow(prod) -> None:  # type: ignore[no-untyped-def]
+    # No volumeClaimTemplates: they are immutable on a StatefulSet, so a size change could never apply.
     spec = _spec(prod)
-    assert spec["volumeClaimTemplates"] == [{
-        "metadata": {"name": "data", "labels": {"app.kubernetes.io/name": "chromadb",
-                                                "app.kubernetes.io/part-of": "care-platform",
-                                                "app.kubernetes.io/managed-by": "pulumi"}},
-        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "gp3-encrypted",
-                 "resources": {"requests": {"storage": "50Gi"}}},
-    }]
-    assert spec["persistentVolumeClaimRetentionPolicy"] == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    assert "volumeClaimTemplates" not in spec and "persistentVolumeClaimRetentionPolicy" not in spec
+    claim = prod.named(f"{NAME}-data")
+    assert claim.inputs["metadata"] == {
+        "name": "data-chromadb-0", "namespace": "nlfhir",
+        "labels": {"app.kubernetes.io/name": "chromadb", "app.kubernetes.io/part-of": "care-platform",
+                   "app.kubernetes.io/managed-by": "pulumi"},
+        "annotations": {"pulumi.com/skipAwait": "true"}}
+    assert claim.inputs["spec"] == {"accessModes": ["ReadWriteOnce"], "storageClassName": "gp3-encrypted",
+                                    "resources": {"requests": {"storage": "50Gi"}}}
+    assert claim.protect is True
+    volumes = spec["template"]["spec"]["volumes"]
+    assert volumes[0] == {"name": "data", "persistentVolumeClaim": {"claimName": "data-chromadb-0"}}
     assert (spec["replicas"], spec["serviceName"]) == (1, "chromadb-headless")
-    assert prod.named(f"{NAME}-statefulset").protect is True
+    server = prod.named(f"{NAME}-statefulset")
+    assert server.protect is True
+    assert claim.urn in server.dependencies
+
+
+def test_growing_the_volume_changes_only_the_claims_request() -> None:
+    small, large = (render(lambda size=size: ChromaDb(  # type: ignore[misc]
+        NAME, stack_config("prod", chromadb__storageGib=size).chromadb, storage_class_name="gp3-encrypted",
+        client_pod_labels=AppService.labels_for("nlfhir"), secrets_kms_key_arn=SECRETS_KEY, tags=PROD_TAGS))
+        for size in (50, 80))
+    assert large.named(f"{NAME}-data").inputs["spec"]["resources"] == {"requests": {"storage": "80Gi"}}
+    # The StatefulSet is untouched: nothing immutable changes when the volume grows.
+    assert small.named(f"{NAME}-statefulset").inputs == large.named(f"{NAME}-statefulset").inputs
 
 
 def test_dev_volume_size_and_protection_come_from_config() -> None:
@@ -65,8 +83,20 @@ def test_dev_volume_size_and_protection_come_from_config() -> None:
     plan = render(lambda: ChromaDb(NAME, cfg.chromadb, storage_class_name="gp3-encrypted",
                                    client_pod_labels=AppService.labels_for("nlfhir"), secrets_kms_key_arn=SECRETS_KEY,
                                    protect=cfg.protection.protect, tags=PROD_TAGS))
-    assert _spec(plan)["volumeClaimTemplates"][0]["spec"]["resources"] == {"requests": {"storage": "10Gi"}}
+    assert plan.named(f"{NAME}-data").inputs["spec"]["resources"] == {"requests": {"storage": "10Gi"}}
+    assert plan.named(f"{NAME}-data").protect is False
     assert plan.named(f"{NAME}-statefulset").protect is False
+
+
+def test_token_rotates_by_generation_and_restarts_the_server(prod) -> None:  # type: ignore[no-untyped-def]
+    assert prod.named(f"{NAME}-token").inputs["keepers"] == {"generation": "1"}
+    assert _spec(prod)["template"]["metadata"]["annotations"] == {"care.platform/token-generation": "1"}
+    rotated = render(lambda: ChromaDb(
+        NAME, stack_config("prod", chromadb__tokenGeneration=2).chromadb, storage_class_name="gp3-encrypted",
+        client_pod_labels=AppService.labels_for("nlfhir"), secrets_kms_key_arn=SECRETS_KEY, tags=PROD_TAGS))
+    # New keeper -> new token; new pod-template annotation -> the server restarts and reads it.
+    assert rotated.named(f"{NAME}-token").inputs["keepers"] == {"generation": "2"}
+    assert _spec(rotated)["template"]["metadata"]["annotations"] == {"care.platform/token-generation": "2"}
 
 
 def test_server_container_memory_probes_and_token_auth(prod) -> None:  # type: ignore[no-untyped-def]

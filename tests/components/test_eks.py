@@ -10,7 +10,7 @@ import pytest
 import config
 from components.eks import EksCluster
 from offline.mocks import _digest
-from tests.helpers import PROD_TAGS, render, rendered_stack, stack_config, stack_raw, untagged, with_overrides
+from tests.helpers import DELETE, PROD_TAGS, render, rendered_stack, stack_config, stack_raw, untagged, with_overrides
 
 ACCOUNT = "333333333333"
 EKS_KEY = "arn:aws:kms:us-east-2:333333333333:key/eks-key"
@@ -19,6 +19,7 @@ LOGS_KEY = "arn:aws:kms:us-east-2:333333333333:key/logs-key"
 SUBNETS = ["subnet-private-a", "subnet-private-b", "subnet-private-c"]
 WORKLOAD_SG = "sg-workload"
 ADMIN = "arn:aws:iam::333333333333:role/platform-admin"
+DEPLOYER = "arn:aws:iam::333333333333:role/care-platform-deployer"
 NAME = "care-test-eks"
 
 CLUSTER = "aws:eks/cluster:Cluster"
@@ -63,8 +64,8 @@ def test_children_and_counts(prod) -> None:  # type: ignore[no-untyped-def]
     assert prod.counts() == {
         "aws:cloudwatch/logGroup:LogGroup": 1,
         LAUNCH_TEMPLATE: 2,
-        "aws:eks/accessEntry:AccessEntry": 1,
-        "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": 1,
+        "aws:eks/accessEntry:AccessEntry": 2,
+        "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": 2,
         ADDON: 4,
         CLUSTER: 1,
         NODE_GROUP: 2,
@@ -78,6 +79,7 @@ def test_children_and_counts(prod) -> None:  # type: ignore[no-untyped-def]
         RELEASE: 7,
         "kubernetes:security.istio.io/v1:PeerAuthentication": 1,
         "kubernetes:storage.k8s.io/v1:StorageClass": 1,
+        "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 1,
         "pulumi:providers:kubernetes": 1,
     }
     assert all(r.parent == component.urn for r in prod.resources if r is not component)
@@ -87,10 +89,14 @@ def test_children_and_counts(prod) -> None:  # type: ignore[no-untyped-def]
 def test_cluster_private_endpoint_encryption_logs_and_access_mode(prod) -> None:  # type: ignore[no-untyped-def]
     cluster = prod.named(f"{NAME}-cluster").inputs
     assert cluster["name"] == NAME
-    assert cluster["version"] == "1.31"
+    # 1.36: standard support to 2027-08-02, the longest ahead on 2026-12-02 (1.31 left extended support 2026-11-26).
+    assert cluster["version"] == "1.36"
+    # STANDARD: EKS never moves the cluster into paid extended support silently.
+    assert cluster["upgradePolicy"] == {"supportType": "STANDARD"}
     assert cluster["vpcConfig"] == {"subnetIds": SUBNETS, "endpointPrivateAccess": True,
                                     "endpointPublicAccess": False}
-    assert cluster["accessConfig"] == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": True}
+    # No bootstrapped creator entry: the explicit deployer entry would otherwise get 409 ResourceInUseException.
+    assert cluster["accessConfig"] == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}
     assert cluster["encryptionConfig"] == {"resources": ["secrets"], "provider": {"keyArn": EKS_KEY}}
     assert cluster["enabledClusterLogTypes"] == ["api", "audit", "authenticator", "controllerManager", "scheduler"]
     assert cluster["bootstrapSelfManagedAddons"] is False
@@ -148,7 +154,7 @@ def test_launch_templates_imdsv2_encrypted_gp3_and_both_security_groups(prod) ->
     for pool, disk in (("app", 50), ("worker", 50)):
         template = prod.named(f"{NAME}-{pool}-lt").inputs
         assert template["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required",
-                                               "httpPutResponseHopLimit": 2, "instanceMetadataTags": "disabled"}
+                                               "httpPutResponseHopLimit": 1, "instanceMetadataTags": "disabled"}
         assert template["blockDeviceMappings"] == [{"deviceName": "/dev/xvda", "ebs": {
             "volumeType": "gp3", "volumeSize": disk, "encrypted": "true", "kmsKeyId": EBS_KEY,
             "deleteOnTermination": "true"}}]
@@ -162,8 +168,8 @@ def test_launch_templates_imdsv2_encrypted_gp3_and_both_security_groups(prod) ->
 def test_addons_versions_and_roles(prod) -> None:  # type: ignore[no-untyped-def]
     addons = {r.inputs["addonName"]: r for r in prod.of_type(ADDON)}
     assert {name: a.inputs["addonVersion"] for name, a in addons.items()} == {
-        "vpc-cni": "v1.19.2-eksbuild.1", "kube-proxy": "v1.31.3-eksbuild.2",
-        "coredns": "v1.11.4-eksbuild.2", "aws-ebs-csi-driver": "v1.38.1-eksbuild.1",
+        "vpc-cni": "v1.22.4-eksbuild.3", "kube-proxy": "v1.36.0-eksbuild.25",
+        "coredns": "v1.14.3-eksbuild.23", "aws-ebs-csi-driver": "v1.66.0-eksbuild.1",
     }
     assert addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"] == \
         f"arn:aws:iam::123456789012:role/{NAME}-ebs-csi-irsa"
@@ -216,13 +222,34 @@ def test_irsa_policies(prod) -> None:  # type: ignore[no-untyped-def]
     assert register["Resource"] == f"arn:aws:elasticloadbalancing:us-east-2:{ACCOUNT}:targetgroup/*/*"
 
 
-def test_admin_access_entry(prod) -> None:  # type: ignore[no-untyped-def]
-    entry = prod.named(f"{NAME}-admin-0").inputs
-    assert (entry["clusterName"], entry["principalArn"], entry["type"]) == (NAME, ADMIN, "STANDARD")
-    association = prod.named(f"{NAME}-admin-0-policy")
-    assert association.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
-    assert association.inputs["accessScope"] == {"type": "cluster"}
-    assert prod.named(f"{NAME}-admin-0").urn in association.dependencies
+def test_admin_access_is_explicit_for_the_deployer_and_the_admins(prod) -> None:  # type: ignore[no-untyped-def]
+    provider = prod.named(f"{NAME}-k8s")
+    for short, principal in (("deployer", DEPLOYER), ("admin-0", ADMIN)):
+        entry = prod.named(f"{NAME}-{short}")
+        assert (entry.inputs["clusterName"], entry.inputs["principalArn"], entry.inputs["type"]) == (
+            NAME, principal, "STANDARD")
+        association = prod.named(f"{NAME}-{short}-policy")
+        assert association.inputs["principalArn"] == principal
+        assert association.inputs["policyArn"] == "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+        assert association.inputs["accessScope"] == {"type": "cluster"}
+        assert entry.urn in association.dependencies
+        # Nothing talks to the Kubernetes API before the deployer (and the admins) can.
+        assert association.urn in provider.dependencies
+    principals = [r.inputs["principalArn"] for r in prod.of_type("aws:eks/accessEntry:AccessEntry")]
+    assert sorted(principals) == sorted([DEPLOYER, ADMIN])  # one entry per principal: no 409
+
+
+def test_private_endpoint_admits_443_from_the_deployer_cidrs_only(prod) -> None:  # type: ignore[no-untyped-def]
+    cluster_sg = f"sg-{_digest(f'{NAME}-cluster', 'cluster')}"
+    rules = prod.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    assert [(r.name, r.inputs["securityGroupId"], r.inputs["cidrIpv4"], r.inputs["ipProtocol"],
+             r.inputs["fromPort"], r.inputs["toPort"]) for r in rules] == [
+        (f"{NAME}-deployer-0", cluster_sg, "10.100.0.0/22", "tcp", 443, 443)]
+    assert rules[0].urn in prod.named(f"{NAME}-k8s").dependencies
+
+
+def test_public_endpoint_stacks_add_no_deployer_rule(dev) -> None:  # type: ignore[no-untyped-def]
+    assert dev.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") == []
 
 
 def test_oidc_provider_and_secret_kubeconfig(prod) -> None:  # type: ignore[no-untyped-def]
@@ -244,16 +271,16 @@ def test_helm_releases_pinned_through_the_cluster_provider(prod) -> None:  # typ
     releases = {r.inputs["name"]: r for r in prod.of_type(RELEASE)}
     assert {name: (r.inputs["chart"], r.inputs["version"], r.inputs["repositoryOpts"]["repo"], r.inputs["namespace"])
             for name, r in releases.items()} == {
-        "aws-load-balancer-controller": ("aws-load-balancer-controller", "1.10.1",
+        "aws-load-balancer-controller": ("aws-load-balancer-controller", "1.17.1",
                                          "https://aws.github.io/eks-charts", "kube-system"),
-        "cluster-autoscaler": ("cluster-autoscaler", "9.43.2", "https://kubernetes.github.io/autoscaler",
+        "cluster-autoscaler": ("cluster-autoscaler", "9.59.0", "https://kubernetes.github.io/autoscaler",
                                "kube-system"),
-        "metrics-server": ("metrics-server", "3.12.2", "https://kubernetes-sigs.github.io/metrics-server/",
+        "metrics-server": ("metrics-server", "3.13.0", "https://kubernetes-sigs.github.io/metrics-server/",
                            "kube-system"),
-        "external-secrets": ("external-secrets", "0.10.7", "https://charts.external-secrets.io", "external-secrets"),
-        "istio-base": ("base", "1.24.2", "https://istio-release.storage.googleapis.com/charts", "istio-system"),
-        "istio-cni": ("cni", "1.24.2", "https://istio-release.storage.googleapis.com/charts", "istio-system"),
-        "istiod": ("istiod", "1.24.2", "https://istio-release.storage.googleapis.com/charts", "istio-system"),
+        "external-secrets": ("external-secrets", "2.6.0", "https://charts.external-secrets.io", "external-secrets"),
+        "istio-base": ("base", "1.31.0", "https://istio-release.storage.googleapis.com/charts", "istio-system"),
+        "istio-cni": ("cni", "1.31.0", "https://istio-release.storage.googleapis.com/charts", "istio-system"),
+        "istiod": ("istiod", "1.31.0", "https://istio-release.storage.googleapis.com/charts", "istio-system"),
     }
     for release in releases.values():
         assert release.provider == provider_ref
@@ -264,6 +291,8 @@ def test_helm_releases_pinned_through_the_cluster_provider(prod) -> None:  # typ
         "eks.amazonaws.com/role-arn": f"arn:aws:iam::123456789012:role/{NAME}-alb-controller-irsa"}}
     autoscaler = releases["cluster-autoscaler"].inputs["values"]
     assert autoscaler["autoDiscovery"] == {"clusterName": NAME}
+    # Region explicit (IMDS hop limit 1), image on the cluster's minor (the chart's default trails it).
+    assert (autoscaler["awsRegion"], autoscaler["image"]) == ("us-east-2", {"tag": "v1.36.1"})
     assert autoscaler["rbac"]["serviceAccount"]["annotations"] == {
         "eks.amazonaws.com/role-arn": f"arn:aws:iam::123456789012:role/{NAME}-cluster-autoscaler-irsa"}
     assert releases["external-secrets"].inputs["values"]["installCRDs"] is True
@@ -333,18 +362,42 @@ def test_node_pool_scaling_and_versions_errors() -> None:
     assert _errors("prod", **{"eks__nodePools__app__min": 8, "eks__nodePools__worker__maxUnavailable": 9}) == [
         "prod: eks.nodePools.app.min: 8: must be at most desired (6)",
         "prod: eks.nodePools.worker.maxUnavailable: 9: must be at most max (6)"]
-    assert _errors("prod", eks__addons__kubeProxy="v1.30.6-eksbuild.3") == [
-        "prod: eks.addons.kubeProxy: 'v1.30.6-eksbuild.3': must match the cluster's Kubernetes version 1.31 "
-        "(v1.31.x-eksbuild.N)"]
-    assert _errors("prod", eks__version="1.29", eks__addons__kubeProxy="v1.29.10-eksbuild.3") == [
+    assert _errors("prod", eks__addons__kubeProxy="v1.31.3-eksbuild.2") == [
+        "prod: eks.addons.kubeProxy: 'v1.31.3-eksbuild.2': must match the cluster's Kubernetes version 1.36 "
+        "(v1.36.x-eksbuild.N)"]
+    assert _errors("prod", eks__charts__clusterAutoscalerImageTag="v1.35.0") == [
+        "prod: eks.charts.clusterAutoscalerImageTag: 'v1.35.0': must match the cluster's Kubernetes version 1.36 "
+        "(v1.36.x): the Cluster Autoscaler supports only its own Kubernetes minor"]
+    assert _errors("prod", eks__version="1.29", eks__addons__kubeProxy="v1.29.10-eksbuild.3",
+                   eks__charts__clusterAutoscalerImageTag="v1.29.4") == [
         "prod: eks.version: '1.29': must be 1.30 or newer: the app services' preStop hooks use the Kubernetes "
         "sleep action"]
-    assert _errors("prod", eks__charts__externalSecrets="0.17.0") == [
-        "prod: eks.charts.externalSecrets: '0.17.0': must be 0.9.x to 0.16.x: the versions that serve "
-        "external-secrets.io/v1beta1, which the app service's ExternalSecret and SecretStore use"]
+    assert _errors("prod", eks__charts__externalSecrets="0.10.7") == [
+        "prod: eks.charts.externalSecrets: '0.10.7': must be 0.16.0 or newer: the versions that serve "
+        "external-secrets.io/v1, which the app service's ExternalSecret and SecretStore use"]
     assert _errors("prod", eks__adminRoleArns=["arn:aws:iam::333333333333:user/alice"]) == [
         "prod: eks.adminRoleArns.0: 'arn:aws:iam::333333333333:user/alice': must be an IAM role ARN like "
         "arn:aws:iam::123456789012:role/platform-admin"]
+
+
+def test_deployer_cidrs_required_with_a_private_endpoint_and_never_open() -> None:
+    assert _errors("prod", eks__deployerCidrs=[]) == [
+        "prod: eks.deployerCidrs: []: a private-only API endpoint needs the CIDRs `pulumi up` runs from (CI runner "
+        "subnet, VPN client pool): the cluster security group admits 443 from them and nothing else"]
+    assert _errors("prod", eks__deployerCidrs=["0.0.0.0/0", "10.100.0.1/22", "not-a-cidr"]) == [
+        "prod: eks.deployerCidrs.0: '0.0.0.0/0': must be an allow-list: a prefix of /8 or longer, never 0.0.0.0/0",
+        "prod: eks.deployerCidrs.1: '10.100.0.1/22': must be an IPv4 CIDR like 203.0.113.0/24",
+        "prod: eks.deployerCidrs.2: 'not-a-cidr': must be an IPv4 CIDR like 203.0.113.0/24"]
+
+
+def test_deployer_role_is_a_role_and_not_also_an_admin_entry() -> None:
+    assert _errors("prod", eks__deployerRoleArn="arn:aws:sts::333333333333:assumed-role/deployer/ci") == [
+        "prod: eks.deployerRoleArn: 'arn:aws:sts::333333333333:assumed-role/deployer/ci': must be an IAM role ARN "
+        "like arn:aws:iam::123456789012:role/care-platform-deployer (the role, not an assumed-role session ARN)"]
+    assert _errors("prod", eks__adminRoleArns=[DEPLOYER]) == [
+        f"prod: eks.adminRoleArns.0: '{DEPLOYER}': is eks.deployerRoleArn already: one access entry per principal "
+        "(EKS answers a second one with 409)"]
+    assert _errors("prod", eks__deployerRoleArn=DELETE) == ["prod: eks.deployerRoleArn: missing: a value is required"]
 
 
 # -- the cluster as the prod program wires it ----------------------------------------------------------

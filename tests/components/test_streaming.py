@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pulumi
 import pytest
+from pydantic import ValidationError
 
 from components.streaming import KafkaCluster, StreamingConfig
 from tests.helpers import PROD_TAGS, render, stack_config, untagged
@@ -42,7 +43,7 @@ def test_children(prod):
 def test_brokers_and_storage(prod):
     cluster = prod.named("care-prod-kafka-cluster")
     i = cluster.inputs
-    assert (i["clusterName"], i["kafkaVersion"], i["numberOfBrokerNodes"]) == ("care-prod-kafka", "3.6.0", 3)
+    assert (i["clusterName"], i["kafkaVersion"], i["numberOfBrokerNodes"]) == ("care-prod-kafka", "4.1.x.kraft", 3)
     nodes = i["brokerNodeGroupInfo"]
     assert nodes["instanceType"] == "kafka.m5.large"
     assert nodes["clientSubnets"] == ["subnet-a", "subnet-b", "subnet-c"]
@@ -61,13 +62,27 @@ def test_encryption_and_authentication(prod):
 
 def test_configuration(prod):
     config = prod.named("care-prod-kafka-config").inputs
-    assert config["kafkaVersions"] == ["3.6.0"]
+    assert config["kafkaVersions"] == ["4.1.x.kraft"]
+    # Auto-named (no fixed physical name), so a replacement never collides with the configuration in use.
+    assert "name" not in config
     assert config["serverProperties"].splitlines() == [
         "auto.create.topics.enable=false", "default.replication.factor=3", "min.insync.replicas=2",
         "unclean.leader.election.enable=false", "log.retention.hours=168",
     ]
     info = prod.named("care-prod-kafka-cluster").inputs["configurationInfo"]
-    assert info["arn"].startswith("arn:aws:msk:us-east-2:123456789012:configuration/")
+    auto = prod.named("care-prod-kafka-config").id
+    assert auto.startswith("care-prod-kafka-config-") and len(auto) == len("care-prod-kafka-config-") + 7
+    assert info["arn"].startswith(f"arn:aws:kafka:us-east-2:123456789012:configuration/{auto}/")
+    assert info["revision"] == 1
+
+
+def test_kafka_version_must_be_within_its_msk_support_window():
+    with pytest.raises(ValidationError) as info:
+        StreamingConfig(kafka_version="3.6.0")
+    assert info.value.errors()[0]["ctx"]["error"].problems[0].allowed == (
+        "must be an MSK version within its support window: one of 3.8.x, 3.8.x.kraft, 3.9.x, 3.9.x.kraft, "
+        "4.0.x.kraft, 4.1.x.kraft")
+    assert StreamingConfig(kafka_version="3.9.x").kafka_version == "3.9.x"
 
 
 def test_logging_and_monitoring(prod):

@@ -305,6 +305,9 @@ CASES = [
     ("imds-unset", "imdsv2-required", EC2_T, {"ami": "ami-1", "instanceType": "t3.micro"}, {}),
     ("imds-disabled", "imdsv2-required", EC2_T, {"ami": "ami-1", "metadataOptions": {"httpEndpoint": "disabled"}}, {}),
     ("imds-unknown", "imdsv2-required", LT_T, edit(LAUNCH_TEMPLATE, metadataOptions__httpTokens=U), {}),
+    ("imds-hop-2", "imdsv2-required", LT_T, edit(LAUNCH_TEMPLATE, metadataOptions__httpPutResponseHopLimit=2), {}),
+    ("imds-hop-unknown", "imdsv2-required", LT_T, edit(LAUNCH_TEMPLATE, metadataOptions__httpPutResponseHopLimit=U),
+     {}),
     ("key-policy-scoped", "no-wildcard-principals", KEY_T, KMS_KEY, {}),
     ("key-policy-open", "no-wildcard-principals", KEY_T, edit(KMS_KEY, policy=wildcard_policy()), {}),
     ("key-policy-org-scoped", "no-wildcard-principals", KEY_POLICY_T,
@@ -617,10 +620,13 @@ EXPECTED: dict[str, list[str]] = {
         "vpcConfig.publicAccessCidrs is open to the internet (0.0.0.0/0 is EKS's default): a public endpoint must be limited to known networks. Set eks.publicAccessCidrs in Pulumi.<stack>.yaml.",
     ],
     'imds-v1': [
-        "metadataOptions.httpTokens is 'optional': IMDSv1 lets any SSRF read the node role's credentials. Set metadataOptions={httpTokens: 'required', httpPutResponseHopLimit: 2} on the launch template.",
+        "metadataOptions.httpTokens is 'optional': IMDSv1 lets any SSRF read the node role's credentials. Set metadataOptions={httpTokens: 'required', httpPutResponseHopLimit: 1} on the launch template.",
     ],
     'imds-unset': [
-        "metadataOptions.httpTokens is not set (optional): IMDSv1 lets any SSRF read the node role's credentials. Set metadataOptions={httpTokens: 'required', httpPutResponseHopLimit: 2} on the launch template.",
+        "metadataOptions.httpTokens is not set (optional): IMDSv1 lets any SSRF read the node role's credentials. Set metadataOptions={httpTokens: 'required', httpPutResponseHopLimit: 1} on the launch template.",
+    ],
+    'imds-hop-2': [
+        "metadataOptions.httpPutResponseHopLimit is 2: pods reach the instance metadata service and take the node role's credentials. Set httpPutResponseHopLimit: 1 and give add-ons IRSA.",
     ],
     'key-policy-open': [
         "statement Open allows Principal '*' without an aws:PrincipalAccount, aws:SourceAccount, aws:PrincipalOrgID or kms:CallerAccount condition: anyone could use it. Name the account root or role ARNs (encryption.keyAdminArns) or add such a condition.",

@@ -253,6 +253,8 @@ MUTATIONS: list[Mutation] = [
              both(set_("vpcConfig.endpointPublicAccess", True), delete("vpcConfig.endpointPrivateAccess"))),
     Mutation("imds-v1", "imdsv2-required", LAUNCH_TEMPLATE, "httpTokens", set_("metadataOptions.httpTokens",
              "optional"), pick=has("metadataOptions")),
+    Mutation("imds-two-hops", "imdsv2-required", LAUNCH_TEMPLATE, "httpPutResponseHopLimit",
+             set_("metadataOptions.httpPutResponseHopLimit", 2), pick=has("metadataOptions")),
     # Logging and audit.
     Mutation("log-short-retention", "log-group-retention", LOG_GROUP, "retentionInDays", set_("retentionInDays", 7)),
     Mutation("rds-no-log-exports", "rds-log-exports", RDS, "enabledCloudwatchLogsExports",
