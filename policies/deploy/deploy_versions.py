@@ -28,6 +28,7 @@ from deploy_common import (
     Resource,
     Settings,
     as_of,
+    get,
     is_unknown,
     load_catalogue,
     minor,
@@ -51,6 +52,8 @@ ADDON_KEYS = {"vpc-cni": "vpcCni", "coredns": "coredns", "kube-proxy": "kubeProx
               "aws-ebs-csi-driver": "awsEbsCsiDriver"}
 CHART_KEYS = {"aws-load-balancer-controller": "awsLoadBalancerController", "cluster-autoscaler": "clusterAutoscaler",
               "metrics-server": "metricsServer", "external-secrets": "externalSecrets", "istio": "istio"}
+#: Charts configured outside eks.charts: their full config key.
+CHART_CONFIG_KEYS = {"reloader": "apps.reloader.chartVersion"}
 ISTIO_CHARTS = ("base", "cni", "istiod", "gateway")
 
 
@@ -224,7 +227,7 @@ def chart_findings(resources: list[Resource]) -> Iterator[Finding]:
         name, version = chart_name(release), release.get("version")
         if name is None or is_unknown(version) or not isinstance(version, str):
             continue
-        key = f"eks.charts.{CHART_KEYS.get(name, name)}"
+        key = CHART_CONFIG_KEYS.get(name) or f"eks.charts.{CHART_KEYS.get(name, name)}"
         entry = charts.get(name)
         line = ".".join(version.split(".")[:2])
         spec = (entry or {}).get("lines", {}).get(line)
@@ -235,6 +238,9 @@ def chart_findings(resources: list[Resource]) -> Iterator[Finding]:
             yield Finding(release, f"chart {name} {version}", key, None,
                           f"is no longer supported by its project ({entry['source']})")
             continue
+        image_tag = get(release.get("values"), "image.tag")
+        if isinstance(image_tag, str) and (parsed := minor(image_tag)):
+            spec = {**spec, "app": ".".join(str(p) for p in parsed[:2])}  # the image the release really runs
         if cluster is not None and (problem := _chart_fits(entry, spec, cluster)):
             yield Finding(release, f"chart {name} {version}", key, None, problem)
             continue

@@ -128,3 +128,34 @@ def test_a_malformed_catalogue_is_an_error_not_an_empty_pass(tmp_path) -> None:
     path.write_text("checked: 2026-12-02\n")
     with pytest.raises(ValueError, match=r"lifecycle.yaml: expected a mapping with `entries`$"):
         deploy_common.load_catalogue(path)
+
+
+def test_the_cluster_autoscaler_is_judged_by_the_image_it_runs() -> None:
+    """Chart 9.59 ships autoscaler 1.35; the program overrides the image to the cluster's minor
+    (eks.charts.clusterAutoscalerImageTag), and the rule judges that image, not the chart's default."""
+    on_136 = cluster(version="1.36")
+    default_image = Res(HELM, "ca", {"chart": "cluster-autoscaler", "version": "9.59.0"})
+    pinned_image = Res(HELM, "ca-pinned", {"chart": "cluster-autoscaler", "version": "9.59.0",
+                                           "values": {"image": {"tag": "v1.36.1"}}})
+    wrong_image = Res(HELM, "ca-wrong", {"chart": "cluster-autoscaler", "version": "9.59.0",
+                                         "values": {"image": {"tag": "v1.34.2"}}})
+    assert check_stack("helm-chart-version-supported", [on_136, default_image, pinned_image, wrong_image]) == [
+        ("chart cluster-autoscaler 9.59.0 runs app 1.35, which is built for Kubernetes 1.35, not 1.36. "
+         "Set eks.charts.clusterAutoscaler in Pulumi.<stack>.yaml.", "ca"),
+        ("chart cluster-autoscaler 9.59.0 runs app 1.34, which is built for Kubernetes 1.34, not 1.36. "
+         "Set eks.charts.clusterAutoscaler in Pulumi.<stack>.yaml.", "ca-wrong")]
+
+
+def test_reloader_is_catalogued_under_its_own_config_key() -> None:
+    assert check_stack("helm-chart-version-supported", [
+        cluster(), Res(HELM, "rl", {"chart": "reloader", "version": "2.2.11"}),
+        Res(HELM, "rl-old", {"chart": "reloader", "version": "1.0.1"})]) == [
+        ("chart reloader 1.0.1 is not in the lifecycle catalogue. Set apps.reloader.chartVersion in "
+         "Pulumi.<stack>.yaml.", "rl-old")]
+
+
+def test_msk_kraft_versions_and_ended_zookeeper_versions() -> None:
+    clusters = [Res(MSK, "kraft", {"kafkaVersion": "4.1.x.kraft"}), Res(MSK, "zk36", {"kafkaVersion": "3.6.0"})]
+    assert check_stack("msk-kafka-version-supported", clusters) == [(
+        "Apache Kafka 3.6.0 (MSK support) ended on 2026-06-01 (run date 2026-12-02). "
+        "Set streaming.kafkaVersion in Pulumi.<stack>.yaml to a supported version.", "zk36")]
