@@ -99,7 +99,7 @@ BAD_CONFIGS: list[tuple[str, dict, list[str]]] = [
     ("postgres-version-yaml-number", {"database.prm.engineVersion": 16.4},
      ['prod: database.prm.engineVersion: 16.4: write the version as a string, "16.4"']),
     ("section-not-a-mapping", {"database": "db.r5.large"},
-     ["prod: database: 'db.r5.large': must be a mapping of settings (nlfhir, prm)"]),
+     ["prod: database: 'db.r5.large': must be a mapping of settings (bootstrap, nlfhir, prm)"]),
     ("list-given-as-text", {"network.availabilityZones": "us-east-2a"},
      ["prod: network.availabilityZones: 'us-east-2a': must be a list, like [a, b]"]),
     ("class-not-offered-in-the-region", {"eks.nodePools.worker.instanceTypes": ["c3.large"],
@@ -131,7 +131,7 @@ BAD_CONFIGS: list[tuple[str, dict, list[str]]] = [
      ["prod: streaming.kafkaVersion: '3.6.0': must be an MSK version within its support window: one of 3.8.x, "
       "3.8.x.kraft, 3.9.x, 3.9.x.kraft, 4.0.x.kraft, 4.1.x.kraft"]),
     ("redis-engine-not-7", {"cache.engineVersion": "6.2"},
-     ["prod: cache.engineVersion: '6.2': must match the pattern ^7\\.\\d+$"]),
+     ['prod: cache.engineVersion: \'6.2\': must be a Redis 7 version in quotes, like "7.1"']),
     ("redis-token-generation-zero", {"cache.authTokenGeneration": 0},
      ["prod: cache.authTokenGeneration: 0: Input should be greater than or equal to 1"]),
     ("eks-private-without-deployer-cidrs", {"eks.deployerCidrs": DELETE},

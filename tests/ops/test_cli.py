@@ -87,4 +87,4 @@ def test_stack_facts_follow_the_program_names() -> None:
             stack.database_major("prm")) == (
         stack.config.environment.account_id, stack.config.regions.primary, "care-staging-nlfhir",
         "care-staging-backup-vault", "care-staging-backup-dr-vault", "care-staging-redis",
-        "alias/care-platform/staging/database", "16")
+        "alias/care-platform/staging/database", "18")

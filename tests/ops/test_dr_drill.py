@@ -32,7 +32,7 @@ DRILL_TAGS = [
 ]
 SOURCE: dict[str, Any] = {
     "DBInstanceIdentifier": SOURCE_ID, "DBInstanceClass": "db.r5.xlarge", "Engine": "postgres",
-    "EngineVersion": "16.4", "DBInstanceStatus": "available", "MultiAZ": True, "AvailabilityZone": "us-east-2a",
+    "EngineVersion": "18.1", "DBInstanceStatus": "available", "MultiAZ": True, "AvailabilityZone": "us-east-2a",
     "LatestRestorableTime": utc(16, 55),
     "DBSubnetGroup": {"DBSubnetGroupName": "care-prod-prm-subnets"},
     "VpcSecurityGroups": [{"VpcSecurityGroupId": "sg-0db1234", "Status": "active"}],
@@ -54,7 +54,7 @@ def database_key(aws: Aws, region: str) -> str:
     return arn
 
 
-def restored(status: str, key_arn: str, *, version: str = "16.6", multi_az: bool = False,
+def restored(status: str, key_arn: str, *, version: str = "18.1", multi_az: bool = False,
              tags: list[dict[str, str]] | None = None) -> dict[str, Any]:
     return {"DBInstances": [{"DBInstanceIdentifier": TARGET, "DBInstanceStatus": status, "Engine": "postgres",
                              "EngineVersion": version, "StorageEncrypted": True, "KmsKeyId": key_arn,
@@ -120,7 +120,7 @@ def test_successful_pitr_drill_measures_exact_rto_and_rpo(aws: Aws, tmp_path: Pa
         ("available", "pass", "status available"),
         ("encrypted with the database key", "pass",
          f"StorageEncrypted=True, key {key_arn} (expected {key_arn})"),
-        ("engine version", "pass", "postgres 16.6 (configured major 16)"),
+        ("engine version", "pass", "postgres 18.1 (configured major 18)"),
         ("Multi-AZ as requested", "pass", "MultiAZ=False (requested False)"),
         ("RTO", "pass", "21m 00s from restore request to available (target < 4h 00m 00s)"),
         ("restore time", "pass", "21m 00s to restore (target < 30m 00s)"),
@@ -147,7 +147,7 @@ def test_region_drill_restores_from_the_replicated_backups_and_checks_the_major_
                    multi_az=True)
     rds.add_response("describe_db_instances", restored("available", key_arn, multi_az=True),
                      {"DBInstanceIdentifier": TARGET})
-    # Restored on another major version than the configured 16: the drill must fail on it.
+    # Restored on another major version than the configured 18: the drill must fail on it.
     rds.add_response("describe_db_instances", restored("available", key_arn, version="17.2", multi_az=True),
                      {"DBInstanceIdentifier": TARGET})
     expect_cleanup(rds, key_arn)
@@ -159,7 +159,7 @@ def test_region_drill_restores_from_the_replicated_backups_and_checks_the_major_
     aws.assert_all_used()
     assert result.code == 1
     failed = [(c["check"], c["detail"]) for c in json.loads(result.out)["checks"] if c["status"] == "fail"]
-    assert failed == [("engine version", "postgres 17.2 (configured major 16)"),
+    assert failed == [("engine version", "postgres 17.2 (configured major 18)"),
                       ("restore time", "40m 00s to restore (target < 30m 00s)")]
     assert front_matter(tmp_path / "2026-12-02-170000-prod-dr-drill-region-prm.md")["result"] == "fail"
 
