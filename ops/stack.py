@@ -58,7 +58,7 @@ class Stack:
         return f"{self.prefix}-{db}"
 
     def database_major(self, db: str) -> str:
-        """The configured PostgreSQL major version (``18``; a full version such as ``18.1`` gives ``18``): drills compare by prefix."""
+        """The configured PostgreSQL major version (``18``; ``18.1`` gives ``18``): drills compare by prefix."""
         return str(getattr(self.config.database, db).engine_version).split(".")[0]
 
     @property
