@@ -72,10 +72,6 @@ def _security(container: dict[str, Any], key: str) -> Any:
     return (context or {}).get(key)
 
 
-@resource_policy(
-    "k8s-resource-limits", concern="kubernetes", citation=EMERGENCY_MODE, types=K8S_WORKLOADS,
-    description="Every container declares CPU and memory requests and limits.",
-)
 def k8s_resource_limits(r: Resource, report: Report, _: Settings) -> None:
     for label, container in containers(r):
         resources = container.get("resources")
@@ -93,10 +89,12 @@ def k8s_resource_limits(r: Resource, report: Report, _: Settings) -> None:
                    "Pulumi.<stack>.yaml (the component sets requests and limits from them).")
 
 
-@resource_policy(
-    "k8s-probes", concern="kubernetes", citation=EMERGENCY_MODE, types=LONG_RUNNING,
-    description="Every long-running container has liveness and readiness probes.",
-)
+resource_policy(
+    "k8s-resource-limits", concern="kubernetes", citation=EMERGENCY_MODE, types=K8S_WORKLOADS,
+    description="Every container declares CPU and memory requests and limits.",
+)(k8s_resource_limits)
+
+
 def k8s_probes(r: Resource, report: Report, _: Settings) -> None:
     for label, container in containers(r, init=False):
         missing = [p for p in ("livenessProbe", "readinessProbe") if container.get(p) is None]
@@ -105,10 +103,12 @@ def k8s_probes(r: Resource, report: Report, _: Settings) -> None:
                    "never be restarted. Declare both probes (the app's health endpoint) in the component.")
 
 
-@resource_policy(
-    "k8s-run-as-non-root", concern="kubernetes", citation=ACCESS, types=K8S_WORKLOADS,
-    description="Containers run as a non-root user (runAsNonRoot true, runAsUser not 0).",
-)
+resource_policy(
+    "k8s-probes", concern="kubernetes", citation=EMERGENCY_MODE, types=LONG_RUNNING,
+    description="Every long-running container has liveness and readiness probes.",
+)(k8s_probes)
+
+
 def k8s_run_as_non_root(r: Resource, report: Report, _: Settings) -> None:
     spec = pod_spec(r)
     if not isinstance(spec, dict):
@@ -134,10 +134,12 @@ def k8s_run_as_non_root(r: Resource, report: Report, _: Settings) -> None:
                    "start an image whose user is root. Set securityContext.runAsNonRoot=True.")
 
 
-@resource_policy(
-    "k8s-no-privilege-escalation", concern="kubernetes", citation=ACCESS, types=K8S_WORKLOADS,
-    description="Containers set allowPrivilegeEscalation=false.",
-)
+resource_policy(
+    "k8s-run-as-non-root", concern="kubernetes", citation=ACCESS, types=K8S_WORKLOADS,
+    description="Containers run as a non-root user (runAsNonRoot true, runAsUser not 0).",
+)(k8s_run_as_non_root)
+
+
 def k8s_no_privilege_escalation(r: Resource, report: Report, _: Settings) -> None:
     for label, container in containers(r):
         value = _security(container, "allowPrivilegeEscalation")
@@ -146,10 +148,12 @@ def k8s_no_privilege_escalation(r: Resource, report: Report, _: Settings) -> Non
                    "true): setuid binaries could gain root. Set allowPrivilegeEscalation=False.")
 
 
-@resource_policy(
-    "k8s-read-only-root-fs", concern="kubernetes", citation=INTEGRITY, types=K8S_WORKLOADS,
-    description="Containers run with a read-only root filesystem (writable paths are volumes).",
-)
+resource_policy(
+    "k8s-no-privilege-escalation", concern="kubernetes", citation=ACCESS, types=K8S_WORKLOADS,
+    description="Containers set allowPrivilegeEscalation=false.",
+)(k8s_no_privilege_escalation)
+
+
 def k8s_read_only_root_fs(r: Resource, report: Report, _: Settings) -> None:
     for label, container in containers(r):
         value = _security(container, "readOnlyRootFilesystem")
@@ -158,13 +162,15 @@ def k8s_read_only_root_fs(r: Resource, report: Report, _: Settings) -> None:
                    "running image. Set readOnlyRootFilesystem=True and mount an emptyDir for /tmp.")
 
 
+resource_policy(
+    "k8s-read-only-root-fs", concern="kubernetes", citation=INTEGRITY, types=K8S_WORKLOADS,
+    description="Containers run with a read-only root filesystem (writable paths are volumes).",
+)(k8s_read_only_root_fs)
+
+
 _DANGEROUS_CAPABILITIES = {"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE"}
 
 
-@resource_policy(
-    "k8s-no-privileged", concern="kubernetes", citation=ACCESS, types=K8S_WORKLOADS,
-    description="No privileged containers, dangerous capabilities, or host namespaces.",
-)
 def k8s_no_privileged(r: Resource, report: Report, _: Settings) -> None:
     spec = pod_spec(r)
     if isinstance(spec, dict):
@@ -184,6 +190,12 @@ def k8s_no_privileged(r: Resource, report: Report, _: Settings) -> None:
                        "(capabilities.drop=['ALL']).")
 
 
+resource_policy(
+    "k8s-no-privileged", concern="kubernetes", citation=ACCESS, types=K8S_WORKLOADS,
+    description="No privileged containers, dangerous capabilities, or host namespaces.",
+)(k8s_no_privileged)
+
+
 def image_problem(image: Any) -> str | None:
     """Why an image reference is not pinned, or None when it is pinned (or unknown)."""
     if is_unknown(image) or not isinstance(image, str):
@@ -199,10 +211,6 @@ def image_problem(image: Any) -> str | None:
     return None
 
 
-@resource_policy(
-    "k8s-image-pinned", concern="kubernetes", citation=INTEGRITY, types=K8S_WORKLOADS,
-    description="Container images are pinned to a version tag or a digest (never untagged or 'latest').",
-)
 def k8s_image_pinned(r: Resource, report: Report, _: Settings) -> None:
     for label, container in containers(r):
         problem = image_problem(container.get("image"))
@@ -210,6 +218,12 @@ def k8s_image_pinned(r: Resource, report: Report, _: Settings) -> None:
             report(f"{label}: image {container['image']!r} {problem}: what runs could change without a deploy. "
                    "Pin apps.<app>.image to a version (repo:1.2.3) or a digest (repo@sha256:...) "
                    "in Pulumi.<stack>.yaml.")
+
+
+resource_policy(
+    "k8s-image-pinned", concern="kubernetes", citation=INTEGRITY, types=K8S_WORKLOADS,
+    description="Container images are pinned to a version tag or a digest (never untagged or 'latest').",
+)(k8s_image_pinned)
 
 
 POLICIES = policies_of(__name__)
