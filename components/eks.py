@@ -597,8 +597,11 @@ class EksCluster(pulumi.ComponentResource):
                 metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                     http_endpoint="enabled",
                     http_tokens="required",
-                    # 2 hops: pods that need instance metadata (through the node's network namespace) reach it.
-                    http_put_response_hop_limit=2,
+                    # 1 hop: only the node itself reaches IMDS; pods (their own network namespaces) cannot
+                    # take the node role's credentials, they use IRSA. The load balancer controller gets
+                    # its VPC id and region from its chart values, not from IMDS.
+                    # https://docs.aws.amazon.com/eks/latest/best-practices/identity-and-access-management.html
+                    http_put_response_hop_limit=1,
                     instance_metadata_tags="disabled",
                 ),
                 block_device_mappings=[aws.ec2.LaunchTemplateBlockDeviceMappingArgs(

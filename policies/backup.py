@@ -14,6 +14,7 @@ from common import (
     K8S_STORAGE_CLASS,
     KMS_KEY,
     MSK,
+    RDS_BACKUP_REPLICATION,
     RDS_CLUSTER,
     RDS_INSTANCE,
     S3_BUCKETS,
@@ -96,6 +97,28 @@ resource_policy(
     "rds-final-snapshot", concern="backup", citation=BACKUP_PLAN_CITATION, types=(RDS_INSTANCE, RDS_CLUSTER),
     description="Deleting a primary RDS database keeps a named final snapshot.",
 )(rds_final_snapshot)
+
+
+def rds_backup_replication_retention(r: Resource, report: Report, cfg: Settings) -> None:
+    needed = cfg["minRetentionDays"]
+    value = r.get("retentionPeriod")
+    if is_unknown(value):
+        return
+    days = as_int(value)
+    if days is None or days < needed:
+        shown = "not set (AWS default 7 days)" if days is None else f"{days} day(s)"
+        report(f"retentionPeriod is {shown}; this stack requires at least {needed} for the DR region's copies. "
+               f"Set database.<name>.backupRetentionDays: {needed} or more in Pulumi.<stack>.yaml "
+               "(the replication keeps the primary's retention).")
+
+
+# StartDBInstanceAutomatedBackupsReplication BackupRetentionPeriod (default 7 days):
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_StartDBInstanceAutomatedBackupsReplication.html
+resource_policy(
+    "rds-backup-replication-retention", concern="backup", citation=DR_PLAN, types=(RDS_BACKUP_REPLICATION,),
+    config=min_days(30, "RDS automated backups replicated to the DR region"),
+    description="RDS automated backups replicated to the DR region are kept at least the stack's minimum.",
+)(rds_backup_replication_retention)
 
 
 def elasticache_snapshot_retention(r: Resource, report: Report, cfg: Settings) -> None:

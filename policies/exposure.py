@@ -170,7 +170,7 @@ def imdsv2_required(r: Resource, report: Report, _: Settings) -> None:
         return
     shown = "not set (optional)" if tokens is None else f"{tokens!r}"
     report(f"metadataOptions.httpTokens is {shown}: IMDSv1 lets any SSRF read the node role's credentials. "
-           "Set metadataOptions={httpTokens: 'required', httpPutResponseHopLimit: 2} on the launch template.")
+           "Set metadataOptions={httpTokens: 'required', httpPutResponseHopLimit: 1} on the launch template.")
 
 
 resource_policy(
@@ -178,6 +178,34 @@ resource_policy(
     description="Nodes require IMDSv2 session tokens (httpTokens=required) so pods cannot steal node credentials.",
 )(imdsv2_required)
 
+
+def imds_hop_limit(r: Resource, report: Report, _: Settings) -> None:
+    options = r.get("metadataOptions")
+    if is_unknown(options):
+        return
+    options = options or {}
+    if options.get("httpEndpoint") == "disabled":
+        return
+    value = options.get("httpPutResponseHopLimit")
+    if is_unknown(value):
+        return
+    hops = as_int(value)
+    if hops == 1:
+        return
+    shown = "not set (the AMI's default, 2 on EKS-optimized images)" if hops is None else str(hops)
+    report(f"metadataOptions.httpPutResponseHopLimit is {shown}: a pod one network hop away could take the node "
+           "role's credentials from the instance metadata service. Set httpPutResponseHopLimit=1 on the launch "
+           "template (pods get AWS credentials from IRSA).")
+
+
+# AWS Security Hub AutoScaling.4 (launch templates: hop limit must not exceed 1) and the EKS best practices
+# ("Restrict access to the instance profile assigned to the worker node"):
+# https://docs.aws.amazon.com/securityhub/latest/userguide/autoscaling-controls.html#autoscaling-4
+# https://docs.aws.amazon.com/eks/latest/best-practices/identity-and-access-management.html
+resource_policy(
+    "imds-hop-limit", concern="exposure", citation=ACCESS, types=(LAUNCH_TEMPLATE, EC2_INSTANCE),
+    description="Node instance metadata answers only the node itself (httpPutResponseHopLimit=1), not its pods.",
+)(imds_hop_limit)
 
 #: Condition keys that pin a wildcard principal to this account, organization, service or source.
 _SCOPING_KEYS = {

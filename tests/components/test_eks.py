@@ -148,7 +148,7 @@ def test_launch_templates_imdsv2_encrypted_gp3_and_both_security_groups(prod) ->
     for pool, disk in (("app", 50), ("worker", 50)):
         template = prod.named(f"{NAME}-{pool}-lt").inputs
         assert template["metadataOptions"] == {"httpEndpoint": "enabled", "httpTokens": "required",
-                                               "httpPutResponseHopLimit": 2, "instanceMetadataTags": "disabled"}
+                                               "httpPutResponseHopLimit": 1, "instanceMetadataTags": "disabled"}
         assert template["blockDeviceMappings"] == [{"deviceName": "/dev/xvda", "ebs": {
             "volumeType": "gp3", "volumeSize": disk, "encrypted": "true", "kmsKeyId": EBS_KEY,
             "deleteOnTermination": "true"}}]

@@ -56,7 +56,7 @@ LAUNCH_TEMPLATE = {
     "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"deleteOnTermination": "true", "encrypted": "true",
                                                                  "kmsKeyId": EBS_KEY, "volumeSize": 50,
                                                                  "volumeType": "gp3"}}],
-    "metadataOptions": {"httpEndpoint": "enabled", "httpPutResponseHopLimit": 2, "httpTokens": "required"},
+    "metadataOptions": {"httpEndpoint": "enabled", "httpPutResponseHopLimit": 1, "httpTokens": "required"},
     "tags": TAGS}
 STORAGE_CLASS = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "gp3-encrypted"},
                  "parameters": {"encrypted": "true", "kmsKeyId": EBS_KEY, "tagSpecification_1": "Backup=true",
