@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 import config
-from offline.engine import run_stack
 from offline.stackfile import ROOT
 from tests.helpers import rendered_stack, stack_raw, untagged
 
@@ -58,10 +57,9 @@ def test_network_per_stack() -> None:
     assert prod.named("care-prod-vpc").inputs["cidrBlock"] == "10.30.0.0/16"
 
 
-def test_plan_json_is_deterministic_and_masks_secrets() -> None:
+def test_plan_json_masks_secrets() -> None:
+    """(Determinism across processes and hash seeds: tests/test_cli_end_to_end.py.)"""
     first = rendered_stack("dev").to_json()
-    second = run_stack("dev").to_json()
-    assert first == second
     document = json.loads(first)
     assert document["stack"] == "dev" and document["resourceCount"] == len(document["resources"])
     assert "[offline placeholder for secret" not in first
@@ -70,7 +68,8 @@ def test_plan_json_is_deterministic_and_masks_secrets() -> None:
 def _copy_project(tmp_path: Path) -> Path:
     target = tmp_path / "project"
     shutil.copytree(ROOT, target, ignore=shutil.ignore_patterns(".venv", "build", ".git", "__pycache__",
-                                                                ".pytest_cache", ".ruff_cache", ".mypy_cache"))
+                                                                ".pytest_cache", ".ruff_cache", ".mypy_cache",
+                                                                "mutants"))
     return target
 
 
@@ -78,15 +77,6 @@ def _offline(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(project)}
     return subprocess.run([sys.executable, "-m", "offline", "preview", *args], cwd=project, env=env,
                           capture_output=True, text=True, timeout=240)
-
-
-def test_cli_writes_the_plan_and_exits_zero(tmp_path: Path) -> None:
-    project = _copy_project(tmp_path)
-    result = _offline(project, "dev", "--no-tree", "--no-policy")
-    assert result.returncode == 0, result.stderr
-    plan = json.loads((project / "build" / "dev" / "plan.json").read_text())
-    assert plan["stack"] == "dev"
-    assert "ok  dev:" in result.stdout
 
 
 def test_cli_reports_bad_config_in_lines_without_a_traceback_and_writes_no_plan(tmp_path: Path) -> None:
