@@ -512,6 +512,3 @@ def is_replica(db: Resource) -> bool:
     source = db.get("replicateSourceDb")
     return source is UNKNOWN or bool(source)
 
-
-def resource_label(r: Resource) -> str:
-    return f"{r.name} ({r.type.split(':')[-1]})"
