@@ -1,0 +1,115 @@
+# ruff: noqa: E501  (the expected messages are asserted verbatim)
+"""Alternative wire shapes and per-field unknowns for the resource policies: the other ways an input can
+arrive (a list where a map is usual, another sink, another engine), each pinned to its outcome."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.policies.support import DROP, U, check, edit
+from tests.policies.wire import EBS_KEY, EKS, LAUNCH_TEMPLATE, MSK, RDS_PRIMARY, STORAGE_CLASS
+
+EKS_T, LT_T, VOLUME_T = "aws:eks/cluster:Cluster", "aws:ec2/launchTemplate:LaunchTemplate", "aws:ebs/volume:Volume"
+SC_T, MSK_T = "kubernetes:storage.k8s.io/v1:StorageClass", "aws:msk/cluster:Cluster"
+RDS_T, CLUSTER_T = "aws:rds/instance:Instance", "aws:rds/cluster:Cluster"
+
+NO_SECRETS = ["encryptionConfig.resources does not include \"secrets\": Kubernetes secrets (database credentials) must be envelope-encrypted. Set encryptionConfig={resources: ['secrets'], provider: {keyArn: keys.arn('eks')}} in components/eks.py."]
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    ([EKS["encryptionConfig"]], []),  # pulumi-aws < 6: a list of one
+    ([{**EKS["encryptionConfig"], "resources": ["configmaps"]}], NO_SECRETS),
+    ([], NO_SECRETS),
+    (U, []),
+    ({**EKS["encryptionConfig"], "resources": U}, []),
+    ({"resources": ["secrets"], "provider": U}, []),
+    ({"resources": ["secrets"], "provider": {"keyArn": U}}, []),
+], ids=["list-of-one", "list-without-secrets", "empty-list", "unknown", "unknown-resources", "unknown-provider",
+        "unknown-key"])
+def test_eks_secrets_encryption_shapes(config: object, expected: list[str]) -> None:
+    assert check("eks-secrets-encryption", EKS_T, edit(EKS, encryptionConfig=config)) == expected
+
+
+def test_eks_secrets_encryption_without_a_provider_key() -> None:
+    found = check("eks-secrets-encryption", EKS_T, edit(EKS, encryptionConfig={"resources": ["secrets"]}))
+    assert len(found) == 1 and found[0].startswith("encryptionConfig.provider.keyArn is not set")
+    assert found[0].endswith(": secrets must be encrypted with the KeyRing's 'eks' key. Set encryptionConfig.provider.keyArn=keys.arn('eks').")
+
+
+UNENCRYPTED = "{}: encrypted is not true: every EBS volume of a node that runs PHI workloads must be encrypted. Set encrypted='true' with kmsKeyId=keys.arn('ebs')."
+ROOT = LAUNCH_TEMPLATE["blockDeviceMappings"][0]
+
+
+@pytest.mark.parametrize(("mappings", "expected"), [
+    ([{"deviceName": "/dev/sdb", "virtualName": "ephemeral0"}, ROOT], []),  # instance store first: no EBS to check
+    ([U, ROOT], []),
+    ([{**ROOT, "ebs": U}, ROOT], []),
+    ([{**ROOT, "ebs": {**ROOT["ebs"], "encrypted": U}}], []),
+    ([{"ebs": {**ROOT["ebs"], "encrypted": "false"}}], [UNENCRYPTED.format("?")]),
+    ([ROOT, {"deviceName": "/dev/xvdb", "ebs": {**ROOT["ebs"], "encrypted": "false"}}], [UNENCRYPTED.format("/dev/xvdb")]),
+    (U, []),
+], ids=["ephemeral-first", "unknown-mapping", "unknown-ebs", "unknown-encrypted", "no-device-name", "second-volume",
+        "unknown-mappings"])
+def test_launch_template_volumes(mappings: object, expected: list[str]) -> None:
+    assert check("ebs-volume-encrypted", LT_T, edit(LAUNCH_TEMPLATE, blockDeviceMappings=mappings)) == expected
+
+
+def test_a_standalone_volume() -> None:
+    volume = {"availabilityZone": "us-east-2a", "size": 20, "encrypted": True, "kmsKeyId": EBS_KEY}
+    assert check("ebs-volume-encrypted", VOLUME_T, volume) == []
+    assert check("ebs-volume-encrypted", VOLUME_T, edit(volume, encrypted=False)) == [UNENCRYPTED.format("volume")]
+    assert check("ebs-volume-encrypted", VOLUME_T, edit(volume, encrypted=U)) == []
+
+
+@pytest.mark.parametrize(("changes", "count"), [
+    ({"provisioner": "kubernetes.io/aws-ebs", "parameters__encrypted": "false"}, 1),
+    ({"provisioner": "efs.csi.aws.com", "parameters__encrypted": "false"}, 0),
+    ({"provisioner": U, "parameters__encrypted": "false"}, 0),
+    ({"parameters": U}, 0),
+    ({"parameters__encrypted": U}, 0),
+    ({"parameters": DROP}, 2),
+], ids=["in-tree-provisioner", "not-ebs", "unknown-provisioner", "unknown-parameters", "unknown-encrypted",
+        "no-parameters"])
+def test_storage_class_shapes(changes: dict, count: int) -> None:
+    assert len(check("storage-class-encrypted", SC_T, edit(STORAGE_CLASS, **changes))) == count
+
+
+NO_PG_LOGS = ["enabledCloudwatchLogsExports does not include \"postgresql\": connection and statement logs (the database's audit trail) would stay on the instance. Set enabledCloudwatchLogsExports=['postgresql', 'upgrade'] in components/database.py."]
+
+
+@pytest.mark.parametrize(("type_", "engine", "exports", "expected"), [
+    (RDS_T, "postgres", ["upgrade"], NO_PG_LOGS),
+    (CLUSTER_T, "aurora-postgresql", ["upgrade"], NO_PG_LOGS),
+    (CLUSTER_T, "aurora-postgresql", ["postgresql"], []),
+    (RDS_T, "mysql", ["upgrade"], []),  # not PostgreSQL: its log names differ
+    (RDS_T, DROP, [], NO_PG_LOGS),  # a replica names no engine: it is the primary's
+    (RDS_T, U, [], []),
+    (RDS_T, "postgres", U, []),
+], ids=["postgres", "aurora", "aurora-ok", "mysql", "replica-no-engine", "unknown-engine", "unknown-exports"])
+def test_rds_log_exports_by_engine(type_: str, engine: object, exports: object, expected: list[str]) -> None:
+    props = edit(RDS_PRIMARY, engine=engine, enabledCloudwatchLogsExports=exports)
+    assert check("rds-log-exports", type_, props) == expected
+
+
+NO_BROKER_LOGS = ["loggingInfo.brokerLogs enables no destination: broker connection and authorization events would be lost. Set loggingInfo.brokerLogs.cloudwatchLogs={enabled: True, logGroup: <KMS-encrypted group>}."]
+
+
+@pytest.mark.parametrize(("logs", "expected"), [
+    ({"s3": {"enabled": True, "bucket": "logs"}}, []),
+    ({"firehose": {"enabled": True, "deliveryStream": "logs"}}, []),
+    ({"cloudwatchLogs": {"enabled": False}, "s3": {"enabled": False}, "firehose": {"enabled": True}}, []),
+    ({"cloudwatchLogs": {"enabled": False}, "s3": {"enabled": "true"}}, []),
+    ({"cloudwatchLogs": {"enabled": False}, "s3": {"enabled": False}}, NO_BROKER_LOGS),
+    ({"cloudwatchLogs": {"enabled": False}, "s3": U}, []),
+    ({"cloudwatchLogs": {"enabled": U}}, []),
+    ({}, NO_BROKER_LOGS),
+    (U, []),
+], ids=["s3", "firehose", "third-sink", "string-true", "none-enabled", "unknown-sink", "unknown-enabled", "empty",
+        "unknown"])
+def test_msk_broker_log_sinks(logs: object, expected: list[str]) -> None:
+    assert check("msk-broker-logs", MSK_T, edit(MSK, loggingInfo={"brokerLogs": logs})) == expected
+
+
+def test_msk_broker_logs_absent() -> None:
+    assert check("msk-broker-logs", MSK_T, edit(MSK, loggingInfo=DROP)) == NO_BROKER_LOGS
+
