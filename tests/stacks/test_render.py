@@ -109,9 +109,9 @@ def test_cli_rejects_an_unknown_stack(tmp_path: Path) -> None:
 DEV_RELAXABLE = {
     "app-min-replicas", "app-pod-disruption-budget", "backup-plan-dr-copy", "backup-plan-retention",
     "backup-vault-lock", "eks-node-group-az-spread", "elasticache-multi-az", "elasticache-snapshot-retention",
-    "msk-broker-az-spread", "rds-backup-retention", "rds-cross-region-backups", "rds-deletion-protection",
-    "rds-final-snapshot", "rds-multi-az", "s3-no-force-destroy", "stateful-resources-protected",
-    "storage-class-retain", "subnet-az-spread",
+    "msk-broker-az-spread", "rds-backup-replication-retention", "rds-backup-retention", "rds-cross-region-backups",
+    "rds-deletion-protection", "rds-final-snapshot", "rds-multi-az", "s3-no-force-destroy",
+    "stateful-resources-protected", "storage-class-retain", "subnet-az-spread",
 }
 
 
