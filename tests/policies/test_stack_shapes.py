@@ -4,11 +4,14 @@ unknown keys and aliases; each case pins which resource is reported and why."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.policies.support import DR, DROP, PRIMARY, Res, U, check, check_stack, edit
 from tests.policies.test_stack_policies import (
     ACL_T,
     ALIAS_T,
     CF_T,
+    DATA,
     FLOW_T,
     KEY_T,
     LOG_T,
@@ -195,3 +198,69 @@ def test_retention_checks_every_rule_and_copy() -> None:
     at_threshold = _rule("daily", lifecycle={"deleteAfter": 30}, copyActions=[{"lifecycle": {"deleteAfter": 29}}])
     assert check("backup-plan-retention", PLAN_T, edit(BACKUP_PLAN, rules=[at_threshold])) == [
         "rule daily: copyActions.lifecycle.deleteAfter is 29 day(s); this stack requires at least 30. Set backup.retentionDays: 30 or more in Pulumi.<stack>.yaml."]
+
+
+# --- backup coverage: ARN patterns, replication by property dependency, inline SSE --------------------
+
+def _db(**changes: object) -> Res:
+    return Res(RDS_T, "prm", edit(RDS_PRIMARY, backupRetentionPeriod=0, identifier="care-prod-prm", tags=TAGS, **changes))
+
+
+def _selection(*patterns: str) -> Res:
+    return Res("aws:backup/selection:Selection", "sel", {"name": "s", "planId": "p", "iamRoleArn": "r",
+                                                         "resources": list(patterns)})
+
+
+NOT_COVERED = "is not covered by any AWS Backup selection: its data has no backup. Set database.<name>.backupRetentionDays in Pulumi.<stack>.yaml or tag it Backup=true."
+
+
+@pytest.mark.parametrize(("pattern", "covered"), [
+    ("*", True),
+    (f"arn:aws:rds:{PRIMARY}:{ACCOUNT}:db:care-prod-prm", True),
+    (f"arn:aws:rds:{PRIMARY}:{ACCOUNT}:db:*", True),
+    (f"arn:aws:rds:{PRIMARY}:{ACCOUNT}:*", True),
+    (f"arn:aws:rds:{PRIMARY}:{ACCOUNT}:db:care-prod-nlfhir", False),
+    (f"arn:aws:rds:{PRIMARY}:{ACCOUNT}:cluster:*", False),
+    (f"arn:aws:dynamodb:{PRIMARY}:{ACCOUNT}:*", False),
+    ("arn:aws:rds", False),
+    ("XX*XX", False),
+], ids=["star", "exact", "db-star", "any-resource", "other-db", "clusters-only", "other-service", "short", "garbage"])
+def test_backup_selection_arn_patterns(pattern: str, covered: bool) -> None:
+    found = check_stack("stateful-store-backup-coverage", [_db(), _selection(pattern)])
+    assert found == ([] if covered else [(NOT_COVERED, "prm")])
+
+
+def test_bucket_selected_by_arn_and_replication_by_property_dependency() -> None:
+    data = bucket_stack(tags=TAGS)
+    assert check_stack("stateful-store-backup-coverage", [*data, _selection(f"arn:aws:s3:::{DATA}")]) == []
+    assert check_stack("stateful-store-backup-coverage", [*data, _selection("arn:aws:s3:::other")]) != []
+    dr = bucket_stack("care-prod-dr-data", tags=TAGS)
+    by_rules = Res("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "repl",
+                   {"bucket": U, "role": "r", "rules": [{"id": "dr", "status": "Enabled", "destination": {"bucket": U}}]},
+                   property_depends={"bucket": (data[0],), "rules": (dr[0],)})
+    assert check_stack("stateful-store-backup-coverage", [*data, *dr, by_rules]) == []
+    other = bucket_stack("care-prod-other", tags=TAGS)
+    assert [name for _, name in check_stack("stateful-store-backup-coverage", [*data, *dr, *other, by_rules])] == [
+        "care-prod-other-bucket"]
+    by_value = Res("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "repl2",
+                   {"bucket": "care-prod-third", "role": "r",
+                    "rules": [{"id": "dr", "destination": {"bucket": "arn:aws:s3:::care-prod-other"}}]})
+    assert check_stack("stateful-store-backup-coverage", [*other, by_value]) == []
+    elsewhere = Res("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "repl3",
+                    {"bucket": "care-prod-third", "role": "r",
+                     "rules": [{"id": "dr", "destination": {"bucket": "arn:aws:s3:::care-prod-other-copy"}}]},
+                    depends=(other[0],))
+    assert [name for _, name in check_stack("stateful-store-backup-coverage", [*other, elsewhere])] == [
+        "care-prod-other-bucket"]
+
+
+def test_inline_bucket_encryption_counts() -> None:
+    data = [r for r in bucket_stack() if "sse" not in r.name]
+    rule = {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": f"arn:aws:kms:{PRIMARY}:{ACCOUNT}:key/s"}}
+    data[0].props = {**data[0].props, "serverSideEncryptionConfiguration": {"rule": rule}}
+    assert check_stack("s3-bucket-sse-kms", data) == []
+    data[0].props = {**data[0].props, "serverSideEncryptionConfiguration": {"rule": {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}}}
+    assert [m for m, _ in check_stack("s3-bucket-sse-kms", data)] == [
+        "sseAlgorithm is 'AES256': PHI buckets must use SSE-KMS. Set sseAlgorithm='aws:kms' with kmsMasterKeyId=keys.arn('storage')."]
+    data[0].props = {**data[0].props, "serverSideEncryptionConfiguration": {"rule": U}}
+    assert check_stack("s3-bucket-sse-kms", data) == []
