@@ -113,3 +113,82 @@ def test_msk_broker_log_sinks(logs: object, expected: list[str]) -> None:
 def test_msk_broker_logs_absent() -> None:
     assert check("msk-broker-logs", MSK_T, edit(MSK, loggingInfo=DROP)) == NO_BROKER_LOGS
 
+
+
+# --- transit: TLS settings by engine, origin and certificate ----------------------------------------
+
+PG_T, CF_T = "aws:rds/parameterGroup:ParameterGroup", "aws:cloudfront/distribution:Distribution"
+DEFAULT_GROUP = ["parameterGroupName is 'default.postgres16': the default parameter group cannot set rds.force_ssl=1. Attach the component's custom parameter group (replicas included)."]
+
+
+@pytest.mark.parametrize(("engine", "group", "expected"), [
+    ("postgres", "default.postgres16", DEFAULT_GROUP),
+    (DROP, "default.postgres16", DEFAULT_GROUP),  # a replica: the primary's engine
+    ("aurora-postgresql", "default.postgres16", DEFAULT_GROUP),
+    ("mysql", "default.mysql8.0", []),
+    (U, "default.postgres16", []),
+    ("postgres", U, []),
+    ("postgres", "care-prod-prm-params", []),
+], ids=["postgres", "replica", "aurora", "mysql", "unknown-engine", "unknown-group", "custom-group"])
+def test_rds_force_ssl_needs_a_custom_group_for_postgres(engine: object, group: object, expected: list[str]) -> None:
+    props = edit(RDS_PRIMARY, engine=engine, parameterGroupName=group)
+    assert check("rds-force-ssl", RDS_T, props) == expected
+
+
+def test_rds_force_ssl_parameter_group_values() -> None:
+    group = {"family": "postgres16", "name": "g", "parameters": [{"name": "rds.force_ssl", "value": "0"}]}
+    assert check("rds-force-ssl", PG_T, group) == [
+        "rds.force_ssl is '0' in parameter group family postgres16: PostgreSQL must refuse plaintext connections. Add the parameter {name: 'rds.force_ssl', value: '1'}."]
+    assert check("rds-force-ssl", PG_T, edit(group, parameters=[{"name": "rds.force_ssl", "value": U}])) == []
+    assert check("rds-force-ssl", PG_T, edit(group, parameters=U)) == []
+    assert check("rds-force-ssl", PG_T, edit(group, family="mysql8.0")) == []
+    assert check("rds-force-ssl", PG_T, edit(group, parameters=[{"name": "log_connections", "value": "1"}])) == [
+        "rds.force_ssl is not set in parameter group family postgres16: PostgreSQL must refuse plaintext connections. Add the parameter {name: 'rds.force_ssl', value: '1'}."]
+
+
+ORIGIN = {"domainName": "api.care.example", "customOriginConfig": {"httpPort": 80, "httpsPort": 443,
+          "originProtocolPolicy": "https-only", "originSslProtocols": ["TLSv1.2"]}}
+
+
+def test_every_custom_origin_is_checked_after_an_s3_one() -> None:
+    s3 = {"originId": "assets", "domainName": "assets.s3.amazonaws.com", "originAccessControlId": "E2"}
+    plain_http = {**ORIGIN, "originId": "alb", "customOriginConfig": {**ORIGIN["customOriginConfig"], "originProtocolPolicy": "http-only"}}
+    unnamed = {**ORIGIN, "customOriginConfig": {**ORIGIN["customOriginConfig"], "originSslProtocols": ["TLSv1", "TLSv1.2"]}}
+    assert check("cloudfront-origin-https", CF_T, {"enabled": True, "origins": [s3, "junk", plain_http, unnamed]}) == [
+        "origin alb: originProtocolPolicy is 'http-only': the edge-to-origin hop would carry PHI in plaintext. Set originProtocolPolicy='https-only'.",
+        "origin ?: originSslProtocols allows TLSv1: only TLS 1.2 may be used. Set originSslProtocols=['TLSv1.2']."]
+    unknown = {**ORIGIN, "originId": "u", "customOriginConfig": {"originProtocolPolicy": U, "originSslProtocols": U}}
+    assert check("cloudfront-origin-https", CF_T, {"enabled": True, "origins": [unknown]}) == []
+    assert check("cloudfront-origin-https", CF_T, {"enabled": True, "origins": U}) == []
+
+
+@pytest.mark.parametrize(("cert", "expected"), [
+    ({"acmCertificateArn": "arn", "minimumProtocolVersion": "TLSv1.2_2021"}, []),
+    ({"acmCertificateArn": "arn"}, ["viewerCertificate.minimumProtocolVersion is not set (TLSv1): viewers must use TLS 1.2 or newer. Set minimumProtocolVersion='TLSv1.2_2021'."]),
+    ({"acmCertificateArn": "arn", "minimumProtocolVersion": "TLSv1.1_2016"}, ["viewerCertificate.minimumProtocolVersion is 'TLSv1.1_2016': viewers must use TLS 1.2 or newer. Set minimumProtocolVersion='TLSv1.2_2021'."]),
+    ({"acmCertificateArn": "arn", "minimumProtocolVersion": U}, []),
+    (U, []),
+    (DROP, []),
+], ids=["tls12", "unset", "tls11", "unknown-version", "unknown-cert", "no-cert"])
+def test_cloudfront_minimum_tls(cert: object, expected: list[str]) -> None:
+    assert check("cloudfront-tls12", CF_T, edit({"enabled": True}, viewerCertificate=cert)) == expected
+
+
+# --- availability: ElastiCache replicas by either count ----------------------------------------------
+
+REDIS_T = "aws:elasticache/replicationGroup:ReplicationGroup"
+NO_REPLICA = "the replication group has no replica: failover needs at least one replica per shard. Set cache.replicasPerShard: 1 or more in Pulumi.<stack>.yaml."
+
+
+@pytest.mark.parametrize(("changes", "expected"), [
+    ({"replicasPerNodeGroup": 0}, [NO_REPLICA]),
+    ({"replicasPerNodeGroup": DROP, "numCacheClusters": 1}, [NO_REPLICA]),
+    ({"replicasPerNodeGroup": DROP, "numCacheClusters": 2}, []),
+    ({"replicasPerNodeGroup": DROP}, []),
+    ({"automaticFailoverEnabled": U, "multiAzEnabled": U}, []),
+    ({"automaticFailoverEnabled": False}, ["automaticFailoverEnabled is not true: a replica would not be promoted when the primary fails. Set automaticFailoverEnabled=True (it follows cache.multiAz)."]),
+], ids=["no-replicas", "one-cluster", "two-clusters", "counts-unset", "unknown-flags", "no-failover"])
+def test_elasticache_replicas(changes: dict, expected: list[str]) -> None:
+    from tests.policies.wire import REDIS
+
+    assert check("elasticache-multi-az", REDIS_T, edit(REDIS, **changes)) == expected
