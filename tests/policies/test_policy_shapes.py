@@ -192,3 +192,62 @@ def test_elasticache_replicas(changes: dict, expected: list[str]) -> None:
     from tests.policies.wire import REDIS
 
     assert check("elasticache-multi-az", REDIS_T, edit(REDIS, **changes)) == expected
+
+
+# --- exposure and availability edges -----------------------------------------------------------------
+
+SGR_T, MSK_PUBLIC = "aws:ec2/securityGroupRule:SecurityGroupRule", "brokerNodeGroupInfo__connectivityInfo"
+OPEN = "ingress from {} on {}: only HTTPS (443) to a load balancer's security group (tagged Purpose=load-balancer) may be open to the internet. Restrict the source to a security group or the VPC CIDR (network.vpcCidr)."
+
+
+@pytest.mark.parametrize(("rule", "expected"), [
+    ({"ipv6CidrBlocks": ["::/0"], "protocol": "tcp", "fromPort": 443, "toPort": 443}, [OPEN.format("::/0", "port 443")]),
+    ({"cidrBlocks": ["0.0.0.0/0"], "protocol": "all", "fromPort": 0, "toPort": 65535}, [OPEN.format("0.0.0.0/0", "all ports")]),
+    ({"cidrBlocks": ["0.0.0.0/0"], "protocol": "tcp", "fromPort": 80, "toPort": 80}, [OPEN.format("0.0.0.0/0", "port 80")]),
+    ({"cidrBlocks": ["10.0.0.0/8", U], "protocol": "tcp", "fromPort": 80, "toPort": 80}, []),
+    ({"cidrBlocks": U, "ipv6CidrBlocks": ["::/0"], "protocol": "tcp", "fromPort": 22, "toPort": 22}, [OPEN.format("::/0", "port 22")]),
+], ids=["rule-ipv6-https-not-lb", "rule-all", "rule-http", "rule-private", "rule-unknown-v4"])
+def test_security_group_rules(rule: dict, expected: list[str]) -> None:
+    assert check("sg-no-public-ingress", SGR_T, {"type": "ingress", "securityGroupId": "sg-1", **rule}) == expected
+
+
+def test_security_group_inline_ingress_unknown_and_ipv4_rule() -> None:
+    sg = {"vpcId": "vpc-1", "ingress": U}
+    assert check("sg-no-public-ingress", "aws:ec2/securityGroup:SecurityGroup", sg) == []
+    rule = {"securityGroupId": "sg-1", "ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv6": "::/0"}
+    assert check("sg-no-public-ingress", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", rule) == [
+        OPEN.format("::/0", "port 443")]
+
+
+@pytest.mark.parametrize(("kind", "count"), [("DISABLED", 0), ("disabled", 1), ("SERVICE_PROVIDED_EIPS", 1), (U, 0), (None, 0)])
+def test_msk_public_access_types(kind: object, count: int) -> None:
+    props = edit(MSK, **{MSK_PUBLIC: {"publicAccess": {"type": kind}} if kind is not None else {}})
+    assert len(check("msk-not-public", MSK_T, props)) == count
+
+
+def test_probes_are_not_required_of_init_containers() -> None:
+    from tests.policies.wire import DEPLOYMENT
+
+    init = {"name": "migrate", "image": "m:1"}
+    props = edit(DEPLOYMENT, spec__template__spec__initContainers=[init])
+    assert check("k8s-probes", "kubernetes:apps/v1:Deployment", props) == []
+
+
+@pytest.mark.parametrize(("version", "count"), [("TLSv1.3_2025", 0), ("TLSv1.2_2019", 0), ("TLSv1.2_2021", 0), ("TLSv1_2016", 1), ("SSLv3", 1)])
+def test_tls_versions(version: str, count: int) -> None:
+    cert = {"acmCertificateArn": "arn", "minimumProtocolVersion": version}
+    assert len(check("cloudfront-tls12", CF_T, {"enabled": True, "viewerCertificate": cert})) == count
+
+
+@pytest.mark.parametrize(("minimum", "expected"), [(1, []), (2, []), (0, ["scalingConfig.minSize is 0: a pool that may scale to zero takes its workloads down. Set eks.nodePools.<pool>.min: 1 or more in Pulumi.<stack>.yaml."])])
+def test_node_group_minimum_size(minimum: int, expected: list[str]) -> None:
+    from tests.policies.wire import NODE_GROUP
+
+    assert check("eks-node-group-az-spread", "aws:eks/nodeGroup:NodeGroup", edit(NODE_GROUP, scalingConfig__minSize=minimum)) == expected
+
+
+def test_rds_final_snapshot_unknowns() -> None:
+    assert check("rds-final-snapshot", RDS_T, edit(RDS_PRIMARY, skipFinalSnapshot=U, finalSnapshotIdentifier=DROP)) == []
+    assert check("rds-final-snapshot", RDS_T, edit(RDS_PRIMARY, finalSnapshotIdentifier=U)) == []
+    assert check("rds-final-snapshot", RDS_T, edit(RDS_PRIMARY, finalSnapshotIdentifier="")) == [
+        "finalSnapshotIdentifier is not set: RDS refuses to delete without it, or the snapshot is lost when skipFinalSnapshot is flipped. Set finalSnapshotIdentifier (e.g. '<name>-final')."]

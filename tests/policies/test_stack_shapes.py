@@ -264,3 +264,13 @@ def test_inline_bucket_encryption_counts() -> None:
         "sseAlgorithm is 'AES256': PHI buckets must use SSE-KMS. Set sseAlgorithm='aws:kms' with kmsMasterKeyId=keys.arn('storage')."]
     data[0].props = {**data[0].props, "serverSideEncryptionConfiguration": {"rule": U}}
     assert check_stack("s3-bucket-sse-kms", data) == []
+
+
+def test_public_access_block_lists_every_flag_left_off() -> None:
+    stack = bucket_stack()
+    pab = next(r for r in stack if r.name.endswith("-pab"))
+    pab.props = {**pab.props, "blockPublicAcls": False, "restrictPublicBuckets": U, "ignorePublicAcls": "false"}
+    assert check_stack("s3-public-access-block", stack) == [
+        ("the public access block leaves blockPublicAcls, ignorePublicAcls off: set all four to true.", f"{DATA}-bucket")]
+    second = bucket_stack("care-prod-second", pab=False)
+    assert [name for _, name in check_stack("s3-public-access-block", [*second, *bucket_stack()])] == ["care-prod-second-bucket"]
