@@ -9,7 +9,8 @@ import pytest
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if any(item.nodeid.startswith("tests/test_cli_end_to_end.py") for item in session.items):
+    if any("runs" in getattr(item, "fixturenames", ()) and item.nodeid.startswith("tests/test_cli_end_to_end.py")
+           for item in session.items):
         from tests.test_cli_end_to_end import RUNS
 
         RUNS.start()
