@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: preview test lint typecheck check clean bench
+.PHONY: preview test lint typecheck check mutation bench clean
 
 $(STAMP): pyproject.toml
 	@echo "Installing the pinned dependencies into $(VENV) (the first time takes a minute or two)..."
@@ -37,5 +37,13 @@ bench: $(STAMP)
 
 check: lint typecheck test
 
+## Mutation testing (nightly or on demand: far too slow for `make test`): mutmut 3 over policies/ and the
+## offline CLI's decision code ([tool.mutmut] in pyproject.toml), then the ratchet, which fails when the
+## score of policies/ drops below tests/mutation/score.json (or 90 %). Record a better score with
+## `$(PY) tests/mutation/ratchet.py --record`.
+mutation: $(STAMP)
+	$(VENV)/bin/mutmut run --max-children 2
+	$(PY) tests/mutation/ratchet.py
+
 clean:
-	rm -rf build .pytest_cache .ruff_cache
+	rm -rf build mutants .pytest_cache .ruff_cache

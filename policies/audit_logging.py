@@ -32,11 +32,6 @@ REVIEW = "164.308(a)(1)(ii)(D)"
 EKS_LOG_TYPES: tuple[str, ...] = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 
 
-@resource_policy(
-    "eks-control-plane-logs", concern="logging", citation=AUDIT, types=(EKS_CLUSTER,),
-    description="EKS sends all five control-plane log types (api, audit, authenticator, controllerManager, "
-                "scheduler) to CloudWatch.",
-)
 def eks_control_plane_logs(r: Resource, report: Report, _: Settings) -> None:
     enabled = as_list(r.get("enabledClusterLogTypes"))
     if is_unknown(enabled):
@@ -47,10 +42,13 @@ def eks_control_plane_logs(r: Resource, report: Report, _: Settings) -> None:
                f"auditable. Set enabledClusterLogTypes={list(EKS_LOG_TYPES)} in components/eks.py.")
 
 
-@resource_policy(
-    "rds-log-exports", concern="logging", citation=AUDIT, types=(RDS_INSTANCE, RDS_CLUSTER),
-    description="PostgreSQL databases (replicas included) export their logs to CloudWatch.",
-)
+resource_policy(
+    "eks-control-plane-logs", concern="logging", citation=AUDIT, types=(EKS_CLUSTER,),
+    description="EKS sends all five control-plane log types (api, audit, authenticator, controllerManager, "
+                "scheduler) to CloudWatch.",
+)(eks_control_plane_logs)
+
+
 def rds_log_exports(r: Resource, report: Report, _: Settings) -> None:
     engine = r.get("engine")
     if engine is not None and (is_unknown(engine) or not str(engine).startswith(("postgres", "aurora-postgresql"))):
@@ -64,10 +62,12 @@ def rds_log_exports(r: Resource, report: Report, _: Settings) -> None:
                "enabledCloudwatchLogsExports=['postgresql', 'upgrade'] in components/database.py.")
 
 
-@resource_policy(
-    "msk-broker-logs", concern="logging", citation=AUDIT, types=(MSK,),
-    description="MSK delivers broker logs (CloudWatch Logs, S3 or Firehose).",
-)
+resource_policy(
+    "rds-log-exports", concern="logging", citation=AUDIT, types=(RDS_INSTANCE, RDS_CLUSTER),
+    description="PostgreSQL databases (replicas included) export their logs to CloudWatch.",
+)(rds_log_exports)
+
+
 def msk_broker_logs(r: Resource, report: Report, _: Settings) -> None:
     logs = r.get("loggingInfo.brokerLogs")
     if is_unknown(logs):
@@ -83,10 +83,12 @@ def msk_broker_logs(r: Resource, report: Report, _: Settings) -> None:
            "be lost. Set loggingInfo.brokerLogs.cloudwatchLogs={enabled: True, logGroup: <KMS-encrypted group>}.")
 
 
-@resource_policy(
-    "cloudfront-logging", concern="logging", citation=AUDIT, types=(CLOUDFRONT,),
-    description="CloudFront writes standard access logs.",
-)
+resource_policy(
+    "msk-broker-logs", concern="logging", citation=AUDIT, types=(MSK,),
+    description="MSK delivers broker logs (CloudWatch Logs, S3 or Firehose).",
+)(msk_broker_logs)
+
+
 def cloudfront_logging(r: Resource, report: Report, _: Settings) -> None:
     bucket = r.get("loggingConfig.bucket")
     if is_unknown(bucket) or bucket:
@@ -95,10 +97,12 @@ def cloudfront_logging(r: Resource, report: Report, _: Settings) -> None:
            "Set loggingConfig={bucket: <log bucket>.bucketDomainName, prefix: 'cloudfront/'} in components/edge.py.")
 
 
-@resource_policy(
-    "cloudtrail-log-validation", concern="logging", citation=AUDIT, types=(TRAIL,),
-    description="CloudTrail is on, multi-region, and writes digest files for log-file validation.",
-)
+resource_policy(
+    "cloudfront-logging", concern="logging", citation=AUDIT, types=(CLOUDFRONT,),
+    description="CloudFront writes standard access logs.",
+)(cloudfront_logging)
+
+
 def cloudtrail_log_validation(r: Resource, report: Report, _: Settings) -> None:
     validation = r.get("enableLogFileValidation")
     if not is_unknown(validation) and not is_true(validation):
@@ -112,11 +116,12 @@ def cloudtrail_log_validation(r: Resource, report: Report, _: Settings) -> None:
         report("enableLogging is false: the trail records nothing. Remove enableLogging=False.")
 
 
-@resource_policy(
-    "log-group-retention", concern="logging", citation=REVIEW, types=(LOG_GROUP,),
-    config=min_days(365, "CloudWatch logs"),
-    description="CloudWatch log groups keep logs at least the stack's minimum number of days.",
-)
+resource_policy(
+    "cloudtrail-log-validation", concern="logging", citation=AUDIT, types=(TRAIL,),
+    description="CloudTrail is on, multi-region, and writes digest files for log-file validation.",
+)(cloudtrail_log_validation)
+
+
 def log_group_retention(r: Resource, report: Report, cfg: Settings) -> None:
     needed = cfg["minRetentionDays"]
     days = as_int(r.get("retentionInDays"))
@@ -126,6 +131,13 @@ def log_group_retention(r: Resource, report: Report, cfg: Settings) -> None:
         report(f"retentionInDays is {days}; this stack requires at least {needed}. "
                f"Set observability.logRetentionDays (network.flowLogs.retentionDays for flow logs) to {needed} "
                "or more in Pulumi.<stack>.yaml.")
+
+
+resource_policy(
+    "log-group-retention", concern="logging", citation=REVIEW, types=(LOG_GROUP,),
+    config=min_days(365, "CloudWatch logs"),
+    description="CloudWatch log groups keep logs at least the stack's minimum number of days.",
+)(log_group_retention)
 
 
 POLICIES = policies_of(__name__)

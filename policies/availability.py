@@ -27,10 +27,6 @@ from common import (
 EMERGENCY_MODE = "164.308(a)(7)(ii)(C)"
 
 
-@resource_policy(
-    "rds-multi-az", concern="availability", citation=EMERGENCY_MODE, types=(RDS_INSTANCE,),
-    description="Primary RDS instances are Multi-AZ (a synchronous standby in another AZ).",
-)
 def rds_multi_az(r: Resource, report: Report, _: Settings) -> None:
     if is_replica(r):
         return
@@ -40,10 +36,12 @@ def rds_multi_az(r: Resource, report: Report, _: Settings) -> None:
                "Set database.<name>.multiAz: true in Pulumi.<stack>.yaml.")
 
 
-@resource_policy(
-    "elasticache-multi-az", concern="availability", citation=EMERGENCY_MODE, types=(CACHE_RG,),
-    description="ElastiCache has replicas in other AZs with Multi-AZ and automatic failover on.",
-)
+resource_policy(
+    "rds-multi-az", concern="availability", citation=EMERGENCY_MODE, types=(RDS_INSTANCE,),
+    description="Primary RDS instances are Multi-AZ (a synchronous standby in another AZ).",
+)(rds_multi_az)
+
+
 def elasticache_multi_az(r: Resource, report: Report, _: Settings) -> None:
     multi_az, failover = r.get("multiAzEnabled"), r.get("automaticFailoverEnabled")
     if not is_unknown(multi_az) and not is_true(multi_az):
@@ -58,15 +56,17 @@ def elasticache_multi_az(r: Resource, report: Report, _: Settings) -> None:
                "Set cache.replicasPerShard: 1 or more in Pulumi.<stack>.yaml.")
 
 
+resource_policy(
+    "elasticache-multi-az", concern="availability", citation=EMERGENCY_MODE, types=(CACHE_RG,),
+    description="ElastiCache has replicas in other AZs with Multi-AZ and automatic failover on.",
+)(elasticache_multi_az)
+
+
 def _subnet_count(value: object) -> int | None:
     subnets = as_list(value)
     return None if is_unknown(subnets) else len(subnets)
 
 
-@resource_policy(
-    "msk-broker-az-spread", concern="availability", citation=EMERGENCY_MODE, types=(MSK,), config=min_azs(3),
-    description="MSK brokers are spread evenly over at least the stack's AZ count.",
-)
 def msk_broker_az_spread(r: Resource, report: Report, cfg: Settings) -> None:
     needed = cfg["minAzCount"]
     count = _subnet_count(r.get("brokerNodeGroupInfo.clientSubnets"))
@@ -81,11 +81,12 @@ def msk_broker_az_spread(r: Resource, report: Report, cfg: Settings) -> None:
                "same number of brokers in every AZ. Set streaming.brokerCount to a multiple of network.azCount.")
 
 
-@resource_policy(
-    "eks-node-group-az-spread", concern="availability", citation=EMERGENCY_MODE, types=(EKS_NODE_GROUP,),
-    config=min_azs(3),
-    description="EKS node groups span at least the stack's AZ count.",
-)
+resource_policy(
+    "msk-broker-az-spread", concern="availability", citation=EMERGENCY_MODE, types=(MSK,), config=min_azs(3),
+    description="MSK brokers are spread evenly over at least the stack's AZ count.",
+)(msk_broker_az_spread)
+
+
 def eks_node_group_az_spread(r: Resource, report: Report, cfg: Settings) -> None:
     needed = cfg["minAzCount"]
     count = _subnet_count(r.get("subnetIds"))
@@ -96,6 +97,13 @@ def eks_node_group_az_spread(r: Resource, report: Report, cfg: Settings) -> None
     if minimum is not None and minimum < 1:
         report(f"scalingConfig.minSize is {minimum}: a pool that may scale to zero takes its workloads down. "
                "Set eks.nodePools.<pool>.min: 1 or more in Pulumi.<stack>.yaml.")
+
+
+resource_policy(
+    "eks-node-group-az-spread", concern="availability", citation=EMERGENCY_MODE, types=(EKS_NODE_GROUP,),
+    config=min_azs(3),
+    description="EKS node groups span at least the stack's AZ count.",
+)(eks_node_group_az_spread)
 
 
 POLICIES = policies_of(__name__)

@@ -14,6 +14,7 @@ from common import (
     K8S_STORAGE_CLASS,
     KMS_KEY,
     MSK,
+    RDS_BACKUP_REPLICATION,
     RDS_CLUSTER,
     RDS_INSTANCE,
     S3_BUCKETS,
@@ -40,11 +41,6 @@ STATEFUL_TYPES: tuple[str, ...] = (RDS_INSTANCE, RDS_CLUSTER, CACHE_RG, MSK, *S3
                                    KMS_KEY)
 
 
-@resource_policy(
-    "rds-backup-retention", concern="backup", citation=BACKUP_PLAN_CITATION, types=(RDS_INSTANCE, RDS_CLUSTER),
-    config=min_days(30, "automated RDS backups"),
-    description="Primary RDS automated backups are kept at least the stack's minimum number of days.",
-)
 def rds_backup_retention(r: Resource, report: Report, cfg: Settings) -> None:
     if is_replica(r):
         return
@@ -59,10 +55,13 @@ def rds_backup_retention(r: Resource, report: Report, cfg: Settings) -> None:
                f"Set database.<name>.backupRetentionDays: {needed} or more in Pulumi.<stack>.yaml.")
 
 
-@resource_policy(
-    "rds-deletion-protection", concern="backup", citation=BACKUP_PLAN_CITATION, types=(RDS_INSTANCE, RDS_CLUSTER),
-    description="Primary RDS databases have deletion protection on.",
-)
+resource_policy(
+    "rds-backup-retention", concern="backup", citation=BACKUP_PLAN_CITATION, types=(RDS_INSTANCE, RDS_CLUSTER),
+    config=min_days(30, "automated RDS backups"),
+    description="Primary RDS automated backups are kept at least the stack's minimum number of days.",
+)(rds_backup_retention)
+
+
 def rds_deletion_protection(r: Resource, report: Report, _: Settings) -> None:
     if is_replica(r):
         return
@@ -72,10 +71,12 @@ def rds_deletion_protection(r: Resource, report: Report, _: Settings) -> None:
                "Set protection.deletionProtection: true in Pulumi.<stack>.yaml.")
 
 
-@resource_policy(
-    "rds-final-snapshot", concern="backup", citation=BACKUP_PLAN_CITATION, types=(RDS_INSTANCE, RDS_CLUSTER),
-    description="Deleting a primary RDS database keeps a named final snapshot.",
-)
+resource_policy(
+    "rds-deletion-protection", concern="backup", citation=BACKUP_PLAN_CITATION, types=(RDS_INSTANCE, RDS_CLUSTER),
+    description="Primary RDS databases have deletion protection on.",
+)(rds_deletion_protection)
+
+
 def rds_final_snapshot(r: Resource, report: Report, _: Settings) -> None:
     if is_replica(r):
         return
@@ -92,11 +93,34 @@ def rds_final_snapshot(r: Resource, report: Report, _: Settings) -> None:
                "when skipFinalSnapshot is flipped. Set finalSnapshotIdentifier (e.g. '<name>-final').")
 
 
-@resource_policy(
-    "elasticache-snapshot-retention", concern="backup", citation=BACKUP_PLAN_CITATION, types=(CACHE_RG,),
-    config=min_days(7, "ElastiCache snapshots"),
-    description="ElastiCache keeps daily snapshots for at least the stack's minimum number of days.",
-)
+resource_policy(
+    "rds-final-snapshot", concern="backup", citation=BACKUP_PLAN_CITATION, types=(RDS_INSTANCE, RDS_CLUSTER),
+    description="Deleting a primary RDS database keeps a named final snapshot.",
+)(rds_final_snapshot)
+
+
+def rds_backup_replication_retention(r: Resource, report: Report, cfg: Settings) -> None:
+    needed = cfg["minRetentionDays"]
+    value = r.get("retentionPeriod")
+    if is_unknown(value):
+        return
+    days = as_int(value)
+    if days is None or days < needed:
+        shown = "not set (AWS default 7 days)" if days is None else f"{days} day(s)"
+        report(f"retentionPeriod is {shown}; this stack requires at least {needed} for the DR region's copies. "
+               f"Set database.<name>.backupRetentionDays: {needed} or more in Pulumi.<stack>.yaml "
+               "(the replication keeps the primary's retention).")
+
+
+# StartDBInstanceAutomatedBackupsReplication BackupRetentionPeriod (default 7 days):
+# https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_StartDBInstanceAutomatedBackupsReplication.html
+resource_policy(
+    "rds-backup-replication-retention", concern="backup", citation=DR_PLAN, types=(RDS_BACKUP_REPLICATION,),
+    config=min_days(30, "RDS automated backups replicated to the DR region"),
+    description="RDS automated backups replicated to the DR region are kept at least the stack's minimum.",
+)(rds_backup_replication_retention)
+
+
 def elasticache_snapshot_retention(r: Resource, report: Report, cfg: Settings) -> None:
     needed = cfg["minRetentionDays"]
     value = r.get("snapshotRetentionLimit")
@@ -108,16 +132,18 @@ def elasticache_snapshot_retention(r: Resource, report: Report, cfg: Settings) -
                f"Set cache.snapshotRetentionDays: {needed} or more in Pulumi.<stack>.yaml.")
 
 
+resource_policy(
+    "elasticache-snapshot-retention", concern="backup", citation=BACKUP_PLAN_CITATION, types=(CACHE_RG,),
+    config=min_days(7, "ElastiCache snapshots"),
+    description="ElastiCache keeps daily snapshots for at least the stack's minimum number of days.",
+)(elasticache_snapshot_retention)
+
+
 def _rules(r: Resource) -> list[dict]:
     rules = as_list(r.get("rules"))
     return [] if is_unknown(rules) else [rule for rule in rules if isinstance(rule, dict)]
 
 
-@resource_policy(
-    "backup-plan-retention", concern="backup", citation=BACKUP_PLAN_CITATION, types=(BACKUP_PLAN,),
-    config=min_days(30, "AWS Backup recovery points (and their DR copies)"),
-    description="AWS Backup plan rules (and their copies) keep recovery points at least the stack's minimum.",
-)
 def backup_plan_retention(r: Resource, report: Report, cfg: Settings) -> None:
     needed = cfg["minRetentionDays"]
     for rule in _rules(r):
@@ -135,6 +161,13 @@ def backup_plan_retention(r: Resource, report: Report, cfg: Settings) -> None:
                        f"Set backup.retentionDays: {needed} or more in Pulumi.<stack>.yaml.")
 
 
+resource_policy(
+    "backup-plan-retention", concern="backup", citation=BACKUP_PLAN_CITATION, types=(BACKUP_PLAN,),
+    config=min_days(30, "AWS Backup recovery points (and their DR copies)"),
+    description="AWS Backup plan rules (and their copies) keep recovery points at least the stack's minimum.",
+)(backup_plan_retention)
+
+
 def _region_of_arn(arn: object) -> str | None:
     if not isinstance(arn, str) or not arn.startswith("arn:"):
         return None
@@ -142,12 +175,6 @@ def _region_of_arn(arn: object) -> str | None:
     return parts[3] if len(parts) > 3 else None
 
 
-@resource_policy(
-    "backup-plan-dr-copy", concern="backup", citation=DR_PLAN, types=(BACKUP_PLAN,),
-    config={"drRegion": {"type": "string", "default": "us-west-2",
-                         "description": "The region every backup rule must copy to (regions.dr)."}},
-    description="Every AWS Backup snapshot rule copies its recovery points to a vault in the DR region.",
-)
 def backup_plan_dr_copy(r: Resource, report: Report, cfg: Settings) -> None:
     region = cfg["drRegion"]
     rules = as_list(r.get("rules"))
@@ -170,10 +197,14 @@ def backup_plan_dr_copy(r: Resource, report: Report, cfg: Settings) -> None:
                    f"Set backup.copyToDr: true and regions.dr: {region} in Pulumi.<stack>.yaml.")
 
 
-@resource_policy(
-    "stateful-resources-protected", concern="backup", citation=BACKUP_PLAN_CITATION, types=STATEFUL_TYPES,
-    description="Stateful stores (databases, caches, brokers, buckets, vaults, volumes, keys) carry Pulumi protect.",
-)
+resource_policy(
+    "backup-plan-dr-copy", concern="backup", citation=DR_PLAN, types=(BACKUP_PLAN,),
+    config={"drRegion": {"type": "string", "default": "us-west-2",
+                         "description": "The region every backup rule must copy to (regions.dr)."}},
+    description="Every AWS Backup snapshot rule copies its recovery points to a vault in the DR region.",
+)(backup_plan_dr_copy)
+
+
 def stateful_resources_protected(r: Resource, report: Report, _: Settings) -> None:
     if r.type == RDS_INSTANCE and is_replica(r):
         return
@@ -182,21 +213,24 @@ def stateful_resources_protected(r: Resource, report: Report, _: Settings) -> No
                "Set protection.protect: true in Pulumi.<stack>.yaml (the component passes it as protect=).")
 
 
-@resource_policy(
-    "s3-no-force-destroy", concern="backup", citation=BACKUP_PLAN_CITATION, types=S3_BUCKETS,
-    description="Buckets are never force-destroyed (deleting a bucket must not delete its objects).",
-)
+resource_policy(
+    "stateful-resources-protected", concern="backup", citation=BACKUP_PLAN_CITATION, types=STATEFUL_TYPES,
+    description="Stateful stores (databases, caches, brokers, buckets, vaults, volumes, keys) carry Pulumi protect.",
+)(stateful_resources_protected)
+
+
 def s3_no_force_destroy(r: Resource, report: Report, _: Settings) -> None:
     if is_true(r.get("forceDestroy")):
         report("forceDestroy is true: deleting the bucket would delete every object version in it. "
                "Set protection.forceDestroyBuckets: false in Pulumi.<stack>.yaml.")
 
 
-@resource_policy(
-    "storage-class-retain", concern="backup", citation=BACKUP_PLAN_CITATION, types=(K8S_STORAGE_CLASS,),
-    config=required_flag(True, "persistent volumes to outlive their claims"),
-    description="EBS storage classes retain volumes when their claim is deleted.",
-)
+resource_policy(
+    "s3-no-force-destroy", concern="backup", citation=BACKUP_PLAN_CITATION, types=S3_BUCKETS,
+    description="Buckets are never force-destroyed (deleting a bucket must not delete its objects).",
+)(s3_no_force_destroy)
+
+
 def storage_class_retain(r: Resource, report: Report, cfg: Settings) -> None:
     if not cfg["required"] or r.get("provisioner") not in ("ebs.csi.aws.com", "kubernetes.io/aws-ebs"):
         return
@@ -206,6 +240,13 @@ def storage_class_retain(r: Resource, report: Report, cfg: Settings) -> None:
     shown = "not set (Delete)" if policy is None else f"{policy!r}"
     report(f"reclaimPolicy is {shown}: deleting a PersistentVolumeClaim would delete its EBS volume and data. "
            "Set reclaimPolicy='Retain' on the StorageClass (protection.protect in Pulumi.<stack>.yaml).")
+
+
+resource_policy(
+    "storage-class-retain", concern="backup", citation=BACKUP_PLAN_CITATION, types=(K8S_STORAGE_CLASS,),
+    config=required_flag(True, "persistent volumes to outlive their claims"),
+    description="EBS storage classes retain volumes when their claim is deleted.",
+)(storage_class_retain)
 
 
 POLICIES = policies_of(__name__)

@@ -47,10 +47,6 @@ def _cmk_problem(value: object, field: str) -> str | None:
     return None
 
 
-@resource_policy(
-    "rds-storage-encrypted", concern="encryption", citation=AT_REST, types=(RDS_INSTANCE, RDS_CLUSTER),
-    description="RDS storage is encrypted with a customer-managed KMS key.",
-)
 def rds_storage_encrypted(r: Resource, report: Report, _: Settings) -> None:
     encrypted = r.get("storageEncrypted")
     if not is_unknown(encrypted) and not is_true(encrypted):
@@ -65,10 +61,12 @@ def rds_storage_encrypted(r: Resource, report: Report, _: Settings) -> None:
                "Pass kmsKeyId=keys.arn('database') (the DR ring's key for cross-region replicas).")
 
 
-@resource_policy(
-    "rds-performance-insights-kms", concern="encryption", citation=AT_REST, types=(RDS_INSTANCE, RDS_CLUSTER),
-    description="Performance Insights data (it holds query text, so PHI) is encrypted with a customer-managed key.",
-)
+resource_policy(
+    "rds-storage-encrypted", concern="encryption", citation=AT_REST, types=(RDS_INSTANCE, RDS_CLUSTER),
+    description="RDS storage is encrypted with a customer-managed KMS key.",
+)(rds_storage_encrypted)
+
+
 def rds_performance_insights_kms(r: Resource, report: Report, _: Settings) -> None:
     enabled = r.get("performanceInsightsEnabled")
     if not is_true(enabled):
@@ -79,10 +77,12 @@ def rds_performance_insights_kms(r: Resource, report: Report, _: Settings) -> No
                "customer-managed key. Set performanceInsightsKmsKeyId=keys.arn('database').")
 
 
-@resource_policy(
-    "elasticache-encryption-at-rest", concern="encryption", citation=AT_REST, types=(CACHE_RG,),
-    description="ElastiCache replication groups are encrypted at rest with a customer-managed key.",
-)
+resource_policy(
+    "rds-performance-insights-kms", concern="encryption", citation=AT_REST, types=(RDS_INSTANCE, RDS_CLUSTER),
+    description="Performance Insights data (it holds query text, so PHI) is encrypted with a customer-managed key.",
+)(rds_performance_insights_kms)
+
+
 def elasticache_encryption_at_rest(r: Resource, report: Report, _: Settings) -> None:
     enabled = r.get("atRestEncryptionEnabled")
     if not is_unknown(enabled) and not is_true(enabled):
@@ -94,10 +94,12 @@ def elasticache_encryption_at_rest(r: Resource, report: Report, _: Settings) -> 
                "Pass kmsKeyId=keys.arn('cache').")
 
 
-@resource_policy(
-    "msk-encryption-at-rest", concern="encryption", citation=AT_REST, types=(MSK,),
-    description="MSK broker storage is encrypted with a customer-managed key.",
-)
+resource_policy(
+    "elasticache-encryption-at-rest", concern="encryption", citation=AT_REST, types=(CACHE_RG,),
+    description="ElastiCache replication groups are encrypted at rest with a customer-managed key.",
+)(elasticache_encryption_at_rest)
+
+
 def msk_encryption_at_rest(r: Resource, report: Report, _: Settings) -> None:
     problem = _cmk_problem(r.get("encryptionInfo.encryptionAtRestKmsKeyArn"),
                            "encryptionInfo.encryptionAtRestKmsKeyArn")
@@ -106,10 +108,12 @@ def msk_encryption_at_rest(r: Resource, report: Report, _: Settings) -> None:
                "=keys.arn('streaming') in components/streaming.py.")
 
 
-@resource_policy(
-    "ebs-volume-encrypted", concern="encryption", citation=AT_REST, types=(LAUNCH_TEMPLATE, EBS_VOLUME),
-    description="EBS volumes (node launch templates and standalone volumes) are encrypted with a customer-managed key.",
-)
+resource_policy(
+    "msk-encryption-at-rest", concern="encryption", citation=AT_REST, types=(MSK,),
+    description="MSK broker storage is encrypted with a customer-managed key.",
+)(msk_encryption_at_rest)
+
+
 def ebs_volume_encrypted(r: Resource, report: Report, _: Settings) -> None:
     if r.type == EBS_VOLUME:
         volumes = [("volume", r.get("encrypted"), r.get("kmsKeyId"))]
@@ -139,13 +143,15 @@ def ebs_volume_encrypted(r: Resource, report: Report, _: Settings) -> None:
                    "Set kmsKeyId=keys.arn('ebs').")
 
 
+resource_policy(
+    "ebs-volume-encrypted", concern="encryption", citation=AT_REST, types=(LAUNCH_TEMPLATE, EBS_VOLUME),
+    description="EBS volumes (node launch templates and standalone volumes) are encrypted with a customer-managed key.",
+)(ebs_volume_encrypted)
+
+
 _EBS_PROVISIONERS = ("ebs.csi.aws.com", "kubernetes.io/aws-ebs")
 
 
-@resource_policy(
-    "storage-class-encrypted", concern="encryption", citation=AT_REST, types=(K8S_STORAGE_CLASS,),
-    description="EBS storage classes provision encrypted volumes with a customer-managed key.",
-)
 def storage_class_encrypted(r: Resource, report: Report, _: Settings) -> None:
     provisioner = r.get("provisioner")
     if is_unknown(provisioner) or provisioner not in _EBS_PROVISIONERS:
@@ -163,10 +169,12 @@ def storage_class_encrypted(r: Resource, report: Report, _: Settings) -> None:
                "Set parameters.kmsKeyId to keys.arn('ebs').")
 
 
-@resource_policy(
-    "eks-secrets-encryption", concern="encryption", citation=AT_REST, types=(EKS_CLUSTER,),
-    description="EKS envelope-encrypts Kubernetes secrets with a customer-managed key.",
-)
+resource_policy(
+    "storage-class-encrypted", concern="encryption", citation=AT_REST, types=(K8S_STORAGE_CLASS,),
+    description="EBS storage classes provision encrypted volumes with a customer-managed key.",
+)(storage_class_encrypted)
+
+
 def eks_secrets_encryption(r: Resource, report: Report, _: Settings) -> None:
     config = r.get("encryptionConfig")
     if isinstance(config, list):  # pulumi-aws < 6 sent a list of one
@@ -187,10 +195,12 @@ def eks_secrets_encryption(r: Resource, report: Report, _: Settings) -> None:
                "Set encryptionConfig.provider.keyArn=keys.arn('eks').")
 
 
-@resource_policy(
-    "log-group-kms", concern="encryption", citation=AT_REST, types=(LOG_GROUP,),
-    description="CloudWatch log groups are encrypted with a customer-managed key.",
-)
+resource_policy(
+    "eks-secrets-encryption", concern="encryption", citation=AT_REST, types=(EKS_CLUSTER,),
+    description="EKS envelope-encrypts Kubernetes secrets with a customer-managed key.",
+)(eks_secrets_encryption)
+
+
 def log_group_kms(r: Resource, report: Report, _: Settings) -> None:
     problem = _cmk_problem(r.get("kmsKeyId"), "kmsKeyId")
     if problem:
@@ -198,10 +208,12 @@ def log_group_kms(r: Resource, report: Report, _: Settings) -> None:
                "Set kmsKeyId=keys.arn('logs') on the log group.")
 
 
-@resource_policy(
-    "sns-topic-kms", concern="encryption", citation=AT_REST, types=(SNS_TOPIC,),
-    description="SNS topics are encrypted with a customer-managed key.",
-)
+resource_policy(
+    "log-group-kms", concern="encryption", citation=AT_REST, types=(LOG_GROUP,),
+    description="CloudWatch log groups are encrypted with a customer-managed key.",
+)(log_group_kms)
+
+
 def sns_topic_kms(r: Resource, report: Report, _: Settings) -> None:
     problem = _cmk_problem(r.get("kmsMasterKeyId"), "kmsMasterKeyId")
     if problem:
@@ -209,10 +221,12 @@ def sns_topic_kms(r: Resource, report: Report, _: Settings) -> None:
                "(alias/aws/sns cannot be used by CloudWatch alarms). Set kmsMasterKeyId=keys.arn('logs').")
 
 
-@resource_policy(
-    "backup-vault-kms", concern="encryption", citation=AT_REST, types=(BACKUP_VAULT,),
-    description="AWS Backup vaults encrypt recovery points with a customer-managed key.",
-)
+resource_policy(
+    "sns-topic-kms", concern="encryption", citation=AT_REST, types=(SNS_TOPIC,),
+    description="SNS topics are encrypted with a customer-managed key.",
+)(sns_topic_kms)
+
+
 def backup_vault_kms(r: Resource, report: Report, _: Settings) -> None:
     problem = _cmk_problem(r.get("kmsKeyArn"), "kmsKeyArn")
     if problem:
@@ -220,10 +234,12 @@ def backup_vault_kms(r: Resource, report: Report, _: Settings) -> None:
                "'backup' key for the DR vault). Set kmsKeyArn=keys.arn('backup').")
 
 
-@resource_policy(
-    "secrets-manager-kms", concern="encryption", citation=AT_REST, types=(SECRET,),
-    description="Secrets Manager secrets are encrypted with a customer-managed key.",
-)
+resource_policy(
+    "backup-vault-kms", concern="encryption", citation=AT_REST, types=(BACKUP_VAULT,),
+    description="AWS Backup vaults encrypt recovery points with a customer-managed key.",
+)(backup_vault_kms)
+
+
 def secrets_manager_kms(r: Resource, report: Report, _: Settings) -> None:
     problem = _cmk_problem(r.get("kmsKeyId"), "kmsKeyId")
     if problem:
@@ -231,10 +247,12 @@ def secrets_manager_kms(r: Resource, report: Report, _: Settings) -> None:
                "Set kmsKeyId=keys.arn('secrets').")
 
 
-@resource_policy(
-    "kms-key-rotation", concern="encryption", citation=AT_REST, types=(KMS_KEY,),
-    description="Every customer-managed symmetric KMS key rotates automatically.",
-)
+resource_policy(
+    "secrets-manager-kms", concern="encryption", citation=AT_REST, types=(SECRET,),
+    description="Secrets Manager secrets are encrypted with a customer-managed key.",
+)(secrets_manager_kms)
+
+
 def kms_key_rotation(r: Resource, report: Report, _: Settings) -> None:
     spec = r.get("customerMasterKeySpec")
     if is_unknown(spec) or (spec and spec != "SYMMETRIC_DEFAULT"):
@@ -247,6 +265,12 @@ def kms_key_rotation(r: Resource, report: Report, _: Settings) -> None:
                "(components/encryption.py) with rotationPeriodInDays from encryption.rotationPeriodDays.")
     elif is_false(r.get("isEnabled")):
         report("isEnabled is false: a disabled key cannot rotate or decrypt. Remove isEnabled=False.")
+
+
+resource_policy(
+    "kms-key-rotation", concern="encryption", citation=AT_REST, types=(KMS_KEY,),
+    description="Every customer-managed symmetric KMS key rotates automatically.",
+)(kms_key_rotation)
 
 
 POLICIES = policies_of(__name__)

@@ -43,25 +43,29 @@ OPEN_CIDRS = ("0.0.0.0/0", "::/0")
 LB_TAG_KEY, LB_TAG_VALUE = "Purpose", "load-balancer"
 
 
-@resource_policy(
-    "rds-not-public", concern="exposure", citation=ACCESS, types=(RDS_INSTANCE, RDS_CLUSTER),
-    description="RDS databases are not publicly accessible.",
-)
 def rds_not_public(r: Resource, report: Report, _: Settings) -> None:
     if is_true(r.get("publiclyAccessible")):
         report("publiclyAccessible is true: the database would get a public DNS name and address. "
                "Set publiclyAccessible=False and keep it in the database subnets (components/database.py).")
 
 
-@resource_policy(
-    "msk-not-public", concern="exposure", citation=ACCESS, types=(MSK,),
-    description="MSK brokers have no public endpoints.",
-)
+resource_policy(
+    "rds-not-public", concern="exposure", citation=ACCESS, types=(RDS_INSTANCE, RDS_CLUSTER),
+    description="RDS databases are not publicly accessible.",
+)(rds_not_public)
+
+
 def msk_not_public(r: Resource, report: Report, _: Settings) -> None:
     kind = r.get("brokerNodeGroupInfo.connectivityInfo.publicAccess.type")
     if kind is not None and not is_unknown(kind) and kind != "DISABLED":
         report(f"brokerNodeGroupInfo.connectivityInfo.publicAccess.type is {kind!r}: brokers would be reachable "
                "from the internet. Set publicAccess.type='DISABLED' (or omit it) in components/streaming.py.")
+
+
+resource_policy(
+    "msk-not-public", concern="exposure", citation=ACCESS, types=(MSK,),
+    description="MSK brokers have no public endpoints.",
+)(msk_not_public)
 
 
 def _ports(from_port: Any, to_port: Any, protocol: Any) -> str:
@@ -79,11 +83,6 @@ def _is_lb(tags: Any) -> bool:
     return isinstance(tags, dict) and tags.get(LB_TAG_KEY) == LB_TAG_VALUE
 
 
-@resource_policy(
-    "sg-no-public-ingress", concern="exposure", citation=ACCESS,
-    types=(SECURITY_GROUP, SECURITY_GROUP_RULE, SG_INGRESS_RULE),
-    description="No security group admits 0.0.0.0/0 or ::/0, except HTTPS (443) to a load balancer's group.",
-)
 def sg_no_public_ingress(r: Resource, report: Report, _: Settings) -> None:
     # (cidrs, fromPort, toPort, protocol, lb-tagged)
     rules: list[tuple[list[Any], Any, Any, Any, bool]] = []
@@ -114,17 +113,18 @@ def sg_no_public_ingress(r: Resource, report: Report, _: Settings) -> None:
                "to a security group or the VPC CIDR (network.vpcCidr).")
 
 
+resource_policy(
+    "sg-no-public-ingress", concern="exposure", citation=ACCESS,
+    types=(SECURITY_GROUP, SECURITY_GROUP_RULE, SG_INGRESS_RULE),
+    description="No security group admits 0.0.0.0/0 or ::/0, except HTTPS (443) to a load balancer's group.",
+)(sg_no_public_ingress)
+
+
 def _known(value: Any) -> list[Any]:
     items = as_list(value)
     return [] if is_unknown(items) else [v for v in items if isinstance(v, str)]
 
 
-@resource_policy(
-    "eks-private-endpoint", concern="exposure", citation=ACCESS, types=(EKS_CLUSTER,),
-    config={"requirePrivateEndpoint": {"type": "boolean", "default": True,
-                                       "description": "Whether the EKS API endpoint must be private-only."}},
-    description="The EKS API endpoint is private where the stack requires it, and never open to 0.0.0.0/0.",
-)
 def eks_private_endpoint(r: Resource, report: Report, cfg: Settings) -> None:
     vpc = r.get("vpcConfig")
     if vpc is None or is_unknown(vpc):
@@ -150,11 +150,14 @@ def eks_private_endpoint(r: Resource, report: Report, cfg: Settings) -> None:
                "endpoint must be limited to known networks. Set eks.publicAccessCidrs in Pulumi.<stack>.yaml.")
 
 
-@resource_policy(
-    "imdsv2-required", concern="exposure", citation=ACCESS, types=(LAUNCH_TEMPLATE, EC2_INSTANCE),
-    description="Nodes require IMDSv2 session tokens (httpTokens=required) with a hop limit of 1, so pods cannot "
-                "steal node credentials.",
-)
+resource_policy(
+    "eks-private-endpoint", concern="exposure", citation=ACCESS, types=(EKS_CLUSTER,),
+    config={"requirePrivateEndpoint": {"type": "boolean", "default": True,
+                                       "description": "Whether the EKS API endpoint must be private-only."}},
+    description="The EKS API endpoint is private where the stack requires it, and never open to 0.0.0.0/0.",
+)(eks_private_endpoint)
+
+
 def imdsv2_required(r: Resource, report: Report, _: Settings) -> None:
     options = r.get("metadataOptions")
     if is_unknown(options):
@@ -163,17 +166,46 @@ def imdsv2_required(r: Resource, report: Report, _: Settings) -> None:
     if options.get("httpEndpoint") == "disabled":
         return
     tokens = options.get("httpTokens")
-    if not is_unknown(tokens) and tokens != "required":
-        shown = "not set (optional)" if tokens is None else f"{tokens!r}"
-        report(f"metadataOptions.httpTokens is {shown}: IMDSv1 lets any SSRF read the node role's credentials. "
-               "Set metadataOptions={httpTokens: 'required', httpPutResponseHopLimit: 1} on the launch template.")
-    # A pod is one network hop behind its node: a hop limit above 1 lets every pod take the node role
-    # (https://docs.aws.amazon.com/eks/latest/best-practices/identity-and-access-management.html).
-    hops = options.get("httpPutResponseHopLimit")
-    if not is_unknown(hops) and isinstance(hops, (int, float)) and hops > 1:
-        report(f"metadataOptions.httpPutResponseHopLimit is {int(hops)}: pods reach the instance metadata service and "
-               "take the node role's credentials. Set httpPutResponseHopLimit: 1 and give add-ons IRSA.")
+    if is_unknown(tokens) or tokens == "required":
+        return
+    shown = "not set (optional)" if tokens is None else f"{tokens!r}"
+    report(f"metadataOptions.httpTokens is {shown}: IMDSv1 lets any SSRF read the node role's credentials. "
+           "Set metadataOptions={httpTokens: 'required', httpPutResponseHopLimit: 1} on the launch template.")
 
+
+resource_policy(
+    "imdsv2-required", concern="exposure", citation=ACCESS, types=(LAUNCH_TEMPLATE, EC2_INSTANCE),
+    description="Nodes require IMDSv2 session tokens (httpTokens=required) so pods cannot steal node credentials.",
+)(imdsv2_required)
+
+
+def imds_hop_limit(r: Resource, report: Report, _: Settings) -> None:
+    options = r.get("metadataOptions")
+    if is_unknown(options):
+        return
+    options = options or {}
+    if options.get("httpEndpoint") == "disabled":
+        return
+    value = options.get("httpPutResponseHopLimit")
+    if is_unknown(value):
+        return
+    hops = as_int(value)
+    if hops == 1:
+        return
+    shown = "not set (the AMI's default, 2 on EKS-optimized images)" if hops is None else str(hops)
+    report(f"metadataOptions.httpPutResponseHopLimit is {shown}: a pod one network hop away could take the node "
+           "role's credentials from the instance metadata service. Set httpPutResponseHopLimit=1 on the launch "
+           "template (pods get AWS credentials from IRSA).")
+
+
+# AWS Security Hub AutoScaling.4 (launch templates: hop limit must not exceed 1) and the EKS best practices
+# ("Restrict access to the instance profile assigned to the worker node"):
+# https://docs.aws.amazon.com/securityhub/latest/userguide/autoscaling-controls.html#autoscaling-4
+# https://docs.aws.amazon.com/eks/latest/best-practices/identity-and-access-management.html
+resource_policy(
+    "imds-hop-limit", concern="exposure", citation=ACCESS, types=(LAUNCH_TEMPLATE, EC2_INSTANCE),
+    description="Node instance metadata answers only the node itself (httpPutResponseHopLimit=1), not its pods.",
+)(imds_hop_limit)
 
 #: Condition keys that pin a wildcard principal to this account, organization, service or source.
 _SCOPING_KEYS = {
@@ -199,11 +231,6 @@ def _scoped(condition: Any) -> bool:
                for body in condition.values())
 
 
-@resource_policy(
-    "no-wildcard-principals", concern="exposure", citation=ACCESS,
-    types=(KMS_KEY, KMS_KEY_POLICY, S3_POLICY, SNS_TOPIC_POLICY),
-    description="Key, bucket and topic policies never allow a wildcard principal without an account/org condition.",
-)
 def no_wildcard_principals(r: Resource, report: Report, _: Settings) -> None:
     document = parse_json(r.get("policy"))
     if not isinstance(document, dict):
@@ -221,14 +248,23 @@ def no_wildcard_principals(r: Resource, report: Report, _: Settings) -> None:
                    "root or role ARNs (encryption.keyAdminArns) or add such a condition.")
 
 
-@resource_policy(
-    "subnet-no-public-ip", concern="exposure", citation=ACCESS, types=(SUBNET,),
-    description="Subnets never assign public IPs on launch (public reachability goes through load balancers only).",
-)
+resource_policy(
+    "no-wildcard-principals", concern="exposure", citation=ACCESS,
+    types=(KMS_KEY, KMS_KEY_POLICY, S3_POLICY, SNS_TOPIC_POLICY),
+    description="Key, bucket and topic policies never allow a wildcard principal without an account/org condition.",
+)(no_wildcard_principals)
+
+
 def subnet_no_public_ip(r: Resource, report: Report, _: Settings) -> None:
     if is_true(r.get("mapPublicIpOnLaunch")):
         report("mapPublicIpOnLaunch is true: every instance launched here would get a public address. "
                "Set mapPublicIpOnLaunch=False (components/network.py).")
+
+
+resource_policy(
+    "subnet-no-public-ip", concern="exposure", citation=ACCESS, types=(SUBNET,),
+    description="Subnets never assign public IPs on launch (public reachability goes through load balancers only).",
+)(subnet_no_public_ip)
 
 
 POLICIES = policies_of(__name__)

@@ -15,6 +15,7 @@ from common import (
     K8S_CRONJOB,
     K8S_DAEMONSET,
     K8S_DEPLOYMENT,
+    K8S_NETWORK_POLICY,
     K8S_POD,
     K8S_STATEFULSET,
     K8S_WORKLOADS,
@@ -72,10 +73,6 @@ def _security(container: dict[str, Any], key: str) -> Any:
     return (context or {}).get(key)
 
 
-@resource_policy(
-    "k8s-resource-limits", concern="kubernetes", citation=EMERGENCY_MODE, types=K8S_WORKLOADS,
-    description="Every container declares CPU and memory requests and limits.",
-)
 def k8s_resource_limits(r: Resource, report: Report, _: Settings) -> None:
     for label, container in containers(r):
         resources = container.get("resources")
@@ -93,10 +90,12 @@ def k8s_resource_limits(r: Resource, report: Report, _: Settings) -> None:
                    "Pulumi.<stack>.yaml (the component sets requests and limits from them).")
 
 
-@resource_policy(
-    "k8s-probes", concern="kubernetes", citation=EMERGENCY_MODE, types=LONG_RUNNING,
-    description="Every long-running container has liveness and readiness probes.",
-)
+resource_policy(
+    "k8s-resource-limits", concern="kubernetes", citation=EMERGENCY_MODE, types=K8S_WORKLOADS,
+    description="Every container declares CPU and memory requests and limits.",
+)(k8s_resource_limits)
+
+
 def k8s_probes(r: Resource, report: Report, _: Settings) -> None:
     for label, container in containers(r, init=False):
         missing = [p for p in ("livenessProbe", "readinessProbe") if container.get(p) is None]
@@ -105,10 +104,12 @@ def k8s_probes(r: Resource, report: Report, _: Settings) -> None:
                    "never be restarted. Declare both probes (the app's health endpoint) in the component.")
 
 
-@resource_policy(
-    "k8s-run-as-non-root", concern="kubernetes", citation=ACCESS, types=K8S_WORKLOADS,
-    description="Containers run as a non-root user (runAsNonRoot true, runAsUser not 0).",
-)
+resource_policy(
+    "k8s-probes", concern="kubernetes", citation=EMERGENCY_MODE, types=LONG_RUNNING,
+    description="Every long-running container has liveness and readiness probes.",
+)(k8s_probes)
+
+
 def k8s_run_as_non_root(r: Resource, report: Report, _: Settings) -> None:
     spec = pod_spec(r)
     if not isinstance(spec, dict):
@@ -134,10 +135,12 @@ def k8s_run_as_non_root(r: Resource, report: Report, _: Settings) -> None:
                    "start an image whose user is root. Set securityContext.runAsNonRoot=True.")
 
 
-@resource_policy(
-    "k8s-no-privilege-escalation", concern="kubernetes", citation=ACCESS, types=K8S_WORKLOADS,
-    description="Containers set allowPrivilegeEscalation=false.",
-)
+resource_policy(
+    "k8s-run-as-non-root", concern="kubernetes", citation=ACCESS, types=K8S_WORKLOADS,
+    description="Containers run as a non-root user (runAsNonRoot true, runAsUser not 0).",
+)(k8s_run_as_non_root)
+
+
 def k8s_no_privilege_escalation(r: Resource, report: Report, _: Settings) -> None:
     for label, container in containers(r):
         value = _security(container, "allowPrivilegeEscalation")
@@ -146,10 +149,12 @@ def k8s_no_privilege_escalation(r: Resource, report: Report, _: Settings) -> Non
                    "true): setuid binaries could gain root. Set allowPrivilegeEscalation=False.")
 
 
-@resource_policy(
-    "k8s-read-only-root-fs", concern="kubernetes", citation=INTEGRITY, types=K8S_WORKLOADS,
-    description="Containers run with a read-only root filesystem (writable paths are volumes).",
-)
+resource_policy(
+    "k8s-no-privilege-escalation", concern="kubernetes", citation=ACCESS, types=K8S_WORKLOADS,
+    description="Containers set allowPrivilegeEscalation=false.",
+)(k8s_no_privilege_escalation)
+
+
 def k8s_read_only_root_fs(r: Resource, report: Report, _: Settings) -> None:
     for label, container in containers(r):
         value = _security(container, "readOnlyRootFilesystem")
@@ -158,13 +163,94 @@ def k8s_read_only_root_fs(r: Resource, report: Report, _: Settings) -> None:
                    "running image. Set readOnlyRootFilesystem=True and mount an emptyDir for /tmp.")
 
 
+resource_policy(
+    "k8s-read-only-root-fs", concern="kubernetes", citation=INTEGRITY, types=K8S_WORKLOADS,
+    description="Containers run with a read-only root filesystem (writable paths are volumes).",
+)(k8s_read_only_root_fs)
+
+
+
+def k8s_pod_run_as_non_root(r: Resource, report: Report, _: Settings) -> None:
+    spec = pod_spec(r)
+    if not isinstance(spec, dict):
+        return
+    context = spec.get("securityContext")
+    if is_unknown(context):
+        return
+    value = (context or {}).get("runAsNonRoot")
+    if not is_unknown(value) and not is_true(value):
+        shown = "not set" if value is None else f"{value!r}"
+        report(f"pod securityContext.runAsNonRoot is {shown}: a container added without its own securityContext "
+               "(a sidecar, a debug container) would start as root. Set the pod's securityContext.runAsNonRoot=True.")
+    for label, container in containers(r):
+        if is_false(_security(container, "runAsNonRoot")):
+            report(f"{label}: securityContext.runAsNonRoot is false: the container overrides the pod's setting "
+                   "and may run as root. Remove the override or set it to True.")
+
+
+# The restricted Pod Security Standard requires runAsNonRoot true at pod level or on every container, and no
+# container may set it false: https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted
+resource_policy(
+    "k8s-pod-run-as-non-root", concern="kubernetes", citation=ACCESS, types=K8S_WORKLOADS,
+    description="Pods set runAsNonRoot true in their own securityContext, and no container overrides it to false.",
+)(k8s_pod_run_as_non_root)
+
+
+_OPEN_CIDRS = ("0.0.0.0/0", "::/0")
+
+
+def _selector_problem(selector: object) -> str | None:
+    """Why a peer's namespaceSelector does not name namespaces (None when it does, or is unknown)."""
+    if is_unknown(selector):
+        return None
+    if selector is None:
+        return "has no namespaceSelector (the policy's own namespace, implicitly)"
+    if not isinstance(selector, dict) or not (selector.get("matchLabels") or selector.get("matchExpressions")):
+        return "has an empty namespaceSelector (every namespace)"
+    return None
+
+
+def _peer_problem(peer: object) -> str | None:
+    if is_unknown(peer) or not isinstance(peer, dict):
+        return None
+    block = peer.get("ipBlock")
+    if block is not None:
+        cidr = block.get("cidr") if isinstance(block, dict) else None
+        return f"admits ipBlock {cidr} (the internet)" if cidr in _OPEN_CIDRS else None
+    return _selector_problem(peer.get("namespaceSelector"))
+
+
+def k8s_network_policy_sources(r: Resource, report: Report, _: Settings) -> None:
+    rules = as_list(r.get("spec.ingress"))
+    if is_unknown(rules):
+        return
+    for index, rule in enumerate(rules):
+        if not isinstance(rule, dict):
+            continue
+        peers = as_list(rule.get("from"))
+        if is_unknown(peers):
+            continue
+        if not peers:
+            report(f"ingress rule #{index} has no 'from': it admits every pod in every namespace. "
+                   "Name the callers (apps.<app>.allowFrom in Pulumi.<stack>.yaml).")
+            continue
+        for number, peer in enumerate(peers):
+            problem = _peer_problem(peer)
+            if problem:
+                report(f"ingress rule #{index} source #{number} {problem}: name the callers' namespace explicitly "
+                       "(namespaceSelector.matchLabels kubernetes.io/metadata.name: <namespace>).")
+
+
+# NetworkPolicy peers: a podSelector alone selects pods of the policy's namespace, an empty namespaceSelector
+# every namespace: https://kubernetes.io/docs/concepts/services-networking/network-policies/#behavior-of-to-and-from-selectors
+resource_policy(
+    "k8s-network-policy-sources", concern="kubernetes", citation=ACCESS, types=(K8S_NETWORK_POLICY,),
+    description="NetworkPolicy ingress names its sources: every peer has an explicit, non-empty namespaceSelector.",
+)(k8s_network_policy_sources)
+
 _DANGEROUS_CAPABILITIES = {"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE"}
 
 
-@resource_policy(
-    "k8s-no-privileged", concern="kubernetes", citation=ACCESS, types=K8S_WORKLOADS,
-    description="No privileged containers, dangerous capabilities, or host namespaces.",
-)
 def k8s_no_privileged(r: Resource, report: Report, _: Settings) -> None:
     spec = pod_spec(r)
     if isinstance(spec, dict):
@@ -184,6 +270,12 @@ def k8s_no_privileged(r: Resource, report: Report, _: Settings) -> None:
                        "(capabilities.drop=['ALL']).")
 
 
+resource_policy(
+    "k8s-no-privileged", concern="kubernetes", citation=ACCESS, types=K8S_WORKLOADS,
+    description="No privileged containers, dangerous capabilities, or host namespaces.",
+)(k8s_no_privileged)
+
+
 def image_problem(image: Any) -> str | None:
     """Why an image reference is not pinned, or None when it is pinned (or unknown)."""
     if is_unknown(image) or not isinstance(image, str):
@@ -199,10 +291,6 @@ def image_problem(image: Any) -> str | None:
     return None
 
 
-@resource_policy(
-    "k8s-image-pinned", concern="kubernetes", citation=INTEGRITY, types=K8S_WORKLOADS,
-    description="Container images are pinned to a version tag or a digest (never untagged or 'latest').",
-)
 def k8s_image_pinned(r: Resource, report: Report, _: Settings) -> None:
     for label, container in containers(r):
         problem = image_problem(container.get("image"))
@@ -210,6 +298,12 @@ def k8s_image_pinned(r: Resource, report: Report, _: Settings) -> None:
             report(f"{label}: image {container['image']!r} {problem}: what runs could change without a deploy. "
                    "Pin apps.<app>.image to a version (repo:1.2.3) or a digest (repo@sha256:...) "
                    "in Pulumi.<stack>.yaml.")
+
+
+resource_policy(
+    "k8s-image-pinned", concern="kubernetes", citation=INTEGRITY, types=K8S_WORKLOADS,
+    description="Container images are pinned to a version tag or a digest (never untagged or 'latest').",
+)(k8s_image_pinned)
 
 
 POLICIES = policies_of(__name__)

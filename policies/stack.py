@@ -108,10 +108,6 @@ def _sse_defaults(bucket: Resource, resources: list[Resource]) -> list[Any]:
     return blocks
 
 
-@stack_policy(
-    "s3-bucket-sse-kms", concern="encryption", citation=AT_REST, types=(*S3_BUCKETS, *S3_SSE),
-    description="Every bucket has default encryption SSE-KMS with a customer-managed key.",
-)
 def s3_bucket_sse_kms(resources: list[Resource], report: Report, _: Settings) -> None:
     log_targets = _log_targets(resources)
     for bucket in _buckets(resources):
@@ -137,6 +133,12 @@ def s3_bucket_sse_kms(resources: list[Resource], report: Report, _: Settings) ->
                        "KeyRing's 'storage' key. Set kmsMasterKeyId=keys.arn('storage').", bucket.urn)
 
 
+stack_policy(
+    "s3-bucket-sse-kms", concern="encryption", citation=AT_REST, types=(*S3_BUCKETS, *S3_SSE),
+    description="Every bucket has default encryption SSE-KMS with a customer-managed key.",
+)(s3_bucket_sse_kms)
+
+
 def _denies_insecure_transport(document: Any) -> bool:
     statements = document.get("Statement", [])
     if isinstance(statements, dict):
@@ -157,10 +159,6 @@ def _denies_insecure_transport(document: Any) -> bool:
     return False
 
 
-@stack_policy(
-    "s3-deny-insecure-transport", concern="transit", citation=TRANSIT, types=(*S3_BUCKETS, S3_POLICY),
-    description="Every bucket's policy denies requests that do not use TLS (aws:SecureTransport=false).",
-)
 def s3_deny_insecure_transport(resources: list[Resource], report: Report, _: Settings) -> None:
     for bucket in _buckets(resources):
         policies = _companions(resources, bucket, S3_POLICY)
@@ -173,10 +171,12 @@ def s3_deny_insecure_transport(resources: list[Resource], report: Report, _: Set
                    bucket.urn)
 
 
-@stack_policy(
-    "s3-versioning", concern="backup", citation=BACKUP_PLAN, types=(*S3_BUCKETS, *S3_VERSIONING),
-    description="Every bucket has versioning enabled (overwritten or deleted objects stay recoverable).",
-)
+stack_policy(
+    "s3-deny-insecure-transport", concern="transit", citation=TRANSIT, types=(*S3_BUCKETS, S3_POLICY),
+    description="Every bucket's policy denies requests that do not use TLS (aws:SecureTransport=false).",
+)(s3_deny_insecure_transport)
+
+
 def s3_versioning(resources: list[Resource], report: Report, _: Settings) -> None:
     for bucket in _buckets(resources):
         inline = bucket.get("versioning.enabled")
@@ -190,13 +190,15 @@ def s3_versioning(resources: list[Resource], report: Report, _: Settings) -> Non
                "with versioningConfiguration.status='Enabled'.", bucket.urn)
 
 
+stack_policy(
+    "s3-versioning", concern="backup", citation=BACKUP_PLAN, types=(*S3_BUCKETS, *S3_VERSIONING),
+    description="Every bucket has versioning enabled (overwritten or deleted objects stay recoverable).",
+)(s3_versioning)
+
+
 _PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 
 
-@stack_policy(
-    "s3-public-access-block", concern="exposure", citation=ACCESS, types=(*S3_BUCKETS, S3_PAB),
-    description="Every bucket has a public access block with all four settings on.",
-)
 def s3_public_access_block(resources: list[Resource], report: Report, _: Settings) -> None:
     for bucket in _buckets(resources):
         blocks = _companions(resources, bucket, S3_PAB)
@@ -208,6 +210,12 @@ def s3_public_access_block(resources: list[Resource], report: Report, _: Setting
             off = [f for f in _PAB_FLAGS if not is_unknown(block.get(f)) and not is_true(block.get(f))]
             if off:
                 report(f"the public access block leaves {', '.join(off)} off: set all four to true.", bucket.urn)
+
+
+stack_policy(
+    "s3-public-access-block", concern="exposure", citation=ACCESS, types=(*S3_BUCKETS, S3_PAB),
+    description="Every bucket has a public access block with all four settings on.",
+)(s3_public_access_block)
 
 
 # --- KMS keys ---------------------------------------------------------------------------------
@@ -252,10 +260,6 @@ def _key_by_value(value: Any, keys: list[Resource]) -> list[Resource]:
     return [k for k in keys if value in k.identities() or key_id in k.identities()]
 
 
-@stack_policy(
-    "kms-keys-in-stack", concern="encryption", citation=AT_REST, types=(KMS_KEY,),
-    description="Every KMS key a resource uses is a customer-managed key of this stack, and it rotates.",
-)
 def kms_keys_in_stack(resources: list[Resource], report: Report, _: Settings) -> None:
     by_urn = {r.urn: r for r in resources}
     keys = [r for r in resources if r.type == KMS_KEY]
@@ -282,12 +286,14 @@ def kms_keys_in_stack(resources: list[Resource], report: Report, _: Settings) ->
                            "on it.", r.urn)
 
 
+stack_policy(
+    "kms-keys-in-stack", concern="encryption", citation=AT_REST, types=(KMS_KEY,),
+    description="Every KMS key a resource uses is a customer-managed key of this stack, and it rotates.",
+)(kms_keys_in_stack)
+
+
 # --- Networks, edge, WAF ----------------------------------------------------------------------
 
-@stack_policy(
-    "vpc-flow-logs", concern="logging", citation=AUDIT, types=(VPC, FLOW_LOG),
-    description="Every VPC has a flow log capturing ALL traffic.",
-)
 def vpc_flow_logs(resources: list[Resource], report: Report, _: Settings) -> None:
     logs = list(of_type(resources, FLOW_LOG))
     for vpc in of_type(resources, VPC):
@@ -299,10 +305,12 @@ def vpc_flow_logs(resources: list[Resource], report: Report, _: Settings) -> Non
                "trafficType='ALL' (network.flowLogs in Pulumi.<stack>.yaml).", vpc.urn)
 
 
-@stack_policy(
-    "cloudfront-waf", concern="exposure", citation=ACCESS, types=(CLOUDFRONT, WEB_ACL),
-    description="Every CloudFront distribution is protected by a WAFv2 web ACL of scope CLOUDFRONT.",
-)
+stack_policy(
+    "vpc-flow-logs", concern="logging", citation=AUDIT, types=(VPC, FLOW_LOG),
+    description="Every VPC has a flow log capturing ALL traffic.",
+)(vpc_flow_logs)
+
+
 def cloudfront_waf(resources: list[Resource], report: Report, _: Settings) -> None:
     acls = list(of_type(resources, WEB_ACL))
     for dist in of_type(resources, CLOUDFRONT):
@@ -319,10 +327,12 @@ def cloudfront_waf(resources: list[Resource], report: Report, _: Settings) -> No
                        "web ACL created in us-east-1 (the edge provider).", dist.urn)
 
 
-@stack_policy(
-    "waf-logging", concern="logging", citation=AUDIT, types=(WEB_ACL, WEB_ACL_LOGGING),
-    description="Every WAFv2 web ACL has a logging configuration.",
-)
+stack_policy(
+    "cloudfront-waf", concern="exposure", citation=ACCESS, types=(CLOUDFRONT, WEB_ACL),
+    description="Every CloudFront distribution is protected by a WAFv2 web ACL of scope CLOUDFRONT.",
+)(cloudfront_waf)
+
+
 def waf_logging(resources: list[Resource], report: Report, _: Settings) -> None:
     configs = list(of_type(resources, WEB_ACL_LOGGING))
     for acl in of_type(resources, WEB_ACL):
@@ -331,10 +341,12 @@ def waf_logging(resources: list[Resource], report: Report, _: Settings) -> None:
                    "that sends to a KMS-encrypted 'aws-waf-logs-' log group.", acl.urn)
 
 
-@stack_policy(
-    "subnet-az-spread", concern="availability", citation=EMERGENCY_MODE, types=(SUBNET,), config=min_azs(3),
-    description="Every subnet tier of every VPC spans at least the stack's AZ count.",
-)
+stack_policy(
+    "waf-logging", concern="logging", citation=AUDIT, types=(WEB_ACL, WEB_ACL_LOGGING),
+    description="Every WAFv2 web ACL has a logging configuration.",
+)(waf_logging)
+
+
 def subnet_az_spread(resources: list[Resource], report: Report, cfg: Settings) -> None:
     needed = cfg["minAzCount"]
     vpcs = list(of_type(resources, VPC))
@@ -351,6 +363,12 @@ def subnet_az_spread(resources: list[Resource], report: Report, cfg: Settings) -
             report(f"the {tier} subnets span {len(set(zones))} AZ(s) ({', '.join(sorted(set(zones)))}); this stack "
                    f"requires {needed}. Set network.azCount: {needed} in Pulumi.<stack>.yaml.",
                    subnets[0].urn)
+
+
+stack_policy(
+    "subnet-az-spread", concern="availability", citation=EMERGENCY_MODE, types=(SUBNET,), config=min_azs(3),
+    description="Every subnet tier of every VPC spans at least the stack's AZ count.",
+)(subnet_az_spread)
 
 
 # --- Kubernetes apps --------------------------------------------------------------------------
@@ -387,12 +405,6 @@ def _min_replicas(deployment: Resource, hpas: list[Resource]) -> Any:
     return value if is_unknown(value) else as_int(value)
 
 
-@stack_policy(
-    "app-min-replicas", concern="availability", citation=EMERGENCY_MODE, types=(K8S_DEPLOYMENT, K8S_HPA),
-    config={"minReplicas": {"type": "integer", "minimum": 1, "default": 2,
-                            "description": "The fewest replicas an app Deployment may run in this stack."}},
-    description="App Deployments run at least the stack's minimum replicas (the HPA's minReplicas when scaled).",
-)
 def app_min_replicas(resources: list[Resource], report: Report, cfg: Settings) -> None:
     needed = cfg["minReplicas"]
     hpas = list(of_type(resources, K8S_HPA))
@@ -404,6 +416,14 @@ def app_min_replicas(resources: list[Resource], report: Report, cfg: Settings) -
             report(f"runs as few as {count} replica(s); this stack requires {needed} so a node or AZ loss does not "
                    f"take the app down. Set apps.<app>.minReplicas: {needed} or more in Pulumi.<stack>.yaml.",
                    deployment.urn)
+
+
+stack_policy(
+    "app-min-replicas", concern="availability", citation=EMERGENCY_MODE, types=(K8S_DEPLOYMENT, K8S_HPA),
+    config={"minReplicas": {"type": "integer", "minimum": 1, "default": 2,
+                            "description": "The fewest replicas an app Deployment may run in this stack."}},
+    description="App Deployments run at least the stack's minimum replicas (the HPA's minReplicas when scaled).",
+)(app_min_replicas)
 
 
 def _pod_labels(deployment: Resource) -> Any:
@@ -420,12 +440,6 @@ def _selects(pdb: Resource, labels: Any) -> bool:
     return all(not is_unknown(v) and labels.get(k) == v for k, v in selector.items())
 
 
-@stack_policy(
-    "app-pod-disruption-budget", concern="availability", citation=EMERGENCY_MODE, types=(K8S_DEPLOYMENT, K8S_PDB),
-    config=required_flag(True, "a PodDisruptionBudget for every app Deployment"),
-    description="Every app Deployment has a PodDisruptionBudget (where the stack requires one) that allows "
-                "node drains.",
-)
 def app_pod_disruption_budget(resources: list[Resource], report: Report, cfg: Settings) -> None:
     if not cfg["required"]:
         return
@@ -446,6 +460,14 @@ def app_pod_disruption_budget(resources: list[Resource], report: Report, cfg: Se
                     floor is not None and isinstance(replicas, int) and floor >= replicas):
                 report(f"PodDisruptionBudget {pdb.name} allows no disruption: node drains and upgrades would "
                        "block. Use minAvailable below the replica count or maxUnavailable 1.", deployment.urn)
+
+
+stack_policy(
+    "app-pod-disruption-budget", concern="availability", citation=EMERGENCY_MODE, types=(K8S_DEPLOYMENT, K8S_PDB),
+    config=required_flag(True, "a PodDisruptionBudget for every app Deployment"),
+    description="Every app Deployment has a PodDisruptionBudget (where the stack requires one) that allows "
+                "node drains.",
+)(app_pod_disruption_budget)
 
 
 # --- Backup and recovery ----------------------------------------------------------------------
@@ -544,13 +566,6 @@ def _is_data_bucket(bucket: Resource, log_targets: set[str]) -> bool:
     return bucket.urn not in log_targets and classification not in NON_PHI_CLASSIFICATIONS
 
 
-@stack_policy(
-    "stateful-store-backup-coverage", concern="backup", citation=BACKUP_PLAN,
-    types=(RDS_INSTANCE, RDS_CLUSTER, CACHE_RG, EBS_VOLUME, K8S_STORAGE_CLASS, *S3_BUCKETS, BACKUP_SELECTION),
-    description="Every stateful store (RDS, ElastiCache, EBS volumes and storage classes, S3 data buckets) is "
-                "covered by an AWS Backup selection or its own backup setting (log-delivery targets and buckets "
-                "classified public are not data buckets).",
-)
 def stateful_store_backup_coverage(resources: list[Resource], report: Report, _: Settings) -> None:
     selections = list(of_type(resources, BACKUP_SELECTION))
     replications = list(of_type(resources, S3_REPLICATION))
@@ -587,13 +602,15 @@ def stateful_store_backup_coverage(resources: list[Resource], report: Report, _:
             report(f"is not covered by any AWS Backup selection: its data has no backup. {fix}", store.urn)
 
 
-@stack_policy(
-    "rds-cross-region-backups", concern="backup", citation=DR_PLAN,
-    types=(RDS_INSTANCE, RDS_BACKUP_REPLICATION),
-    config={"drRegion": {"type": "string", "default": "us-west-2",
-                         "description": "The region automated RDS backups must be replicated to (regions.dr)."}},
-    description="Every primary RDS instance replicates its automated backups to the DR region, encrypted.",
-)
+stack_policy(
+    "stateful-store-backup-coverage", concern="backup", citation=BACKUP_PLAN,
+    types=(RDS_INSTANCE, RDS_CLUSTER, CACHE_RG, EBS_VOLUME, K8S_STORAGE_CLASS, *S3_BUCKETS, BACKUP_SELECTION),
+    description="Every stateful store (RDS, ElastiCache, EBS volumes and storage classes, S3 data buckets) is "
+                "covered by an AWS Backup selection or its own backup setting (log-delivery targets and buckets "
+                "classified public are not data buckets).",
+)(stateful_store_backup_coverage)
+
+
 def rds_cross_region_backups(resources: list[Resource], report: Report, cfg: Settings) -> None:
     region = cfg["drRegion"]
     replications = list(of_type(resources, RDS_BACKUP_REPLICATION))
@@ -616,11 +633,15 @@ def rds_cross_region_backups(resources: list[Resource], report: Report, cfg: Set
                        "key in the DR region.", db.urn)
 
 
-@stack_policy(
-    "backup-vault-lock", concern="backup", citation=INTEGRITY, types=(BACKUP_VAULT, BACKUP_VAULT_LOCK),
-    config=required_flag(True, "a vault lock on every backup vault"),
-    description="Backup vaults are locked (recovery points cannot be deleted early) where the stack requires it.",
-)
+stack_policy(
+    "rds-cross-region-backups", concern="backup", citation=DR_PLAN,
+    types=(RDS_INSTANCE, RDS_BACKUP_REPLICATION),
+    config={"drRegion": {"type": "string", "default": "us-west-2",
+                         "description": "The region automated RDS backups must be replicated to (regions.dr)."}},
+    description="Every primary RDS instance replicates its automated backups to the DR region, encrypted.",
+)(rds_cross_region_backups)
+
+
 def backup_vault_lock(resources: list[Resource], report: Report, cfg: Settings) -> None:
     if not cfg["required"]:
         return
@@ -629,6 +650,13 @@ def backup_vault_lock(resources: list[Resource], report: Report, cfg: Settings) 
         if not any(lock.refers_to(vault, "backupVaultName") for lock in locks):
             report("has no VaultLockConfiguration: an attacker or a mistake could delete recovery points before "
                    "their retention ends. Set backup.vaultLock: true in Pulumi.<stack>.yaml.", vault.urn)
+
+
+stack_policy(
+    "backup-vault-lock", concern="backup", citation=INTEGRITY, types=(BACKUP_VAULT, BACKUP_VAULT_LOCK),
+    config=required_flag(True, "a vault lock on every backup vault"),
+    description="Backup vaults are locked (recovery points cannot be deleted early) where the stack requires it.",
+)(backup_vault_lock)
 
 
 POLICIES = policies_of(__name__)

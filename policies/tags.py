@@ -86,13 +86,6 @@ class _AnyAwsType(tuple):
         return isinstance(item, str) and item.startswith("aws:") and not item.startswith("pulumi:")
 
 
-@resource_policy(
-    "standard-tags", concern="tags", citation=ACCOUNTABILITY, types=_AnyAwsType(TAGGABLE_TYPES),
-    config={"requiredTags": {"type": "array", "items": {"type": "string"}, "default": list(STANDARD_TAG_KEYS),
-                             "description": "The tag keys every taggable AWS resource must carry."}},
-    description="Every taggable AWS resource carries the standard tags (Project, Environment, Owner, CostCenter, "
-                "DataClassification, ManagedBy) with non-empty values.",
-)
 def standard_tags(r: Resource, report: Report, cfg: Settings) -> None:
     if r.type not in _TAGGABLE and "tags" not in r.props:
         return
@@ -106,6 +99,15 @@ def standard_tags(r: Resource, report: Report, cfg: Settings) -> None:
                "and a data classification. Pass tags=tags_for(tags, name) (components.common); the values come "
                "from environment.owner, environment.costCenter and environment.dataClassification in "
                "Pulumi.<stack>.yaml.")
+
+
+resource_policy(
+    "standard-tags", concern="tags", citation=ACCOUNTABILITY, types=_AnyAwsType(TAGGABLE_TYPES),
+    config={"requiredTags": {"type": "array", "items": {"type": "string"}, "default": list(STANDARD_TAG_KEYS),
+                             "description": "The tag keys every taggable AWS resource must carry."}},
+    description="Every taggable AWS resource carries the standard tags (Project, Environment, Owner, CostCenter, "
+                "DataClassification, ManagedBy) with non-empty values.",
+)(standard_tags)
 
 
 POLICIES = policies_of(__name__)

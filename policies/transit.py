@@ -25,10 +25,6 @@ TRANSIT = "164.312(e)(2)(ii)"
 TRANSMISSION = "164.312(e)(1)"
 
 
-@resource_policy(
-    "elasticache-transit-encryption", concern="transit", citation=TRANSIT, types=(CACHE_RG,),
-    description="ElastiCache requires TLS for every client connection.",
-)
 def elasticache_transit_encryption(r: Resource, report: Report, _: Settings) -> None:
     enabled = r.get("transitEncryptionEnabled")
     if not is_unknown(enabled) and not is_true(enabled):
@@ -41,10 +37,12 @@ def elasticache_transit_encryption(r: Resource, report: Report, _: Settings) -> 
                "Set transitEncryptionMode='required'.")
 
 
-@resource_policy(
-    "msk-tls-client-broker", concern="transit", citation=TRANSIT, types=(MSK,),
-    description="MSK accepts only TLS connections from clients.",
-)
+resource_policy(
+    "elasticache-transit-encryption", concern="transit", citation=TRANSIT, types=(CACHE_RG,),
+    description="ElastiCache requires TLS for every client connection.",
+)(elasticache_transit_encryption)
+
+
 def msk_tls_client_broker(r: Resource, report: Report, _: Settings) -> None:
     value = r.get("encryptionInfo.encryptionInTransit.clientBroker")
     if value is None or is_unknown(value):
@@ -54,10 +52,12 @@ def msk_tls_client_broker(r: Resource, report: Report, _: Settings) -> None:
                "Set clientBroker='TLS' in components/streaming.py.")
 
 
-@resource_policy(
-    "msk-tls-in-cluster", concern="transit", citation=TRANSIT, types=(MSK,),
-    description="MSK brokers replicate to each other over TLS.",
-)
+resource_policy(
+    "msk-tls-client-broker", concern="transit", citation=TRANSIT, types=(MSK,),
+    description="MSK accepts only TLS connections from clients.",
+)(msk_tls_client_broker)
+
+
 def msk_tls_in_cluster(r: Resource, report: Report, _: Settings) -> None:
     value = r.get("encryptionInfo.encryptionInTransit.inCluster")
     if is_false(value):
@@ -65,14 +65,16 @@ def msk_tls_in_cluster(r: Resource, report: Report, _: Settings) -> None:
                "plaintext. Set inCluster=True (the default) in components/streaming.py.")
 
 
+resource_policy(
+    "msk-tls-in-cluster", concern="transit", citation=TRANSIT, types=(MSK,),
+    description="MSK brokers replicate to each other over TLS.",
+)(msk_tls_in_cluster)
+
+
 def _is_postgres(value: object) -> bool:
     return isinstance(value, str) and value.startswith(("postgres", "aurora-postgresql"))
 
 
-@resource_policy(
-    "rds-force-ssl", concern="transit", citation=TRANSIT, types=(RDS_PARAMETER_GROUP, RDS_INSTANCE),
-    description="PostgreSQL refuses non-TLS connections (rds.force_ssl=1 in a custom parameter group).",
-)
 def rds_force_ssl(r: Resource, report: Report, _: Settings) -> None:
     if r.type == RDS_PARAMETER_GROUP:
         family = r.get("family")
@@ -102,13 +104,15 @@ def rds_force_ssl(r: Resource, report: Report, _: Settings) -> None:
                "Attach the component's custom parameter group (replicas included).")
 
 
+resource_policy(
+    "rds-force-ssl", concern="transit", citation=TRANSIT, types=(RDS_PARAMETER_GROUP, RDS_INSTANCE),
+    description="PostgreSQL refuses non-TLS connections (rds.force_ssl=1 in a custom parameter group).",
+)(rds_force_ssl)
+
+
 _HTTPS_VIEWER = ("https-only", "redirect-to-https")
 
 
-@resource_policy(
-    "cloudfront-viewer-https", concern="transit", citation=TRANSIT, types=(CLOUDFRONT,),
-    description="CloudFront serves viewers over HTTPS only (https-only or redirect-to-https on every behavior).",
-)
 def cloudfront_viewer_https(r: Resource, report: Report, _: Settings) -> None:
     behaviors = [("defaultCacheBehavior", r.get("defaultCacheBehavior"))]
     ordered = as_list(r.get("orderedCacheBehaviors"))
@@ -125,14 +129,16 @@ def cloudfront_viewer_https(r: Resource, report: Report, _: Settings) -> None:
                "Set viewerProtocolPolicy='redirect-to-https' in components/edge.py.")
 
 
+resource_policy(
+    "cloudfront-viewer-https", concern="transit", citation=TRANSIT, types=(CLOUDFRONT,),
+    description="CloudFront serves viewers over HTTPS only (https-only or redirect-to-https on every behavior).",
+)(cloudfront_viewer_https)
+
+
 def _tls12_or_newer(version: str) -> bool:
     return version.startswith(("TLSv1.2", "TLSv1.3"))
 
 
-@resource_policy(
-    "cloudfront-tls12", concern="transit", citation=TRANSMISSION, types=(CLOUDFRONT,),
-    description="CloudFront negotiates TLS 1.2 or newer with viewers (a custom certificate with a TLSv1.2+ policy).",
-)
 def cloudfront_tls12(r: Resource, report: Report, _: Settings) -> None:
     cert = r.get("viewerCertificate")
     if cert is None or is_unknown(cert):
@@ -150,10 +156,12 @@ def cloudfront_tls12(r: Resource, report: Report, _: Settings) -> None:
                "Set minimumProtocolVersion='TLSv1.2_2021'.")
 
 
-@resource_policy(
-    "cloudfront-origin-https", concern="transit", citation=TRANSIT, types=(CLOUDFRONT,),
-    description="CloudFront reaches custom origins over HTTPS with TLS 1.2 only.",
-)
+resource_policy(
+    "cloudfront-tls12", concern="transit", citation=TRANSMISSION, types=(CLOUDFRONT,),
+    description="CloudFront negotiates TLS 1.2 or newer with viewers (a custom certificate with a TLSv1.2+ policy).",
+)(cloudfront_tls12)
+
+
 def cloudfront_origin_https(r: Resource, report: Report, _: Settings) -> None:
     origins = as_list(r.get("origins"))
     if is_unknown(origins):
@@ -177,13 +185,15 @@ def cloudfront_origin_https(r: Resource, report: Report, _: Settings) -> None:
                        "Set originSslProtocols=['TLSv1.2'].")
 
 
+resource_policy(
+    "cloudfront-origin-https", concern="transit", citation=TRANSIT, types=(CLOUDFRONT,),
+    description="CloudFront reaches custom origins over HTTPS with TLS 1.2 only.",
+)(cloudfront_origin_https)
+
+
 _TLS12_POLICY_MARKERS = ("TLS13", "TLS-1-2", "FS-1-2", "TLS12")
 
 
-@resource_policy(
-    "lb-listener-https", concern="transit", citation=TRANSIT, types=LISTENERS,
-    description="Load balancer listeners use HTTPS/TLS with a TLS 1.2+ policy (HTTP only to redirect to HTTPS).",
-)
 def lb_listener_https(r: Resource, report: Report, _: Settings) -> None:
     protocol = r.get("protocol")
     if is_unknown(protocol):
@@ -207,6 +217,12 @@ def lb_listener_https(r: Resource, report: Report, _: Settings) -> None:
     report(f"protocol is {protocol!r} and the listener does not only redirect to HTTPS: PHI would cross the "
            "network in plaintext. Use protocol='HTTPS' with an ACM certificate, or make every default action "
            "a redirect to HTTPS (status HTTP_301).")
+
+
+resource_policy(
+    "lb-listener-https", concern="transit", citation=TRANSIT, types=LISTENERS,
+    description="Load balancer listeners use HTTPS/TLS with a TLS 1.2+ policy (HTTP only to redirect to HTTPS).",
+)(lb_listener_https)
 
 
 POLICIES = policies_of(__name__)

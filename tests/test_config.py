@@ -232,11 +232,21 @@ def _prod_values() -> tuple[dict[str, str], list[str]]:
 
 
 def test_load_keeps_the_secret_a_secret() -> None:
+    import pulumi
+
     values, secret_keys = _prod_values()
-    settings = _load(values, secret_keys)
+    loaded: list[config.Settings] = []
+
+    def program() -> None:
+        loaded.append(config.load())
+        pulumi.export("pagerdutyKey", loaded[0].secrets.pagerduty_integration_key)
+
+    plan = run(program, stack="prod", values=values, secret_keys=secret_keys)
+    settings = loaded[0]
     assert settings.stack == "prod"
     assert settings.config.environment.account_id == "333333333333"
-    assert isinstance(settings.secrets.pagerduty_integration_key, object)
+    assert isinstance(settings.secrets.pagerduty_integration_key, pulumi.Output)
+    assert plan.outputs["pagerdutyKey"] == "[secret]"  # read with require_secret: it stays a Pulumi secret
 
 
 def test_a_plain_text_secret_is_rejected() -> None:

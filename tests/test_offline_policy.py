@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import textwrap
-import time
 from pathlib import Path
 
 import pulumi
@@ -270,7 +269,8 @@ def test_provider_and_protect_reach_the_pack(toy: Path) -> None:
     assert details == [("k1", "provider=aws-dr protect=True"), ("k2", "provider=default protect=False")]
 
 
-def test_one_process_handles_500_resources_quickly_and_is_reaped(toy: Path) -> None:
+def test_one_process_handles_500_resources_and_is_reaped(toy: Path) -> None:
+    """(How fast is measured by tests/benchmarks/bench_policy_pack.py, not asserted in the suite.)"""
     resources = [_registration("aws:kms/key:Key", f"k{i}", {"enableKeyRotation": i % 50 != 0})
                  for i in range(500)]
     plan = Plan(project="care-platform", stack="test", resources=resources, outputs={})
@@ -278,11 +278,8 @@ def test_one_process_handles_500_resources_quickly_and_is_reaped(toy: Path) -> N
     path.write_text(json.dumps({"all": "mandatory"}))
     with PolicyPackSession("test", pack_dir=toy, config_path=path) as session:
         pid = session.pid
-        started = time.monotonic()
         report = session.analyze(plan)
-        elapsed = time.monotonic() - started
         again = session.analyze(plan, only=[resources[0].urn], stack_policies=False)
-    assert elapsed < 5.0, elapsed
     assert len(report.analyzed) == 501  # + the root stack
     assert len([v for v in report.mandatory if v.policy == "kms-key-rotation"]) == 10
     assert len([v for v in report.mandatory if v.policy == "kms-key-protected"]) == 500

@@ -28,16 +28,9 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
      [f"{P}: cache.multiAz: true: automatic failover needs network.azCount >= 2 and cache.replicasPerShard >= 1 "
       "(they are 1 and 1)",
       f"{P}: streaming.brokerCount: 2: MSK needs client subnets in 2 or 3 AZs: network.azCount is 1"]),
-    ("Multi-AZ cache without a replica to fail over to",
-     {"cache.replicasPerShard": 0},
-     [f"{P}: cache.multiAz: true: automatic failover needs network.azCount >= 2 and cache.replicasPerShard >= 1 "
-      "(they are 3 and 0)"]),
     ("shards without cluster mode",
      {"cache.clusterMode": False},
      [f"{P}: cache.shards: 3: without clusterMode a replication group has exactly 1 shard"]),
-    ("broker count not a multiple of the AZ count",
-     {"streaming.brokerCount": 4},
-     [f"{P}: streaming.brokerCount: 4: must be a multiple of the 3 AZs MSK spreads brokers over"]),
     ("RDS retention above 35 days",
      {"database.prm.backupRetentionDays": 36},
      [f"{P}: database.prm.backupRetentionDays: 36: RDS keeps automated backups (and so point-in-time recovery) "
@@ -140,11 +133,6 @@ def test_refused_with_exact_lines(overrides: dict[str, Any], lines: list[str]) -
     with pytest.raises(config.ConfigError) as caught:
         config.validate(P, with_overrides(stack_raw(P), overrides))
     assert caught.value.lines == lines
-
-
-@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
-def test_the_stack_files_pass(stack: str) -> None:
-    config.validate(stack, stack_raw(stack))
 
 
 def test_window_overlap_wraps_the_week() -> None:

@@ -7,6 +7,7 @@ Inputs go through what ``pulumi_policy``'s ``Analyze`` does to a request: a prot
 from __future__ import annotations
 
 import copy
+import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,15 +18,26 @@ POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
 if str(POLICIES_DIR) not in sys.path:
     sys.path.insert(0, str(POLICIES_DIR))
 
-import audit_logging  # noqa: E402,F401  (importing registers the policies)
-import availability  # noqa: E402,F401
-import backup  # noqa: E402,F401
-import encryption  # noqa: E402,F401
-import exposure  # noqa: E402,F401
-import k8s_workloads  # noqa: E402,F401
-import stack  # noqa: E402,F401
-import tags  # noqa: E402,F401
-import transit  # noqa: E402,F401
+#: The pack's modules in import order (common first: every other module imports from it).
+PACK_MODULES = ("common", "encryption", "transit", "availability", "backup", "exposure", "audit_logging",
+                "k8s_workloads", "tags", "stack", "registry_doc")
+
+
+def load_pack() -> None:
+    """Import the pack's modules as ``policies.<module>`` and alias each under the bare name the pack uses.
+
+    The pack imports its siblings by bare name (``from common import ...``), as Pulumi runs it from
+    ``policies/``. Importing them as the package ``policies`` as well, with the bare names pointing at the
+    same module objects, gives one registry and module names that match the files' paths, which is how
+    mutmut (``make mutation``) maps the code it runs back to the mutants it made.
+    """
+    for name in PACK_MODULES:
+        if name not in sys.modules:
+            sys.modules[name] = importlib.import_module(f"policies.{name}")
+
+
+load_pack()
+
 from common import REGISTRY  # noqa: E402
 from pulumi_policy import (  # noqa: E402
     PolicyCustomTimeouts,

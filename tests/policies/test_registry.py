@@ -93,7 +93,7 @@ def test_readme_table_is_current_and_has_a_row_per_policy() -> None:
 
 @pytest.mark.parametrize("stack_name", STACKS)
 def test_config_file_names_only_policies_with_valid_levels_and_properties(stack_name: str) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema  # a [project] dependency: its absence is a failure, not a skip
     config = json.loads((POLICIES_DIR / "config" / f"{stack_name}.json").read_text())
     assert config["all"] == "mandatory"
     for name, entry in config.items():
@@ -161,6 +161,52 @@ def test_thresholds_are_met_by_the_stack_files(stack_name: str) -> None:
         assert _threshold(stack_name, "backup-vault-lock", "required") is False
 
 
+#: Every stack's thresholds, pinned (policy, property, dev, staging, prod): regenerating the README cannot
+#: launder a weaker one.
+PINNED: list[tuple[str, str, object, object, object]] = [
+    ("rds-backup-retention", "minRetentionDays", 7, 14, 30),
+    ("rds-backup-replication-retention", "minRetentionDays", 7, 14, 30),
+    ("elasticache-snapshot-retention", "minRetentionDays", 1, 7, 7),
+    ("backup-plan-retention", "minRetentionDays", 7, 14, 30),
+    ("log-group-retention", "minRetentionDays", 30, 90, 365),
+    ("subnet-az-spread", "minAzCount", 2, 3, 3),
+    ("msk-broker-az-spread", "minAzCount", 2, 3, 3),
+    ("eks-node-group-az-spread", "minAzCount", 2, 3, 3),
+    ("app-min-replicas", "minReplicas", 1, 2, 2),
+    ("eks-private-endpoint", "requirePrivateEndpoint", False, False, True),
+    ("backup-vault-lock", "required", False, False, True),
+    ("app-pod-disruption-budget", "required", False, True, True),
+    ("storage-class-retain", "required", False, True, True),
+    ("backup-plan-dr-copy", "drRegion", "us-west-2", "us-west-2", "us-west-2"),
+    ("rds-cross-region-backups", "drRegion", "us-west-2", "us-west-2", "us-west-2"),
+]
+
+
+@pytest.mark.parametrize("stack_name", STACKS)
+def test_thresholds_are_pinned_per_stack(stack_name: str) -> None:
+    column = 2 + STACKS.index(stack_name)
+    wanted = {(row[0], row[1]): row[column] for row in PINNED}
+    assert {(policy, key): _threshold(stack_name, policy, key) for policy, key in wanted} == wanted
+
+
+@pytest.mark.parametrize("stack_name", STACKS)
+def test_retention_thresholds_equal_the_stack_files_values(stack_name: str) -> None:
+    """The stack file is the source of truth: a threshold below what the stack keeps is a laundered one."""
+    cfg = stack_config(stack_name)
+    assert _threshold(stack_name, "rds-backup-retention", "minRetentionDays") == min(
+        db["backupRetentionDays"] for db in cfg["database"].values())
+    assert _threshold(stack_name, "rds-backup-replication-retention", "minRetentionDays") == min(
+        db["backupRetentionDays"] for db in cfg["database"].values())
+    assert _threshold(stack_name, "elasticache-snapshot-retention", "minRetentionDays") == cfg["cache"][
+        "snapshotRetentionDays"]
+    assert _threshold(stack_name, "backup-plan-retention", "minRetentionDays") == cfg["backup"]["retentionDays"]
+    assert _threshold(stack_name, "log-group-retention", "minRetentionDays") == min(
+        cfg["observability"]["logRetentionDays"], cfg["network"]["flowLogs"]["retentionDays"])
+    for policy in ("msk-broker-az-spread", "eks-node-group-az-spread", "subnet-az-spread"):
+        assert _threshold(stack_name, policy, "minAzCount") == cfg["network"]["azCount"], policy
+    assert _threshold(stack_name, "backup-vault-lock", "required") is cfg["backup"]["vaultLock"]
+
+
 def test_prod_thresholds_are_the_seeds_numbers() -> None:
     assert _threshold("prod", "rds-backup-retention", "minRetentionDays") == 30
     assert _threshold("prod", "backup-plan-retention", "minRetentionDays") == 30
@@ -192,7 +238,8 @@ def test_resource_type_tokens_exist_in_the_sdks() -> None:
     import importlib
 
     k8s_kinds = {"apps/v1": "apps.v1", "batch/v1": "batch.v1", "core/v1": "core.v1", "policy/v1": "policy.v1",
-                 "autoscaling/v2": "autoscaling.v2", "storage.k8s.io/v1": "storage.v1"}
+                 "autoscaling/v2": "autoscaling.v2", "storage.k8s.io/v1": "storage.v1",
+                 "networking.k8s.io/v1": "networking.v1"}
     for info in REGISTRY.values():
         for token in info.resource_types:
             provider, module, cls = token.split(":")

@@ -14,6 +14,7 @@ from collections import defaultdict
 import pytest
 
 from tests.policies.support import DROP, REGISTRY, check, edit
+from tests.policies.test_policy_branches import NETPOL, REPLICATION
 from tests.policies.wire import (
     ACCOUNT,
     BACKUP_PLAN,
@@ -65,6 +66,8 @@ TRAIL_T, PLAN_T, EC2_T = "aws:cloudtrail/trail:Trail", "aws:backup/plan:Plan", "
 BUCKET_T, BUCKET_V2_T = "aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"
 DEP_T, STS_T, CRON_T = "kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:batch/v1:CronJob"
 POD_T = "kubernetes:core/v1:Pod"
+NETPOL_T = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+REPL_T = "aws:rds/instanceAutomatedBackupsReplication:InstanceAutomatedBackupsReplication"
 
 C0 = "spec__template__spec__containers__0"
 
@@ -210,6 +213,8 @@ CASES = [
     ("nodes-subnets-unknown", "eks-node-group-az-spread", NG_T, edit(NODE_GROUP, subnetIds=[U, U, U]), {}),
     # --- backup and recovery
     ("rds-retention-ok", "rds-backup-retention", RDS, RDS_PRIMARY, {}),
+    ("replication-retention-ok", "rds-backup-replication-retention", REPL_T, REPLICATION, {}),
+    ("replication-retention-short", "rds-backup-replication-retention", REPL_T, edit(REPLICATION, retentionPeriod=7), {}),
     ("rds-retention-short", "rds-backup-retention", RDS, edit(RDS_PRIMARY, backupRetentionPeriod=7), {}),
     ("rds-retention-dev", "rds-backup-retention", RDS, edit(RDS_PRIMARY, backupRetentionPeriod=7),
      {"config": {"minRetentionDays": 7}}),
@@ -305,9 +310,8 @@ CASES = [
     ("imds-unset", "imdsv2-required", EC2_T, {"ami": "ami-1", "instanceType": "t3.micro"}, {}),
     ("imds-disabled", "imdsv2-required", EC2_T, {"ami": "ami-1", "metadataOptions": {"httpEndpoint": "disabled"}}, {}),
     ("imds-unknown", "imdsv2-required", LT_T, edit(LAUNCH_TEMPLATE, metadataOptions__httpTokens=U), {}),
-    ("imds-hop-2", "imdsv2-required", LT_T, edit(LAUNCH_TEMPLATE, metadataOptions__httpPutResponseHopLimit=2), {}),
-    ("imds-hop-unknown", "imdsv2-required", LT_T, edit(LAUNCH_TEMPLATE, metadataOptions__httpPutResponseHopLimit=U),
-     {}),
+    ("imds-one-hop", "imds-hop-limit", LT_T, LAUNCH_TEMPLATE, {}),
+    ("imds-two-hops", "imds-hop-limit", LT_T, edit(LAUNCH_TEMPLATE, metadataOptions__httpPutResponseHopLimit=2), {}),
     ("key-policy-scoped", "no-wildcard-principals", KEY_T, KMS_KEY, {}),
     ("key-policy-open", "no-wildcard-principals", KEY_T, edit(KMS_KEY, policy=wildcard_policy()), {}),
     ("key-policy-org-scoped", "no-wildcard-principals", KEY_POLICY_T,
@@ -366,6 +370,12 @@ CASES = [
       "spec": {"containers": [{"name": "shell", "image": "busybox:1.36"}]}}, {}),
     ("non-root-unknown", "k8s-run-as-non-root", DEP_T,
      edit(DEPLOYMENT, **{f"{C0}__securityContext__runAsNonRoot": U}), {}),
+    ("pod-non-root-ok", "k8s-pod-run-as-non-root", DEP_T, DEPLOYMENT, {}),
+    ("pod-non-root-container-false", "k8s-pod-run-as-non-root", DEP_T,
+     edit(DEPLOYMENT, **{f"{C0}__securityContext__runAsNonRoot": False}), {}),
+    ("netpol-named-sources", "k8s-network-policy-sources", NETPOL_T, NETPOL, {}),
+    ("netpol-any-namespace", "k8s-network-policy-sources", NETPOL_T,
+     edit(NETPOL, spec__ingress__0__from__0__namespaceSelector={}), {}),
     ("no-escalation-ok", "k8s-no-privilege-escalation", DEP_T, DEPLOYMENT, {}),
     ("escalation-default", "k8s-no-privilege-escalation", DEP_T,
      edit(DEPLOYMENT, **{f"{C0}__securityContext__allowPrivilegeEscalation": DROP}), {}),
@@ -406,6 +416,18 @@ CASES = [
 
 
 EXPECTED: dict[str, list[str]] = {
+    'imds-two-hops': [
+        "metadataOptions.httpPutResponseHopLimit is 2: a pod one network hop away could take the node role's credentials from the instance metadata service. Set httpPutResponseHopLimit=1 on the launch template (pods get AWS credentials from IRSA).",
+    ],
+    'pod-non-root-container-false': [
+        "container nlfhir: securityContext.runAsNonRoot is false: the container overrides the pod's setting and may run as root. Remove the override or set it to True.",
+    ],
+    'netpol-any-namespace': [
+        "ingress rule #0 source #0 has an empty namespaceSelector (every namespace): name the callers' namespace explicitly (namespaceSelector.matchLabels kubernetes.io/metadata.name: <namespace>).",
+    ],
+    'replication-retention-short': [
+        "retentionPeriod is 7 day(s); this stack requires at least 30 for the DR region's copies. Set database.<name>.backupRetentionDays: 30 or more in Pulumi.<stack>.yaml (the replication keeps the primary's retention).",
+    ],
     'rds-unencrypted': [
         'storageEncrypted is not true: PHI databases (read replicas included) must be encrypted at rest. Set storageEncrypted=True in components/database.py; it is not a stack setting.',
         "kmsKeyId is not set: RDS storage must use the KeyRing's 'database' customer-managed key. Pass kmsKeyId=keys.arn('database') (the DR ring's key for cross-region replicas).",
@@ -624,9 +646,6 @@ EXPECTED: dict[str, list[str]] = {
     ],
     'imds-unset': [
         "metadataOptions.httpTokens is not set (optional): IMDSv1 lets any SSRF read the node role's credentials. Set metadataOptions={httpTokens: 'required', httpPutResponseHopLimit: 1} on the launch template.",
-    ],
-    'imds-hop-2': [
-        "metadataOptions.httpPutResponseHopLimit is 2: pods reach the instance metadata service and take the node role's credentials. Set httpPutResponseHopLimit: 1 and give add-ons IRSA.",
     ],
     'key-policy-open': [
         "statement Open allows Principal '*' without an aws:PrincipalAccount, aws:SourceAccount, aws:PrincipalOrgID or kms:CallerAccount condition: anyone could use it. Name the account root or role ARNs (encryption.keyAdminArns) or add such a condition.",

@@ -15,7 +15,6 @@ import pytest
 import yaml
 
 import config
-from offline.engine import run_stack
 from offline.stackfile import ROOT
 from tests.helpers import rendered_stack, stack_raw, untagged
 
@@ -59,10 +58,9 @@ def test_network_per_stack() -> None:
     assert prod.named("care-prod-vpc").inputs["cidrBlock"] == "10.30.0.0/16"
 
 
-def test_plan_json_is_deterministic_and_masks_secrets() -> None:
+def test_plan_json_masks_secrets() -> None:
+    """(Determinism across processes and hash seeds: tests/test_cli_end_to_end.py.)"""
     first = rendered_stack("dev").to_json()
-    second = run_stack("dev").to_json()
-    assert first == second
     document = json.loads(first)
     assert document["stack"] == "dev" and document["resourceCount"] == len(document["resources"])
     assert "[offline placeholder for secret" not in first
@@ -71,7 +69,8 @@ def test_plan_json_is_deterministic_and_masks_secrets() -> None:
 def _copy_project(tmp_path: Path) -> Path:
     target = tmp_path / "project"
     shutil.copytree(ROOT, target, ignore=shutil.ignore_patterns(".venv", "build", ".git", "__pycache__",
-                                                                ".pytest_cache", ".ruff_cache", ".mypy_cache"))
+                                                                ".pytest_cache", ".ruff_cache", ".mypy_cache",
+                                                                "mutants"))
     return target
 
 
@@ -79,16 +78,6 @@ def _offline(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(project)}
     return subprocess.run([sys.executable, "-m", "offline", "preview", *args], cwd=project, env=env,
                           capture_output=True, text=True, timeout=240)
-
-
-def test_cli_writes_the_plan_and_exits_zero(tmp_path: Path) -> None:
-    project = _copy_project(tmp_path)
-    result = _offline(project, "dev", "--no-tree", "--no-policy")
-    assert result.returncode == 0, result.stderr
-    plan = json.loads((project / "build" / "dev" / "plan.json").read_text())
-    assert plan["stack"] == "dev"
-    assert re.search(r"^ok      dev: \d+ resources; policy packs skipped \(--no-policy\): not checked$", result.stdout,
-                     re.MULTILINE)
 
 
 def test_cli_reports_bad_config_in_lines_without_a_traceback_and_writes_no_plan(tmp_path: Path) -> None:
@@ -121,9 +110,9 @@ def test_cli_rejects_an_unknown_stack(tmp_path: Path) -> None:
 DEV_RELAXABLE = {
     "app-min-replicas", "app-pod-disruption-budget", "backup-plan-dr-copy", "backup-plan-retention",
     "backup-vault-lock", "eks-node-group-az-spread", "elasticache-multi-az", "elasticache-snapshot-retention",
-    "msk-broker-az-spread", "rds-backup-retention", "rds-cross-region-backups", "rds-deletion-protection",
-    "rds-final-snapshot", "rds-multi-az", "s3-no-force-destroy", "stateful-resources-protected",
-    "storage-class-retain", "subnet-az-spread",
+    "msk-broker-az-spread", "rds-backup-replication-retention", "rds-backup-retention", "rds-cross-region-backups",
+    "rds-deletion-protection", "rds-final-snapshot", "rds-multi-az", "s3-no-force-destroy",
+    "stateful-resources-protected", "storage-class-retain", "subnet-az-spread",
 }
 
 
