@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -139,10 +140,13 @@ def test_all_stacks_pass_the_pack_exit_zero_and_write_plans_and_reports(runs: di
         compliance = (RUNS.workdir / "all" / stack / "compliance.md").read_text()
         assert "| FAIL |" not in compliance
         assert ("**Result: PASS**" in compliance) is (stack != "dev")  # dev has advisory findings
-        summary = [line for line in run.stdout.splitlines() if line.startswith(f"ok  {stack}: ")]
+        assert "**Result: PASS**" in (RUNS.workdir / "all" / stack / "deploy.md").read_text()
+        summary = [line for line in run.stdout.splitlines()
+                   if re.fullmatch(rf"ok +{stack}: \d+ resources; policies/: 0 mandatory, \d+ advisory violation\(s\); "
+                                   r"policies/deploy/: 0 mandatory, 0 advisory violation\(s\)", line)]
         assert len(summary) == 1, run.stdout[-2000:]
-        assert "; policies: 0 mandatory, " in summary[0] and summary[0].endswith("compliance.md")
     assert "Policy pack care-platform-hipaa" in run.stdout
+    assert "Policy pack care-platform-deploy" in run.stdout
 
 
 def test_plans_do_not_depend_on_the_hash_seed(runs: dict[str, Run]) -> None:
@@ -159,9 +163,10 @@ def test_a_tightened_config_fails_the_run_and_names_the_violation(runs: dict[str
     run = runs["tight"]
     assert run.returncode == 1, _show(run)
     lines = run.stdout.splitlines()
-    assert any(line.startswith("mandatory rds-multi-az (") for line in lines), run.stdout[-3000:]
+    assert any(re.match(r"mandatory +aws:rds:Instance care-dev-\S+ +rds-multi-az +", line) for line in lines), \
+        run.stdout[-3000:]
     assert any("multiAz" in line for line in lines)
-    assert any(line.startswith("FAILED  dev: ") and "policies: " in line and " mandatory, " in line for line in lines)
+    assert any(re.match(r"FAILED +dev: \d+ resources; policies/: [1-9]\d* mandatory, ", line) for line in lines)
     tight = Path(runs["projects"].stdout)
     assert (tight / "build" / "dev" / "plan.json").is_file()
     assert "rds-multi-az" in (tight / "build" / "dev" / "compliance.md").read_text()
@@ -172,8 +177,9 @@ def test_a_tightened_config_fails_the_run_and_names_the_violation(runs: dict[str
 def test_a_pack_that_fails_to_load_fails_the_run(runs: dict[str, Run]) -> None:
     run = runs["broken"]
     assert run.returncode == 1, _show(run)
-    assert "the policy pack failed; this is not a pass" in run.stderr
+    assert re.search(r"^error: stack dev: policy pack \S+/policies failed to start: ", run.stderr, re.MULTILINE)
     assert "this module is broken on purpose" in run.stderr
+    assert re.search(r"^FAILED +dev: policy pack failed; this is not a pass$", run.stdout, re.MULTILINE), _show(run)
     assert "Traceback" not in run.stdout
     broken = Path(runs["projects"].stderr)
     assert not (broken / "build" / "dev" / "compliance.md").exists()
@@ -185,7 +191,7 @@ def test_no_policy_skips_the_pack_and_writes_only_the_plan(runs: dict[str, Run])
     broken = Path(runs["projects"].stderr)
     assert json.loads((broken / "build-no-policy" / "dev" / "plan.json").read_text())["stack"] == "dev"
     assert not (broken / "build-no-policy" / "dev" / "compliance.md").exists()
-    assert "policy pack skipped (--no-policy)" in run.stdout
+    assert "policy packs skipped (--no-policy): not checked" in run.stdout
 
 
 # --- usage errors: exit code 2, nothing rendered ----------------------------------------------------
