@@ -21,6 +21,7 @@ from common import (
     SG_INGRESS_RULE,
     SNS_TOPIC_POLICY,
     SUBNET,
+    UNKNOWN,
     Report,
     Resource,
     Settings,
@@ -158,14 +159,20 @@ resource_policy(
 )(eks_private_endpoint)
 
 
-def imdsv2_required(r: Resource, report: Report, _: Settings) -> None:
+def _metadata_setting(r: Resource, key: str) -> Any:
+    """One ``metadataOptions`` setting of a launch template or instance; ``UNKNOWN`` when it cannot be judged
+    (the options or the setting are unknown, or the metadata endpoint is disabled: then nothing is exposed)."""
     options = r.get("metadataOptions")
     if is_unknown(options):
-        return
+        return UNKNOWN
     options = options or {}
     if options.get("httpEndpoint") == "disabled":
-        return
-    tokens = options.get("httpTokens")
+        return UNKNOWN
+    return options.get(key)
+
+
+def imdsv2_required(r: Resource, report: Report, _: Settings) -> None:
+    tokens = _metadata_setting(r, "httpTokens")
     if is_unknown(tokens) or tokens == "required":
         return
     shown = "not set (optional)" if tokens is None else f"{tokens!r}"
@@ -180,13 +187,7 @@ resource_policy(
 
 
 def imds_hop_limit(r: Resource, report: Report, _: Settings) -> None:
-    options = r.get("metadataOptions")
-    if is_unknown(options):
-        return
-    options = options or {}
-    if options.get("httpEndpoint") == "disabled":
-        return
-    value = options.get("httpPutResponseHopLimit")
+    value = _metadata_setting(r, "httpPutResponseHopLimit")
     if is_unknown(value):
         return
     hops = as_int(value)
