@@ -39,7 +39,7 @@ def eks_control_plane_logs(r: Resource, report: Report, _: Settings) -> None:
     missing = [t for t in EKS_LOG_TYPES if t not in enabled]
     if missing:
         report(f"enabledClusterLogTypes is missing {', '.join(missing)}: every API call to the cluster must be "
-               f"auditable. Set enabledClusterLogTypes={list(EKS_LOG_TYPES)} in components/eks.py.")
+               f"auditable. Set enabledClusterLogTypes={list(EKS_LOG_TYPES)} in components/eks/control_plane.py.")
 
 
 resource_policy(

@@ -185,7 +185,7 @@ def eks_secrets_encryption(r: Resource, report: Report, _: Settings) -> None:
     if not is_unknown(resources) and "secrets" not in resources:
         report("encryptionConfig.resources does not include \"secrets\": Kubernetes secrets (database "
                "credentials) must be envelope-encrypted. Set encryptionConfig={resources: ['secrets'], "
-               "provider: {keyArn: keys.arn('eks')}} in components/eks.py.")
+               "provider: {keyArn: keys.arn('eks')}} in components/eks/control_plane.py.")
         return
     provider = config.get("provider") if config else None
     key = UNKNOWN if is_unknown(provider) else (provider or {}).get("keyArn")

@@ -136,7 +136,7 @@ def eks_private_endpoint(r: Resource, report: Report, cfg: Settings) -> None:
     is_public = public is None or is_true(public)  # EKS defaults to a public endpoint
     if is_false(private) or (private is None and is_public):
         report("vpcConfig.endpointPrivateAccess is not true: nodes and operators inside the VPC would reach the "
-               "API over the internet. Set endpointPrivateAccess=True in components/eks.py.")
+               "API over the internet. Set endpointPrivateAccess=True in components/eks/control_plane.py.")
     if not is_public:
         return
     if cfg["requirePrivateEndpoint"]:

@@ -143,7 +143,7 @@ def eks_private_endpoint_reachable(resources: list[Resource], report: Report, _:
                    "vpcConfig.securityGroupIds admits tcp/443 from a CIDR: EKS's cluster security group admits only "
                    "itself, so the runner or VPN that runs `pulumi up` cannot reach the API and every Kubernetes "
                    "resource fails. Declare the deployer CIDRs (eks.deployerCidrs in Pulumi.<stack>.yaml) and admit "
-                   "them on 443 (components/eks.py).", cluster.urn)
+                   "them on 443 (components/eks/control_plane.py).", cluster.urn)
 
 
 def _for_cluster(resource: Resource, cluster: Resource) -> bool:
@@ -168,7 +168,8 @@ def eks_admin_access_one_way(resources: list[Resource], report: Report, _: Setti
             report(f"bootstraps the creator as cluster admin (bootstrapClusterCreatorAdminPermissions true or unset) "
                    f"and also creates access entries ({names}): when the creator is one of them, EKS already made its "
                    "entry and CreateAccessEntry returns 409 ResourceInUseException. Manage admins one way only: set "
-                   "bootstrapClusterCreatorAdminPermissions false and keep eks.adminRoleArns (components/eks.py).",
+                   "bootstrapClusterCreatorAdminPermissions false and keep eks.adminRoleArns "
+                   "(components/eks/control_plane.py).",
                    cluster.urn)
         elif is_false(bootstrap) and not admins:
             report("turns off bootstrapClusterCreatorAdminPermissions but no access entry is associated with "

@@ -144,30 +144,31 @@ def _rds(r: Resource) -> Translated:
 
 def _eks(r: Resource) -> Translated:
     specs: list[Spec] = [
-        ("name", "Name", "the cluster name (components/eks.py)"), ("version", "Version", "eks.version"),
-        ("roleArn", "RoleArn", "components/eks.py"),
+        ("name", "Name", "the cluster name (components/eks/control_plane.py)"), ("version", "Version", "eks.version"),
+        ("roleArn", "RoleArn", "components/eks/control_plane.py"),
         ("vpcConfig.subnetIds", "ResourcesVpcConfig.SubnetIds", "network"),
-        ("vpcConfig.securityGroupIds", "ResourcesVpcConfig.SecurityGroupIds", "components/eks.py"),
+        ("vpcConfig.securityGroupIds", "ResourcesVpcConfig.SecurityGroupIds", "components/eks/control_plane.py"),
         ("vpcConfig.endpointPublicAccess", "ResourcesVpcConfig.EndpointPublicAccess", "eks.endpointPublicAccess"),
-        ("vpcConfig.endpointPrivateAccess", "ResourcesVpcConfig.EndpointPrivateAccess", "components/eks.py"),
+        ("vpcConfig.endpointPrivateAccess", "ResourcesVpcConfig.EndpointPrivateAccess",
+         "components/eks/control_plane.py"),
         ("vpcConfig.publicAccessCidrs", "ResourcesVpcConfig.PublicAccessCidrs", "eks.publicAccessCidrs"),
-        ("accessConfig.authenticationMode", "AccessConfig.AuthenticationMode", "components/eks.py"),
+        ("accessConfig.authenticationMode", "AccessConfig.AuthenticationMode", "components/eks/control_plane.py"),
         ("accessConfig.bootstrapClusterCreatorAdminPermissions",
-         "AccessConfig.BootstrapClusterCreatorAdminPermissions", "components/eks.py"),
+         "AccessConfig.BootstrapClusterCreatorAdminPermissions", "components/eks/control_plane.py"),
         ("upgradePolicy.supportType", "UpgradePolicy.SupportType", "eks.upgradePolicy"),
-        ("bootstrapSelfManagedAddons", "BootstrapSelfManagedAddons", "components/eks.py"),
+        ("bootstrapSelfManagedAddons", "BootstrapSelfManagedAddons", "components/eks/control_plane.py"),
     ]
 
     def nested(_: Resource, out: Translated) -> None:
         logs = r.get("enabledClusterLogTypes")
         if isinstance(logs, list) and not has_unknown(logs):
             _put(out.properties, "Logging.ClusterLogging.EnabledTypes", [{"Type": t} for t in logs])
-            out.keys.setdefault("Logging.ClusterLogging.EnabledTypes", "components/eks.py")
+            out.keys.setdefault("Logging.ClusterLogging.EnabledTypes", "components/eks/control_plane.py")
         enc = r.get("encryptionConfig")
         if isinstance(enc, dict) and not has_unknown(enc):
             out.properties["EncryptionConfig"] = [{"Provider": {"KeyArn": get(enc, "provider.keyArn")},
                                                    "Resources": enc.get("resources", [])}]
-            out.keys.setdefault("EncryptionConfig", "components/eks.py")  # the whole list
+            out.keys.setdefault("EncryptionConfig", "components/eks/control_plane.py")  # the whole list
 
     return _map(r, "AWS::EKS::Cluster", specs, nested)
 
@@ -250,14 +251,16 @@ def _key(r: Resource) -> Translated:
 def _template(r: Resource) -> Translated:
     base = "LaunchTemplateData"
     specs: list[Spec] = [
-        ("metadataOptions.httpEndpoint", f"{base}.MetadataOptions.HttpEndpoint", "components/eks.py"),
-        ("metadataOptions.httpTokens", f"{base}.MetadataOptions.HttpTokens", "components/eks.py"),
+        ("metadataOptions.httpEndpoint", f"{base}.MetadataOptions.HttpEndpoint", "components/eks/node_pools.py"),
+        ("metadataOptions.httpTokens", f"{base}.MetadataOptions.HttpTokens", "components/eks/node_pools.py"),
         ("metadataOptions.httpPutResponseHopLimit", f"{base}.MetadataOptions.HttpPutResponseHopLimit",
-         "components/eks.py"),
-        ("metadataOptions.instanceMetadataTags", f"{base}.MetadataOptions.InstanceMetadataTags", "components/eks.py"),
-        ("vpcSecurityGroupIds", f"{base}.SecurityGroupIds", "components/eks.py"),
-        ("monitoring.enabled", f"{base}.Monitoring.Enabled", "components/eks.py"),
-        ("imageId", f"{base}.ImageId", "components/eks.py"), ("instanceType", f"{base}.InstanceType", "eks.nodePools"),
+         "components/eks/node_pools.py"),
+        ("metadataOptions.instanceMetadataTags", f"{base}.MetadataOptions.InstanceMetadataTags",
+         "components/eks/node_pools.py"),
+        ("vpcSecurityGroupIds", f"{base}.SecurityGroupIds", "components/eks/node_pools.py"),
+        ("monitoring.enabled", f"{base}.Monitoring.Enabled", "components/eks/node_pools.py"),
+        ("imageId", f"{base}.ImageId", "components/eks/node_pools.py"),
+        ("instanceType", f"{base}.InstanceType", "eks.nodePools"),
     ]
 
     def devices(_: Resource, out: Translated) -> None:
@@ -270,7 +273,7 @@ def _template(r: Resource) -> Translated:
                 {"DeviceName": m.get("deviceName"),
                  "Ebs": {names[k]: v for k, v in (m.get("ebs") or {}).items() if k in names}}
                 for m in mappings if isinstance(m, dict)])
-        out.keys.setdefault(f"{base}.BlockDeviceMappings", "components/eks.py")
+        out.keys.setdefault(f"{base}.BlockDeviceMappings", "components/eks/node_pools.py")
 
     return _map(r, "AWS::EC2::LaunchTemplate", specs, devices)
 

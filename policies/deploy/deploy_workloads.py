@@ -61,7 +61,7 @@ def storage_class_allows_expansion(resources: list[Resource], report: Report, _:
             flagged.add(sc.urn)
             report(f"is claimed by {owner.name} but does not set allowVolumeExpansion: true, so a volume can never "
                    "grow (the API server rejects a larger PVC request, and volumeClaimTemplates are immutable). Set "
-                   "allowVolumeExpansion: true on the StorageClass (components/eks.py).", sc.urn)
+                   "allowVolumeExpansion: true on the StorageClass (components/eks/storage.py).", sc.urn)
 
 
 _CRON = re.compile(r"^cron\((\S+) (\S+) (\S+) (\S+) (\S+)(?: (\S+))?\)$")

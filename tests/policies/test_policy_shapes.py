@@ -13,7 +13,7 @@ EKS_T, LT_T, VOLUME_T = "aws:eks/cluster:Cluster", "aws:ec2/launchTemplate:Launc
 SC_T, MSK_T = "kubernetes:storage.k8s.io/v1:StorageClass", "aws:msk/cluster:Cluster"
 RDS_T, CLUSTER_T = "aws:rds/instance:Instance", "aws:rds/cluster:Cluster"
 
-NO_SECRETS = ["encryptionConfig.resources does not include \"secrets\": Kubernetes secrets (database credentials) must be envelope-encrypted. Set encryptionConfig={resources: ['secrets'], provider: {keyArn: keys.arn('eks')}} in components/eks.py."]
+NO_SECRETS = ["encryptionConfig.resources does not include \"secrets\": Kubernetes secrets (database credentials) must be envelope-encrypted. Set encryptionConfig={resources: ['secrets'], provider: {keyArn: keys.arn('eks')}} in components/eks/control_plane.py."]
 
 
 @pytest.mark.parametrize(("config", "expected"), [

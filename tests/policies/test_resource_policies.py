@@ -471,7 +471,7 @@ EXPECTED: dict[str, list[str]] = {
         "parameters.kmsKeyId is not set: the EBS CSI driver would use the AWS-managed aws/ebs key. Set parameters.kmsKeyId to keys.arn('ebs').",
     ],
     'eks-secrets-plain': [
-        'encryptionConfig.resources does not include "secrets": Kubernetes secrets (database credentials) must be envelope-encrypted. Set encryptionConfig={resources: [\'secrets\'], provider: {keyArn: keys.arn(\'eks\')}} in components/eks.py.',
+        'encryptionConfig.resources does not include "secrets": Kubernetes secrets (database credentials) must be envelope-encrypted. Set encryptionConfig={resources: [\'secrets\'], provider: {keyArn: keys.arn(\'eks\')}} in components/eks/control_plane.py.',
     ],
     'eks-secrets-no-key': [
         "encryptionConfig.provider.keyArn is not set: secrets must be encrypted with the KeyRing's 'eks' key. Set encryptionConfig.provider.keyArn=keys.arn('eks').",
@@ -635,7 +635,7 @@ EXPECTED: dict[str, list[str]] = {
         'vpcConfig.endpointPublicAccess is not false: this stack requires a private-only API endpoint. Set eks.endpointPublicAccess: false in Pulumi.<stack>.yaml.',
     ],
     'eks-public-default': [
-        'vpcConfig.endpointPrivateAccess is not true: nodes and operators inside the VPC would reach the API over the internet. Set endpointPrivateAccess=True in components/eks.py.',
+        'vpcConfig.endpointPrivateAccess is not true: nodes and operators inside the VPC would reach the API over the internet. Set endpointPrivateAccess=True in components/eks/control_plane.py.',
         "vpcConfig.publicAccessCidrs is open to the internet (0.0.0.0/0 is EKS's default): a public endpoint must be limited to known networks. Set eks.publicAccessCidrs in Pulumi.<stack>.yaml.",
     ],
     'eks-public-world-dev': [
@@ -657,7 +657,7 @@ EXPECTED: dict[str, list[str]] = {
         'mapPublicIpOnLaunch is true: every instance launched here would get a public address. Set mapPublicIpOnLaunch=False (components/network.py).',
     ],
     'eks-api-log-only': [
-        "enabledClusterLogTypes is missing audit, authenticator, controllerManager, scheduler: every API call to the cluster must be auditable. Set enabledClusterLogTypes=['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'] in components/eks.py.",
+        "enabledClusterLogTypes is missing audit, authenticator, controllerManager, scheduler: every API call to the cluster must be auditable. Set enabledClusterLogTypes=['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'] in components/eks/control_plane.py.",
     ],
     'rds-no-logs': [
         'enabledCloudwatchLogsExports does not include "postgresql": connection and statement logs (the database\'s audit trail) would stay on the instance. Set enabledCloudwatchLogsExports=[\'postgresql\', \'upgrade\'] in components/database.py.',

@@ -157,7 +157,8 @@ def test_a_private_endpoint_must_admit_443_from_a_deployer_cidr() -> None:
         "has a private-only API endpoint (endpointPublicAccess false) but no security group in "
         "vpcConfig.securityGroupIds admits tcp/443 from a CIDR: EKS's cluster security group admits only itself, so "
         "the runner or VPN that runs `pulumi up` cannot reach the API and every Kubernetes resource fails. Declare the "
-        "deployer CIDRs (eks.deployerCidrs in Pulumi.<stack>.yaml) and admit them on 443 (components/eks.py).",
+        "deployer CIDRs (eks.deployerCidrs in Pulumi.<stack>.yaml) and admit them on 443 "
+        "(components/eks/control_plane.py).",
         "care-prod-eks-cluster")]
     vpc = {**CLUSTER["vpcConfig"], "securityGroupIds": ["sg-0api"]}
     group = Res(SG, "care-prod-eks-api-sg", {"id": "sg-0api", "ingress": []})
@@ -190,7 +191,8 @@ def test_cluster_admins_are_granted_one_way_only() -> None:
         "bootstraps the creator as cluster admin (bootstrapClusterCreatorAdminPermissions true or unset) and also "
         "creates access entries (arn:aws:iam::333333333333:role/platform-admin): when the creator is one of them, EKS "
         "already made its entry and CreateAccessEntry returns 409 ResourceInUseException. Manage admins one way only: "
-        "set bootstrapClusterCreatorAdminPermissions false and keep eks.adminRoleArns (components/eks.py).",
+        "set bootstrapClusterCreatorAdminPermissions false and keep eks.adminRoleArns "
+        "(components/eks/control_plane.py).",
         "care-prod-eks-cluster")]
     assert check_stack("eks-admin-access-one-way", [cluster(), entry, admin]) == []
     assert check_stack("eks-admin-access-one-way", [cluster(accessConfig=bootstrap)]) == []
@@ -207,7 +209,8 @@ def test_a_claimed_storage_class_must_allow_volume_expansion() -> None:
     assert check_stack("storage-class-allows-expansion", [fixed, sts]) == [(
         "is claimed by care-prod-chromadb-statefulset but does not set allowVolumeExpansion: true, so a volume can "
         "never grow (the API server rejects a larger PVC request, and volumeClaimTemplates are immutable). Set "
-        "allowVolumeExpansion: true on the StorageClass (components/eks.py).", "care-prod-eks-sc-gp3-encrypted")]
+        "allowVolumeExpansion: true on the StorageClass (components/eks/storage.py).",
+        "care-prod-eks-sc-gp3-encrypted")]
     growable = Res(SC, "care-prod-eks-sc-gp3-encrypted", {"metadata": {"name": "gp3-encrypted"},
                                                           "allowVolumeExpansion": True})
     assert check_stack("storage-class-allows-expansion", [growable, sts]) == []
