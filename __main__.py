@@ -10,7 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 import config
-from components.app_service import AppService, SecretRef, msk_client_policy
+from components.app_service import AppService, ChromaDbBinding, KafkaBinding, PostgresBinding, RedisBinding
 from components.backup import Backup
 from components.cache import RedisCluster
 from components.chromadb import ChromaDb
@@ -166,26 +166,19 @@ nlfhir_bootstrap = bootstrap("nlfhir", nlfhir_db)
 reloader = Reloader(f"{prefix}-reloader", cfg.apps.reloader, wait_for=cluster.addons_ready, opts=workloads)
 
 
-redis_env: dict[str, pulumi.Input[str]] = {"REDIS_HOST": redis.configuration_endpoint,
-                                           "REDIS_PORT": str(redis.port), "REDIS_TLS": "true"}
-redis_secrets = {"REDIS_AUTH_TOKEN": SecretRef(redis.auth_secret_arn, "authToken")}
 nlfhir = AppService(
     f"{prefix}-nlfhir", cfg.apps.nlfhir, app_name="nlfhir",
-    environment={"CHROMA_URL": chromadb.url}, database=nlfhir_db.binding,
-    secrets={"CHROMA_AUTH_TOKEN": SecretRef(chromadb.token_secret_arn)},
+    bindings=[PostgresBinding.of(nlfhir_db), ChromaDbBinding.of(chromadb)],
     wait_for=[*cluster.addons_ready, nlfhir_bootstrap.job], **app_wiring, opts=workloads,
 )
 prm_api = AppService(
     f"{prefix}-prm-api", cfg.apps.prm_api, app_name="prm-api",
-    environment=redis_env, database=prm_db.binding, secrets=redis_secrets,
+    bindings=[PostgresBinding.of(prm_db), RedisBinding.of(redis)],
     wait_for=[*cluster.addons_ready, prm_bootstrap.job], **app_wiring, opts=workloads,
 )
 prm_worker = AppService(
     f"{prefix}-prm-worker", cfg.apps.prm_worker, app_name="prm-worker",
-    environment={**redis_env, "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_brokers,
-                 "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-                 "KAFKA_SASL_MECHANISM": "AWS_MSK_IAM" if cfg.streaming.client_auth_iam else "SCRAM-SHA-512"},
-    secrets=redis_secrets, iam_policy=msk_client_policy(kafka.arn) if cfg.streaming.client_auth_iam else None,
+    bindings=[RedisBinding.of(redis), KafkaBinding.of(kafka)],
     wait_for=cluster.addons_ready, **app_wiring, opts=workloads,
 )
 
