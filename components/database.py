@@ -7,14 +7,13 @@ https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/rds-secrets-manager.html#
 So the master password is a pulumi-random secret, stored in a Secrets Manager secret encrypted with the
 secrets key, and used only by the bootstrap Job (components/db_bootstrap.py) that creates the apps'
 database users. Apps log in as their own user with IAM database authentication (rds-db:connect through
-their IRSA role; :class:`PostgresBinding`), never as the master user, and hold no database password.
+their IRSA role; ``PostgresBinding`` in components/app_service/bindings.py), never as the master user,
+and hold no database password.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import pulumi
@@ -22,6 +21,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 from pydantic import AfterValidator, Field, model_validator
 
+from components.app_service.bindings import PostgresBinding
 from components.common import (
     BACKUP_TAG_KEY,
     ConfigModel,
@@ -171,49 +171,6 @@ def _parameters(config: DatabaseInstanceConfig, *, replica: bool) -> list[aws.rd
 
 #: Printable ASCII but the characters RDS refuses in a master password ("/", '"', "@" and space).
 _PASSWORD_SPECIALS = "!#$%&*()-_=+[]{}<>:?"
-
-
-def rds_db_user_arn(region: str, account_id: str, resource_id: str, username: str) -> str:
-    """The IAM resource for rds-db:connect: the instance's DbiResourceId (not its identifier) and the user.
-
-    https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.IAMPolicy.html
-    """
-    return f"arn:aws:rds-db:{region}:{account_id}:dbuser:{resource_id}/{username}"
-
-
-@dataclass(frozen=True)
-class PostgresBinding:
-    """How an app binds to a database: its own user through IAM authentication, over TLS, no password."""
-
-    host: pulumi.Input[str]
-    port: int
-    database_name: str
-    username: str
-    #: DbiResourceIds of the primary and the replicas (each instance has its own).
-    resource_ids: Sequence[pulumi.Input[str]]
-    reader_hosts: Sequence[pulumi.Input[str]] = ()
-
-    def environment(self) -> dict[str, pulumi.Input[str]]:
-        env: dict[str, pulumi.Input[str]] = {
-            "DATABASE_HOST": self.host, "DATABASE_PORT": str(self.port), "DATABASE_NAME": self.database_name,
-            "DATABASE_USER": self.username, "DATABASE_IAM_AUTH": "true",
-            # IAM authentication requires TLS; the parameter group refuses anything else (rds.force_ssl=1).
-            "DATABASE_SSLMODE": "require",
-        }
-        if self.reader_hosts:
-            env["DATABASE_READER_HOSTS"] = pulumi.Output.all(*self.reader_hosts).apply(",".join)
-        return env
-
-    def connect_policy(self, region: str, account_id: str) -> pulumi.Output[str]:
-        """IAM policy: rds-db:connect as this user only, on the primary and its replicas."""
-
-        def document(ids: list[str]) -> str:
-            return json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Sid": "ConnectAsAppUser", "Effect": "Allow", "Action": "rds-db:connect",
-                "Resource": [rds_db_user_arn(region, account_id, rid, self.username) for rid in ids],
-            }]})
-
-        return pulumi.Output.all(*self.resource_ids).apply(document)
 
 
 class PostgresDatabase(pulumi.ComponentResource):

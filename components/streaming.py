@@ -244,6 +244,8 @@ class KafkaCluster(pulumi.ComponentResource):
         )
 
         self.arn = self.cluster.arn
+        #: Clients authenticate with IAM access control (else SASL/SCRAM); see KafkaBinding.
+        self.client_auth_iam = config.client_auth_iam
         self.bootstrap_brokers_sasl_iam = self.cluster.bootstrap_brokers_sasl_iam
         self.bootstrap_brokers_sasl_scram = self.cluster.bootstrap_brokers_sasl_scram
         #: The brokers clients dial (TLS on the wire): IAM auth when enabled, else SASL/SCRAM.

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import config
-from components.app_service import AppService, SecretRef, msk_client_policy
+from components.app_service import AppService, EnvironmentBinding, KafkaBinding, SecretRef
 from tests.helpers import PROD_TAGS, render, rendered_stack, stack_config, stack_raw, with_overrides
 
 ACCOUNT = "333333333333"
@@ -44,8 +44,9 @@ def full():  # type: ignore[no-untyped-def]
 
     def build() -> None:
         AppService("care-prod-nlfhir", cfg.apps.nlfhir, app_name="nlfhir",
-                   environment={"CHROMA_URL": "http://chromadb.nlfhir.svc.cluster.local:8000"},
-                   secrets={"PARTNER_API_TOKEN": SecretRef(API_SECRET, "token")}, **_wiring())
+                   bindings=[EnvironmentBinding({"CHROMA_URL": "http://chromadb.nlfhir.svc.cluster.local:8000"},
+                                                {"PARTNER_API_TOKEN": SecretRef(API_SECRET, "token")})],
+                   **_wiring())
 
     return render(build)
 
@@ -56,8 +57,7 @@ def worker():  # type: ignore[no-untyped-def]
 
     def build() -> None:
         AppService("care-prod-prm-worker", cfg.apps.prm_worker, app_name="prm-worker",
-                   environment={"KAFKA_BOOTSTRAP_SERVERS": "b-1.example:9098"},
-                   iam_policy=msk_client_policy(MSK), **_wiring())
+                   bindings=[KafkaBinding(cluster_arn=MSK, bootstrap_brokers="b-1.example:9098")], **_wiring())
 
     return render(build)
 
@@ -294,7 +294,8 @@ def test_cron_job(full) -> None:  # type: ignore[no-untyped-def]
 def test_wiring_that_repeats_a_configured_variable_is_refused() -> None:
     cfg = stack_config("prod", apps__nlfhir__env={"CHROMA_URL": "x"})
     with pytest.raises(Exception, match="variables set twice .*: CHROMA_URL"):
-        render(lambda: AppService("n", cfg.apps.nlfhir, app_name="nlfhir", environment={"CHROMA_URL": "y"},
+        render(lambda: AppService("n", cfg.apps.nlfhir, app_name="nlfhir",
+                                  bindings=[EnvironmentBinding({"CHROMA_URL": "y"})],
                                   **_wiring()))
 
 
@@ -382,15 +383,17 @@ def test_prod_program_wires_the_apps_to_the_data_tier() -> None:
 
 @pytest.fixture(scope="module")
 def with_database():  # type: ignore[no-untyped-def]
-    from components.database import PostgresBinding
+    from components.app_service import PostgresBinding
 
     cfg = stack_config("prod")
     binding = PostgresBinding(host="db.example", port=5432, database_name="app", username="prm_api",
                               resource_ids=["db-PRIMARY", "db-REPLICA1"], reader_hosts=["r1.example"])
 
     def build() -> None:
-        AppService("care-prod-prm-api", cfg.apps.prm_api, app_name="prm-api", database=binding,
-                   secrets={"REDIS_AUTH_TOKEN": SecretRef(API_SECRET, "authToken")}, **_wiring())
+        AppService("care-prod-prm-api", cfg.apps.prm_api, app_name="prm-api",
+                   bindings=[binding, EnvironmentBinding(secret_refs={"REDIS_AUTH_TOKEN": SecretRef(API_SECRET,
+                                                                                                    "authToken")})],
+                   **_wiring())
 
     return render(build)
 

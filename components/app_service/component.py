@@ -1,0 +1,98 @@
+"""``AppService``: one app on the cluster, assembled from the named parts beside this file."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.app_service import autoscaling, exposure, identity, jobs, secrets, workload
+from components.app_service.bindings import Binding, Wiring
+from components.app_service.config import DNS_LABEL, AppConfig
+from components.app_service.spec import AppSpec, labels_for
+from components.common import child_opts
+
+
+class AppService(pulumi.ComponentResource):
+    """One app on the cluster, Railway-style. Kubernetes objects are named ``app_name`` in ``config.namespace``.
+
+    Give it ``providers`` for ``aws`` and ``kubernetes`` through ``opts``; ``wait_for`` lists what the
+    Kubernetes objects need first (the cluster's add-ons: CRDs, webhooks, the namespace). ``bindings``
+    bind it to stores (components/app_service/bindings.py): each gives environment, secrets and IAM.
+    """
+
+    role: aws.iam.Role | None
+    url: pulumi.Output[str] | None
+
+    def __init__(
+        self,
+        name: str,
+        config: AppConfig,
+        *,
+        app_name: str,
+        region: str,
+        account_id: str,
+        oidc_provider_arn: pulumi.Input[str],
+        oidc_issuer: pulumi.Input[str],
+        bindings: Sequence[Binding] = (),
+        secret_kms_key_arns: Sequence[pulumi.Input[str]] = (),
+        load_balancer_cidrs: Mapping[str, Sequence[str]] | None = None,
+        access_logs_bucket: pulumi.Input[str] | None = None,
+        wait_for: Sequence[pulumi.Resource] = (),
+        tags: Mapping[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("care:compute:AppService", name, None, opts)
+        if not re.fullmatch(DNS_LABEL, app_name):
+            raise ValueError(f"app_name {app_name!r} must be a DNS label")
+        wiring = Wiring.merge(name, bindings, region, account_id)
+        spec = AppSpec.build(name, app_name, config, wiring, tags)
+        self.namespace, self.selector, self.pod_labels = spec.namespace, spec.selector, spec.pod_labels
+        self.secret_name = spec.secret_name
+        k8s_opts = child_opts(self, depends_on=list(wait_for))
+
+        access = identity.AwsAccess(region, account_id, oidc_provider_arn, oidc_issuer, secret_kms_key_arns)
+        ident = identity.create_identity(self, spec, wiring, access, k8s_opts)
+        self.role, self.service_account = ident.role, ident.service_account
+        self.external_secret = secrets.create_external_secret(
+            self, spec, region=region, store_depends_on=[self.service_account, *ident.secrets_policies],
+            wait_for=wait_for) if spec.secrets else None
+
+        # Everything the pods need exists before the first pod starts: identity, policies, secrets.
+        ready = [*wait_for, self.service_account, *([self.external_secret] if self.external_secret else []),
+                 *ident.policies]
+        self.pre_deploy_job = jobs.create_pre_deploy_job(self, spec, ready)
+        self.deployment = workload.create_deployment(
+            self, spec, [*ready, *([self.pre_deploy_job] if self.pre_deploy_job else [])])
+        self.hpa = autoscaling.create_hpa(self, spec, self.deployment)
+        self.pdb = autoscaling.create_pdb(spec, k8s_opts)
+        self._expose(spec, dict(load_balancer_cidrs or {}), access_logs_bucket, k8s_opts)
+        self.cron_jobs = jobs.create_cron_jobs(self, spec, ready)
+
+        self.register_outputs({
+            "namespace": spec.namespace,
+            "serviceAccount": app_name,
+            "roleArn": self.role.arn if self.role else None,
+            "url": self.url,
+        })
+
+    def _expose(self, spec: AppSpec, load_balancer_cidrs: Mapping[str, Sequence[str]],
+                access_logs_bucket: pulumi.Input[str] | None, k8s_opts: pulumi.ResourceOptions) -> None:
+        self.service = exposure.create_service(spec, k8s_opts)
+        self.url = (pulumi.Output.from_input(f"http://{spec.app}.{spec.namespace}.svc.cluster.local")
+                    if self.service else None)
+        self.network_policy = exposure.create_network_policy(spec, load_balancer_cidrs, k8s_opts)
+        self.ingress: k8s.networking.v1.Ingress | None = None
+        self.peer_authentication: k8s.apiextensions.CustomResource | None = None
+        if spec.config.ingress is not None:
+            self.ingress, self.peer_authentication = exposure.create_ingress(
+                spec, spec.config.ingress, access_logs_bucket=access_logs_bucket, service=self.service,
+                opts=k8s_opts)
+
+    @staticmethod
+    def labels_for(app_name: str) -> dict[str, str]:
+        """The labels that select an app's pods (for other components' NetworkPolicies)."""
+        return labels_for(app_name)

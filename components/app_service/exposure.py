@@ -1,0 +1,134 @@
+"""How the app is reached: its Service, its NetworkPolicy, and optionally an HTTPS-only ALB Ingress.
+
+Pods run in the Istio mesh with STRICT mTLS. The ALB speaks plain HTTP to the pod (TLS ends at the
+ALB), so an app with an Ingress gets a PeerAuthentication that makes its port PERMISSIVE, and its
+NetworkPolicy admits that port only from the load balancer's subnets (and from the named apps).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.app_service.config import AppIngressConfig
+from components.app_service.spec import AppSpec
+
+net = k8s.networking.v1
+
+
+def create_service(spec: AppSpec, opts: pulumi.ResourceOptions) -> k8s.core.v1.Service | None:
+    """A ClusterIP Service on port 80 to the pods' ``http`` port (none for a worker without callers)."""
+    if not spec.config.service:
+        return None
+    return k8s.core.v1.Service(
+        f"{spec.name}-service",
+        metadata=spec.metadata(),
+        spec=k8s.core.v1.ServiceSpecArgs(
+            type="ClusterIP",
+            selector=spec.selector,
+            ports=[k8s.core.v1.ServicePortArgs(name="http", port=80, target_port="http", protocol="TCP",
+                                               app_protocol="http")],
+        ),
+        opts=opts,
+    )
+
+
+def _ingress_rules(spec: AppSpec,
+                   load_balancer_cidrs: Mapping[str, Sequence[str]]) -> list[net.NetworkPolicyIngressRuleArgs]:
+    c, ns = spec.config, spec.namespace
+    port = [net.NetworkPolicyPortArgs(port=c.port, protocol="TCP")]
+    rules: list[net.NetworkPolicyIngressRuleArgs] = []
+    if c.allow_from:
+        peers = []
+        for source in c.allow_from:
+            source_ns, _, source_app = source.rpartition("/")
+            peers.append(net.NetworkPolicyPeerArgs(
+                pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels={"app.kubernetes.io/name": source_app}),
+                namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                    match_labels={"kubernetes.io/metadata.name": source_ns or ns}),
+            ))
+        rules.append(net.NetworkPolicyIngressRuleArgs(from_=peers, ports=port))
+    if c.ingress is not None:
+        # ALB targets are pod IPs; the ALB's nodes sit in the public subnets (internet-facing) or the
+        # private ones (internal), so those ranges are the only source admitted besides named apps.
+        cidrs = load_balancer_cidrs.get(c.ingress.scheme)
+        if not cidrs:
+            raise ValueError(f"{spec.name}: an {c.ingress.scheme} Ingress needs load_balancer_cidrs"
+                             f"[{c.ingress.scheme!r}] (the ALB's subnets) for its NetworkPolicy")
+        rules.append(net.NetworkPolicyIngressRuleArgs(
+            from_=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=cidr)) for cidr in cidrs],
+            ports=port,
+        ))
+    return rules
+
+
+def create_network_policy(spec: AppSpec, load_balancer_cidrs: Mapping[str, Sequence[str]],
+                          opts: pulumi.ResourceOptions) -> net.NetworkPolicy:
+    """Ingress to the app's port only from ``allowFrom`` apps and, with an Ingress, the ALB's subnets."""
+    return net.NetworkPolicy(
+        f"{spec.name}-netpol",
+        metadata=spec.metadata(),
+        spec=net.NetworkPolicySpecArgs(
+            pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=spec.selector),
+            policy_types=["Ingress"],
+            ingress=_ingress_rules(spec, load_balancer_cidrs),
+        ),
+        opts=opts,
+    )
+
+
+def _alb_annotations(spec: AppSpec, ingress: AppIngressConfig,
+                     access_logs_bucket: pulumi.Input[str] | None) -> dict[str, pulumi.Input[str]]:
+    attributes: list[pulumi.Input[str]] = ["routing.http.drop_invalid_header_fields.enabled=true"]
+    if access_logs_bucket is not None:
+        attributes.append(pulumi.Output.concat("access_logs.s3.enabled=true,access_logs.s3.bucket=",
+                                               access_logs_bucket, f",access_logs.s3.prefix=alb/{spec.app}"))
+    annotations: dict[str, pulumi.Input[str]] = {
+        "alb.ingress.kubernetes.io/scheme": ingress.scheme,
+        "alb.ingress.kubernetes.io/target-type": "ip",
+        "alb.ingress.kubernetes.io/listen-ports": json.dumps([{"HTTPS": 443}]),
+        "alb.ingress.kubernetes.io/certificate-arn": ingress.certificate_arn,
+        "alb.ingress.kubernetes.io/ssl-policy": ingress.ssl_policy,
+        "alb.ingress.kubernetes.io/backend-protocol": "HTTP",
+        "alb.ingress.kubernetes.io/healthcheck-path": spec.config.health_check_path,
+        "alb.ingress.kubernetes.io/load-balancer-attributes": pulumi.Output.all(*attributes).apply(",".join),
+        "alb.ingress.kubernetes.io/tags": ",".join(f"{k}={v}" for k, v in sorted(spec.tags.items())
+                                                   if re.fullmatch(r"[\w.:/@+=-]+", f"{k}{v}")),
+    }
+    if ingress.waf_acl_arn:
+        annotations["alb.ingress.kubernetes.io/wafv2-acl-arn"] = ingress.waf_acl_arn
+    return annotations
+
+
+def create_ingress(spec: AppSpec, ingress: AppIngressConfig, *, access_logs_bucket: pulumi.Input[str] | None,
+                   service: k8s.core.v1.Service | None,
+                   opts: pulumi.ResourceOptions) -> tuple[net.Ingress, k8s.apiextensions.CustomResource]:
+    """The ALB Ingress (HTTPS only, the given certificate, TLS policy and WAF) and its mTLS exception."""
+    backend = net.IngressBackendArgs(service=net.IngressServiceBackendArgs(
+        name=spec.app, port=net.ServiceBackendPortArgs(name="http")))
+    resource = net.Ingress(
+        f"{spec.name}-ingress",
+        metadata=spec.metadata(annotations=_alb_annotations(spec, ingress, access_logs_bucket)),
+        spec=net.IngressSpecArgs(
+            ingress_class_name="alb",
+            rules=[net.IngressRuleArgs(host=ingress.host, http=net.HTTPIngressRuleValueArgs(
+                paths=[net.HTTPIngressPathArgs(path="/", path_type="Prefix", backend=backend)]))],
+        ),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[service] if service else [])),
+    )
+    # The ALB speaks plain HTTP to the pod (TLS ends at the ALB), so the app's port accepts
+    # non-mTLS traffic; the NetworkPolicy admits it only from the load balancer's subnets.
+    peer_authentication = k8s.apiextensions.CustomResource(
+        f"{spec.name}-alb-mtls-exception",
+        api_version="security.istio.io/v1",
+        kind="PeerAuthentication",
+        metadata=spec.metadata(),
+        spec={"selector": {"matchLabels": spec.selector}, "mtls": {"mode": "STRICT"},
+              "portLevelMtls": {str(spec.config.port): {"mode": "PERMISSIVE"}}},
+        opts=opts,
+    )
+    return resource, peer_authentication

@@ -1,0 +1,62 @@
+"""The apps (Railway-style): NL-FHIR API, PRM API and PRM worker, each bound to its stores.
+
+How an app reaches a store is a typed binding (components/app_service/bindings.py): the binding
+gives the environment, the secret references and the IAM role policies together. Every app starts
+after the cluster's add-ons and, if it has a database, after that database's bootstrap Job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+
+from components.app_service import (
+    AppConfig,
+    AppService,
+    Binding,
+    ChromaDbBinding,
+    KafkaBinding,
+    PostgresBinding,
+    RedisBinding,
+)
+from tiers.compute import ComputeTier
+from tiers.context import Stack
+from tiers.data import DataTier
+from tiers.security import Keys
+
+
+@dataclass(frozen=True)
+class AppsTier:
+    nlfhir: AppService
+    prm_api: AppService
+    prm_worker: AppService
+
+    def by_output_name(self) -> dict[str, AppService]:
+        return {"nlfhir": self.nlfhir, "prmApi": self.prm_api, "prmWorker": self.prm_worker}
+
+
+def apps_tier(stack: Stack, keys: Keys, data: DataTier, compute: ComputeTier) -> AppsTier:
+    cfg, cluster = stack.cfg, compute.cluster
+    network = cfg.network
+
+    def app(app_name: str, config: AppConfig, bindings: Sequence[Binding],
+            wait_for: Sequence[pulumi.Resource] = ()) -> AppService:
+        return AppService(
+            f"{stack.prefix}-{app_name}", config, app_name=app_name, bindings=bindings, region=stack.region,
+            account_id=stack.account_id, oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer,
+            secret_kms_key_arns=[keys.arn("secrets")],
+            load_balancer_cidrs={"internet-facing": network.subnet_cidrs("public"),
+                                 "internal": network.subnet_cidrs("private")},
+            wait_for=[*cluster.addons_ready, *wait_for], tags=stack.tags, opts=compute.workloads,
+        )
+
+    return AppsTier(
+        nlfhir=app("nlfhir", cfg.apps.nlfhir,
+                   [PostgresBinding.of(data.nlfhir_db), ChromaDbBinding.of(compute.chromadb)],
+                   wait_for=[compute.bootstraps["nlfhir"].job]),
+        prm_api=app("prm-api", cfg.apps.prm_api, [PostgresBinding.of(data.prm_db), RedisBinding.of(data.redis)],
+                    wait_for=[compute.bootstraps["prm"].job]),
+        prm_worker=app("prm-worker", cfg.apps.prm_worker, [RedisBinding.of(data.redis), KafkaBinding.of(data.kafka)]),
+    )

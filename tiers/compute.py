@@ -1,0 +1,78 @@
+"""The compute tier: the EKS cluster, ChromaDB, the database bootstrap Jobs and Reloader.
+
+The cluster sits in the private subnets. Its nodes carry the cluster security group (control plane
+<-> nodes) and the workload security group, the one source the data tier admits. Secrets are
+envelope-encrypted with the EKS key, node and PV volumes with the EBS key, control-plane logs with
+the logs key. Kubernetes objects go through the cluster's own kubernetes.Provider (``workloads``).
+
+Apps log in to PostgreSQL as their own user with IAM authentication (never as the master user): the
+bootstrap Job creates that user, after the database and the cluster's add-ons, and the app starts
+after it (``bootstrap_jobs``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components.app_service import AppService
+from components.chromadb import ChromaDb
+from components.database import PostgresDatabase
+from components.db_bootstrap import DatabaseBootstrap
+from components.eks import EksCluster
+from components.network import Network
+from components.reloader import Reloader
+from tiers.context import Providers, Stack
+from tiers.data import DataTier
+from tiers.security import Keys
+
+
+@dataclass(frozen=True)
+class ComputeTier:
+    cluster: EksCluster
+    #: Options for everything on the cluster: the primary AWS provider and the cluster's kubernetes provider.
+    workloads: pulumi.ResourceOptions
+    chromadb: ChromaDb
+    #: The bootstrap Job of each database, by database ("prm", "nlfhir").
+    bootstraps: dict[str, DatabaseBootstrap]
+    reloader: Reloader
+
+
+def _cluster(stack: Stack, providers: Providers, keys: Keys, network: Network) -> EksCluster:
+    cfg = stack.cfg
+    apps = (cfg.apps.nlfhir, cfg.apps.prm_api, cfg.apps.prm_worker)
+    return EksCluster(
+        f"{stack.prefix}-eks", cfg.eks, region=stack.region, account_id=stack.account_id, vpc_id=network.vpc_id,
+        subnet_ids=network.subnet_ids["private"], node_security_group_ids=[network.workload_security_group_id],
+        secrets_kms_key_arn=keys.arn("eks"), ebs_kms_key_arn=keys.arn("ebs"), logs_kms_key_arn=keys.arn("logs"),
+        namespaces=sorted({app.namespace for app in apps} | {cfg.chromadb.namespace, cfg.database.bootstrap.namespace}),
+        deletion_protection=cfg.protection.deletion_protection, tags=stack.tags, opts=providers.in_primary,
+    )
+
+
+def _bootstrap(stack: Stack, keys: Keys, cluster: EksCluster, workloads: pulumi.ResourceOptions, name: str,
+               db: PostgresDatabase) -> DatabaseBootstrap:
+    return DatabaseBootstrap(
+        f"{stack.prefix}-{name}-bootstrap", stack.cfg.database.bootstrap, database=name, host=db.endpoint,
+        port=db.port, database_name=db.database_name, app_username=db.app_username,
+        master_secret_arn=db.master_secret_arn, secret_kms_key_arn=keys.arn("secrets"), region=stack.region,
+        oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer,
+        wait_for=[*cluster.addons_ready, db.primary, db.master_secret_version], tags=stack.tags, opts=workloads,
+    )
+
+
+def compute_tier(stack: Stack, providers: Providers, keys: Keys, network: Network, data: DataTier) -> ComputeTier:
+    cfg = stack.cfg
+    cluster = _cluster(stack, providers, keys, network)
+    workloads = pulumi.ResourceOptions(providers={"aws": providers.primary, "kubernetes": cluster.provider})
+    chromadb = ChromaDb(
+        f"{stack.prefix}-chromadb", cfg.chromadb, storage_class_name=cluster.storage_class_name,
+        client_pod_labels=AppService.labels_for("nlfhir"), client_namespace=cfg.apps.nlfhir.namespace,
+        secrets_kms_key_arn=keys.arn("secrets"), wait_for=cluster.addons_ready, protect=cfg.protection.protect,
+        tags=stack.tags, opts=workloads,
+    )
+    bootstraps = {name: _bootstrap(stack, keys, cluster, workloads, name, db)
+                  for name, db in (("prm", data.prm_db), ("nlfhir", data.nlfhir_db))}
+    reloader = Reloader(f"{stack.prefix}-reloader", cfg.apps.reloader, wait_for=cluster.addons_ready, opts=workloads)
+    return ComputeTier(cluster, workloads, chromadb, bootstraps, reloader)

@@ -1,0 +1,77 @@
+"""The data tier: PostgreSQL (PRM, NL-FHIR), Redis, Kafka, S3 and AWS Backup.
+
+Everything lives in the primary region on the database subnets and admits only the EKS nodes'
+workload security group. Children in the DR region (RDS backup replication, the DR bucket, the DR
+backup vault) are created with the DR provider handed over as ``dr_provider``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from components.backup import Backup
+from components.cache import RedisCluster
+from components.database import DatabaseInstanceConfig, PostgresDatabase
+from components.network import Network
+from components.storage import Storage
+from components.streaming import KafkaCluster
+from tiers.context import Providers, Stack
+from tiers.security import Keys
+
+
+@dataclass(frozen=True)
+class DataTier:
+    prm_db: PostgresDatabase
+    nlfhir_db: PostgresDatabase
+    redis: RedisCluster
+    kafka: KafkaCluster
+    storage: Storage
+    backup: Backup
+
+    def databases(self) -> dict[str, PostgresDatabase]:
+        """By stack output name."""
+        return {"prmDatabase": self.prm_db, "nlfhirDatabase": self.nlfhir_db}
+
+
+def data_tier(stack: Stack, providers: Providers, keys: Keys, network: Network) -> DataTier:
+    cfg, prefix, protection, tags = stack.cfg, stack.prefix, stack.cfg.protection, stack.tags
+    primary, dr = providers.in_primary, providers.dr
+    vpc_id, subnet_ids = network.vpc_id, network.subnet_ids["database"]
+    clients = [network.workload_security_group_id]
+    log_retention_days = cfg.observability.log_retention_days
+
+    def postgres(name: str, db_config: DatabaseInstanceConfig) -> PostgresDatabase:
+        return PostgresDatabase(
+            f"{prefix}-{name}", db_config, vpc_id=vpc_id, subnet_ids=subnet_ids, availability_zones=cfg.network.zones,
+            client_security_group_ids=clients, kms_key_arn=keys.arn("database"),
+            secret_kms_key_arn=keys.arn("secrets"), logs_kms_key_arn=keys.arn("logs"),
+            log_retention_days=log_retention_days, dr_kms_key_arn=keys.dr_arn("database"), dr_provider=dr,
+            protect=protection.protect, deletion_protection=protection.deletion_protection,
+            skip_final_snapshot=protection.skip_final_snapshot, tags=tags, opts=primary,
+        )
+
+    return DataTier(
+        prm_db=postgres("prm", cfg.database.prm),
+        nlfhir_db=postgres("nlfhir", cfg.database.nlfhir),
+        redis=RedisCluster(
+            f"{prefix}-redis", cfg.cache, vpc_id=vpc_id, subnet_ids=subnet_ids, client_security_group_ids=clients,
+            kms_key_arn=keys.arn("cache"), secret_kms_key_arn=keys.arn("secrets"), logs_kms_key_arn=keys.arn("logs"),
+            log_retention_days=log_retention_days, protect=protection.protect,
+            skip_final_snapshot=protection.skip_final_snapshot, tags=tags, opts=primary,
+        ),
+        kafka=KafkaCluster(
+            f"{prefix}-kafka", cfg.streaming, vpc_id=vpc_id, subnet_ids=subnet_ids, client_security_group_ids=clients,
+            kms_key_arn=keys.arn("streaming"), logs_kms_key_arn=keys.arn("logs"),
+            log_retention_days=log_retention_days, protect=protection.protect, tags=tags, opts=primary,
+        ),
+        storage=Storage(
+            prefix, cfg.storage, account_id=stack.account_id, kms_key_arn=keys.arn("storage"),
+            dr_kms_key_arn=keys.dr_arn("storage"), dr_provider=dr, force_destroy=protection.force_destroy_buckets,
+            protect=protection.protect, tags=tags, opts=primary,
+        ),
+        backup=Backup(
+            f"{prefix}-backup", cfg.backup, account_id=stack.account_id, region=stack.region,
+            kms_key_arn=keys.arn("backup"), dr_kms_key_arn=keys.dr_arn("backup"), dr_provider=dr,
+            force_destroy=protection.force_destroy_buckets, protect=protection.protect, tags=tags, opts=primary,
+        ),
+    )
