@@ -58,7 +58,7 @@ exit codes:
   130  interrupted (Ctrl-C); no report of the interrupted stack is left behind
 
 files read (from the project directory {ROOT}, wherever you run this from):
-  Pulumi.yaml, Pulumi.<stack>.yaml, __main__.py, config.py, components/
+  Pulumi.yaml, Pulumi.<stack>.yaml, __main__.py, config.py, tiers/, components/
   {", ".join(f"{p.directory}/ (PulumiPolicy.yaml, config/<stack>.json)" for p in PACKS)}
 
 files written (each removed at the start of a run, written atomically at its end):
