@@ -177,7 +177,7 @@ def test_help_lists_exit_codes_and_files(capsys: pytest.CaptureFixture[str]) -> 
     assert caught.value.code == 0
     out = capsys.readouterr().out
     assert "  130  interrupted (Ctrl-C); no report of the interrupted stack is left behind" in out
-    assert "  Pulumi.yaml, Pulumi.<stack>.yaml, __main__.py, config.py, components/" in out
+    assert "  Pulumi.yaml, Pulumi.<stack>.yaml, __main__.py, config.py, tiers/, components/" in out
     assert "  policies/ (PulumiPolicy.yaml, config/<stack>.json)" in out
     assert "  <out>/<stack>/plan.json  <out>/<stack>/compliance.md" in out
 
