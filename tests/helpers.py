@@ -26,7 +26,8 @@ PROD_TAGS = {
 
 def stack_raw(stack: str) -> dict[str, Any]:
     """The ``care-platform:*`` sections of ``Pulumi.<stack>.yaml`` as plain data (camelCase keys)."""
-    data = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    text = (ROOT / f"Pulumi.{stack}.yaml").read_text()
+    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))["config"]  # libyaml: 10x faster
     prefix = f"{PROJECT}:"
     return {k[len(prefix):]: v for k, v in data.items() if k.startswith(prefix) and isinstance(v, dict)}
 
