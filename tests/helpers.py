@@ -5,13 +5,17 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from config import PROJECT, StackConfig
 from offline.engine import Plan, run
 from offline.stackfile import ROOT
+
+if TYPE_CHECKING:
+    from offline.policy import PolicyReport
 
 #: The standard tags as config.StackConfig.standard_tags yields them for the prod stack file.
 PROD_TAGS = {
@@ -99,3 +103,13 @@ def rendered_stack(stack: str) -> Plan:
     from offline.engine import run_stack
 
     return run_stack(stack)
+
+
+@functools.cache
+def hipaa_report(stack: str, pack_dir: Path = ROOT / "policies") -> PolicyReport:
+    """The pack in ``pack_dir`` (the real HIPAA pack unless told) with its ``config/<stack>.json`` over
+    ``rendered_stack(stack)``, as ``offline preview`` runs it: one pack process, started, analyzed and closed
+    once per test session and pack. The stack tests and the mutation tests' baseline share it (read-only)."""
+    from offline.policy import run_policy_pack
+
+    return run_policy_pack(rendered_stack(stack), stack, pack_dir=pack_dir)
