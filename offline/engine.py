@@ -310,6 +310,9 @@ def run_stack(stack: str, root: Path = ROOT) -> Plan:
     def program() -> None:
         if str(root) not in sys.path:
             sys.path.insert(0, str(root))
+        # As the Pulumi language host runs it (pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec:
+        # `runpy.run_path(args.PROGRAM, run_name='__main__')`); a bare exec() would save 3 stack frames per
+        # resource (~2 % of the render, issue #10's profile) but would not run the program the same way.
         runpy.run_path(str(program_path), run_name="__main__")
 
     return run(program, stack=stack, values=stack_file.values, secret_keys=stack_file.secret_keys,
