@@ -105,11 +105,15 @@ def rendered_stack(stack: str) -> Plan:
     return run_stack(stack)
 
 
-@functools.cache
-def hipaa_report(stack: str, pack_dir: Path = ROOT / "policies") -> PolicyReport:
+def hipaa_report(stack: str, pack_dir: Path | None = None) -> PolicyReport:
     """The pack in ``pack_dir`` (the real HIPAA pack unless told) with its ``config/<stack>.json`` over
     ``rendered_stack(stack)``, as ``offline preview`` runs it: one pack process, started, analyzed and closed
     once per test session and pack. The stack tests and the mutation tests' baseline share it (read-only)."""
+    return _hipaa_report(stack, (pack_dir or ROOT / "policies").resolve())
+
+
+@functools.cache
+def _hipaa_report(stack: str, pack_dir: Path) -> PolicyReport:
     from offline.policy import run_policy_pack
 
     return run_policy_pack(rendered_stack(stack), stack, pack_dir=pack_dir)
