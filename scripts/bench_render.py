@@ -6,7 +6,9 @@
   ``pulumi.ProviderResource`` / ``CustomResource`` / ``ComponentResource`` registrations (same types,
   names, inputs with their secrets, parents, providers, ``protect`` and ``dependsOn``) under the SDK's
   own ``MockMonitor`` with the same mocks: no configuration, no pydantic, no components, no invokes,
-  no recorder. That is what the SDK needs to register those resources.
+  no recorder. That is what the SDK needs to register those resources. It runs in the render's own
+  runtime context (``offline.engine.mocked_runtime`` with a counting monitor in place of the recorder),
+  so the event loop, mock engine and the render's GC threshold are the same for both.
 - **Render:** ``offline.engine.run_stack(stack)``, the real program under the recording monitor (what
   ``python -m offline preview`` does before it prints and writes the plan).
 
@@ -23,14 +25,13 @@ did not register exactly the render's resources (the floor would be meaningless)
 from __future__ import annotations
 
 import argparse
-import asyncio
 import gc
 import statistics
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Never
@@ -40,16 +41,22 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import pulumi  # noqa: E402
-import pulumi.runtime  # noqa: E402
-import pulumi.runtime.config as runtime_config  # noqa: E402
-import pulumi.runtime.settings as runtime_settings  # noqa: E402
 from google.protobuf import json_format  # noqa: E402
 from pulumi.runtime.mocks import MockMonitor  # noqa: E402
 from pulumi.runtime.stack import run_pulumi_func  # noqa: E402
 from pulumi.runtime.sync_await import _sync_await  # noqa: E402
 from rich.console import Console  # noqa: E402
 
-from offline.engine import RESOURCE_SIG, SECRET_SIG, SIG_KEY, STACK_TYPE, Plan, Registration, run_stack  # noqa: E402
+from offline.engine import (  # noqa: E402
+    RESOURCE_SIG,
+    SECRET_SIG,
+    SIG_KEY,
+    STACK_TYPE,
+    Plan,
+    Registration,
+    mocked_runtime,
+    run_stack,
+)
 from offline.mocks import CarePlatformMocks  # noqa: E402
 from offline.stackfile import StackFileError, available_stacks  # noqa: E402
 
@@ -66,30 +73,6 @@ class CountingMonitor(MockMonitor):
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         self.types[request.type] += 1
         return super().RegisterResource(request)
-
-
-@contextmanager
-def sdk_runtime(stack: str, project: str) -> Iterator[CountingMonitor]:
-    """A fresh event loop and the SDK's plain mock engine; the previous runtime state restored afterwards."""
-    previous_loop = None
-    with suppress(RuntimeError):
-        previous_loop = asyncio.get_event_loop_policy().get_event_loop()
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    saved_config, saved_secrets = runtime_config.CONFIG.get(), runtime_config._SECRET_KEYS.get()
-    mocks = CarePlatformMocks()
-    monitor = CountingMonitor(mocks)
-    try:
-        runtime_config.set_all_config({}, [])
-        runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
-        pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=True, monitor=monitor)
-        yield monitor
-    finally:
-        runtime_settings.set_root_resource(None)  # type: ignore[arg-type]
-        runtime_config.CONFIG.set(saved_config)
-        runtime_config._SECRET_KEYS.set(saved_secrets)
-        loop.close()
-        asyncio.set_event_loop(previous_loop)
 
 
 class _Secret:
@@ -206,7 +189,7 @@ def _measure(samples: list[Sample]) -> Iterator[None]:
 
 def time_floor(plan: Plan, program: Callable[[], None], samples: list[Sample]) -> Counter[str]:
     """Run the replay under the SDK's mock engine; return the types it registered (the root stack aside)."""
-    with _measure(samples), sdk_runtime(plan.stack, plan.project) as monitor:
+    with _measure(samples), mocked_runtime(plan.stack, {}, [], plan.project, monitor_class=CountingMonitor) as monitor:
         _sync_await(run_pulumi_func(program))
     monitor.types.pop(STACK_TYPE, None)
     return monitor.types

@@ -110,10 +110,19 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+_REPORTS: dict[tuple[int, Path, str], object] = {}
+
+
 def run(plan: Plan, pack: Path, config: dict) -> object:
-    path = pack / "config" / f"cfg-{abs(hash(json.dumps(config, sort_keys=True)))}.json"
-    path.write_text(json.dumps(config))
-    return run_policy_pack(plan, "test", pack_dir=pack, config_path=path)
+    """The pack's report on ``plan`` with ``config``: one pack process per distinct (plan, pack, config) in this
+    module, since tests that read the same run differently need not start the pack again (reports are read-only)."""
+    text = json.dumps(config, sort_keys=True)
+    key = (id(plan), pack, text)
+    if key not in _REPORTS:
+        path = pack / "config" / f"cfg-{abs(hash(text))}.json"
+        path.write_text(json.dumps(config))
+        _REPORTS[key] = run_policy_pack(plan, "test", pack_dir=pack, config_path=path)
+    return _REPORTS[key]
 
 
 def test_levels_come_from_all_then_named_entries(plan: Plan, toy: Path) -> None:
