@@ -110,14 +110,21 @@ resource_policy(
 )(k8s_probes)
 
 
-def k8s_run_as_non_root(r: Resource, report: Report, _: Settings) -> None:
+def _pod_security_context(r: Resource) -> dict[str, Any] | None:
+    """The pod-level securityContext ({} when unset); None when there is no pod spec or it is unknown."""
     spec = pod_spec(r)
     if not isinstance(spec, dict):
+        return None
+    context = spec.get("securityContext")
+    if is_unknown(context):
+        return None
+    return context or {}
+
+
+def k8s_run_as_non_root(r: Resource, report: Report, _: Settings) -> None:
+    pod_context = _pod_security_context(r)
+    if pod_context is None:
         return
-    pod_context = spec.get("securityContext")
-    if is_unknown(pod_context):
-        return
-    pod_context = pod_context or {}
     for label, container in containers(r):
         non_root = _security(container, "runAsNonRoot")
         user = _security(container, "runAsUser")
@@ -169,15 +176,11 @@ resource_policy(
 )(k8s_read_only_root_fs)
 
 
-
 def k8s_pod_run_as_non_root(r: Resource, report: Report, _: Settings) -> None:
-    spec = pod_spec(r)
-    if not isinstance(spec, dict):
+    context = _pod_security_context(r)
+    if context is None:
         return
-    context = spec.get("securityContext")
-    if is_unknown(context):
-        return
-    value = (context or {}).get("runAsNonRoot")
+    value = context.get("runAsNonRoot")
     if not is_unknown(value) and not is_true(value):
         shown = "not set" if value is None else f"{value!r}"
         report(f"pod securityContext.runAsNonRoot is {shown}: a container added without its own securityContext "
