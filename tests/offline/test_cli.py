@@ -264,12 +264,19 @@ def test_a_missing_pack_fails_every_stack_and_leaves_no_stale_report(project_cop
 
 
 def test_ctrl_c_during_the_render_exits_130(project_copy: Path, tmp_path: Path) -> None:
-    stale = _stale(tmp_path)
-    process = _offline(project_copy, "dev", "--no-policy", "--no-tree", "--out", str(tmp_path))
+    # A copy whose program blocks first thing: the interrupt lands in the render whatever the machine's speed
+    # (a render of dev takes about a second, so a fixed delay before the signal raced the render's end).
+    project = tmp_path / "project"
+    shutil.copytree(project_copy, project)
+    program = project / "__main__.py"
+    program.write_text("import time\n\ntime.sleep(120)  # interrupted by the test\n" + program.read_text())
+    out_dir = tmp_path / "build"
+    stale = _stale(out_dir)
+    process = _offline(project, "dev", "--no-policy", "--no-tree", "--out", str(out_dir))
     assert process.stdout is not None
     line = process.stdout.readline()  # the rule printed once the stale files are gone and the render starts
     assert "Previewing stack dev" in line
-    time.sleep(1.0)
+    time.sleep(0.5)
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
