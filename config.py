@@ -114,6 +114,13 @@ class StackConfig(ConfigModel):
                          f"(they are {net.az_count} and {self.cache.replicas_per_shard})")
         self._classes_offered_in_primary(problems)
         self._backup_schedule(problems)
+        if self.eks.deployer_role_arn not in self.encryption.key_admin_arns:
+            # KMS's key-policy lockout safety check: CreateKey/PutKeyPolicy fail with
+            # MalformedPolicyDocumentException unless the calling principal may still PutKeyPolicy afterwards
+            # (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#prevent-unmanageable-key).
+            problems.add(("encryption", "keyAdminArns"), list(self.encryption.key_admin_arns),
+                         f"must include eks.deployerRoleArn ({self.eks.deployer_role_arn}), the role `pulumi up` runs "
+                         "as: KMS refuses a key policy that would lock its creator out of PutKeyPolicy")
         msk_azs = min(net.az_count, 3)
         if net.az_count < 2:
             problems.add(("streaming", "brokerCount"), self.streaming.broker_count,

@@ -132,6 +132,10 @@ BAD_CONFIGS: list[tuple[str, dict, list[str]]] = [
       "3.8.x.kraft, 3.9.x, 3.9.x.kraft, 4.0.x.kraft, 4.1.x.kraft"]),
     ("redis-engine-not-7", {"cache.engineVersion": "6.2"},
      ['prod: cache.engineVersion: \'6.2\': must be a Redis 7 version in quotes, like "7.1"']),
+    ("deployer-not-a-key-admin", {"encryption.keyAdminArns": ["arn:aws:iam::333333333333:role/platform-admin"]},
+     ['prod: encryption.keyAdminArns: ["arn:aws:iam::333333333333:role/platform-admin"]: must include '
+      "eks.deployerRoleArn (arn:aws:iam::333333333333:role/care-platform-deployer), the role `pulumi up` runs as: "
+      "KMS refuses a key policy that would lock its creator out of PutKeyPolicy"]),
     ("redis-token-generation-zero", {"cache.authTokenGeneration": 0},
      ["prod: cache.authTokenGeneration: 0: Input should be greater than or equal to 1"]),
     ("eks-private-without-deployer-cidrs", {"eks.deployerCidrs": DELETE},

@@ -155,7 +155,8 @@ def test_key_policies_name_admins_and_never_a_wildcard_principal(plan) -> None: 
     for key in plan.of_type("aws:kms/key:Key"):
         policy = json.loads(key.inputs["policy"])
         admins = _statement(policy, "KeyAdministrators")
-        assert admins["Principal"] == {"AWS": [f"arn:aws:iam::{ACCOUNT}:role/platform-admin"]}
+        assert admins["Principal"] == {"AWS": [f"arn:aws:iam::{ACCOUNT}:role/platform-admin",
+                                               f"arn:aws:iam::{ACCOUNT}:role/care-platform-deployer"]}
         assert "kms:Decrypt" not in admins["Action"]
         for statement in policy["Statement"]:
             assert statement["Principal"] != "*" and statement["Principal"].get("AWS") != "*"
