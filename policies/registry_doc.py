@@ -20,10 +20,12 @@ import backup  # noqa: E402,F401
 import encryption  # noqa: E402,F401
 import exposure  # noqa: E402,F401
 import k8s_workloads  # noqa: E402,F401
+import readme_table  # noqa: E402
 import stack  # noqa: E402,F401
 import tags  # noqa: E402,F401
 import transit  # noqa: E402,F401
 from common import CONCERNS, REGISTRY  # noqa: E402
+from readme_table import check_or_write, enforcement_level  # noqa: E402
 
 STACKS = ("dev", "staging", "prod")
 BEGIN, END = "<!-- policy-table:begin -->", "<!-- policy-table:end -->"
@@ -36,12 +38,7 @@ def load_config(stack_name: str) -> dict:
 
 def level(config: dict, policy: str) -> str:
     """The level the engine applies: the named entry, else ``all``, else the policy's default (mandatory)."""
-    entry = config.get(policy)
-    if isinstance(entry, str):
-        return entry
-    if isinstance(entry, dict) and "enforcementLevel" in entry:
-        return entry["enforcementLevel"]
-    return config.get("all", "mandatory")
+    return enforcement_level(config, policy, "mandatory")
 
 
 def settings(config: dict, policy: str) -> dict:
@@ -70,21 +67,11 @@ def table() -> str:
 
 
 def render(readme: str) -> str:
-    head, _, rest = readme.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    return f"{head}{BEGIN}\n{table()}\n{END}{tail}"
+    return readme_table.render(readme, BEGIN, END, table())
 
 
 def main(argv: list[str]) -> int:
-    current = README.read_text()
-    wanted = render(current)
-    if "--check" in argv:
-        if current != wanted:
-            print("policies/README.md is out of date: run python policies/registry_doc.py", file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(wanted)
-    return 0
+    return check_or_write(README, render, argv, shown="policies/README.md", generator="policies/registry_doc.py")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ import deploy_cfnlint  # noqa: E402,F401
 import deploy_ordering  # noqa: E402,F401
 import deploy_versions  # noqa: E402,F401
 import deploy_workloads  # noqa: E402,F401
+import readme_table  # noqa: E402  (policies/readme_table.py: deploy_common, imported above, put policies/ on sys.path)
 from deploy_common import CONCERNS, REGISTRY  # noqa: E402
+from readme_table import check_or_write, enforcement_level  # noqa: E402
 
 STACKS = ("dev", "staging", "prod")
 BEGIN, END = "<!-- deploy-table:begin -->", "<!-- deploy-table:end -->"
@@ -28,12 +30,7 @@ README = HERE / "README.md"
 
 def level(config: dict, policy: str) -> str:
     """The level the engine applies: the named entry, else ``all``, else the policy's default."""
-    entry = config.get(policy)
-    if isinstance(entry, str):
-        return entry
-    if isinstance(entry, dict) and "enforcementLevel" in entry:
-        return entry["enforcementLevel"]
-    return config.get("all", REGISTRY[policy].level)
+    return enforcement_level(config, policy, REGISTRY[policy].level)
 
 
 def table() -> str:
@@ -48,22 +45,12 @@ def table() -> str:
 
 
 def render(readme: str) -> str:
-    head, _, rest = readme.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    return f"{head}{BEGIN}\n{table()}\n{END}{tail}"
+    return readme_table.render(readme, BEGIN, END, table())
 
 
 def main(argv: list[str]) -> int:
-    current = README.read_text()
-    wanted = render(current)
-    if "--check" in argv:
-        if current != wanted:
-            print("policies/deploy/README.md is out of date: run python policies/deploy/deploy_registry_doc.py",
-                  file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(wanted)
-    return 0
+    return check_or_write(README, render, argv, shown="policies/deploy/README.md",
+                          generator="policies/deploy/deploy_registry_doc.py")
 
 
 if __name__ == "__main__":
