@@ -106,6 +106,13 @@ def check_stack(policy: str, resources: list[Res], *, config: dict[str, Any] | N
     """(message, resource name) for every violation ``policy`` reports over the stack."""
     info = REGISTRY[policy]
     assert info.kind == "stack", f"{policy} is a resource policy"
+    return validate_stack(info.policy, resources, config)
+
+
+def validate_stack(stack_policy: Any, resources: list[Res], config: dict[str, Any] | None
+                   ) -> list[tuple[str, str | None]]:
+    """Run one SDK stack policy (of either pack) over ``resources`` as the analyzer would: providers by region,
+    dependencies and property dependencies linked; (message, resource name) per violation."""
     built = {}
     for r in resources:
         provider = (PolicyProviderResource("pulumi:providers:aws", _wire({"region": r.region}), "urn:p", "aws")
@@ -118,7 +125,7 @@ def check_stack(policy: str, resources: list[Res], *, config: dict[str, Any] | N
     names = {r.urn: r.name for r in resources}
     found: list[tuple[str, str | None]] = []
     args = StackValidationArgs(list(built.values()), config)
-    info.policy.validate(args, lambda message, u=None: found.append((message, names.get(u) if u else None)))
+    stack_policy.validate(args, lambda message, u=None: found.append((message, names.get(u) if u else None)))
     return found
 
 
