@@ -129,14 +129,33 @@ def test_deploys_run_in_order_each_in_its_environment_one_at_a_time() -> None:
     assert _load("drift.yml")["jobs"]["refresh"]["concurrency"]["group"] == "pulumi-${{ matrix.stack }}"
 
 
-def test_the_deploy_role_is_the_stacks_deployer_role() -> None:
-    """`pulumi up` must run as eks.deployerRoleArn (KMS key admin, cluster admin): the workflow assumes it."""
-    step = next(s for f, _, s in _steps() if f == "_pulumi-up.yml" and "configure-aws-credentials" in s.get("uses", ""))
-    template = step["with"]["role-to-assume"]
+def _role_steps(workflow: str) -> list[dict[str, Any]]:
+    return [s["with"] for f, _, s in _steps() if f == workflow and "configure-aws-credentials" in s.get("uses", "")]
+
+
+def test_deploys_chain_from_the_ci_deploy_role_to_the_stacks_deployer_role() -> None:
+    """`pulumi up` must run as eks.deployerRoleArn (KMS key admin, cluster admin); GitHub reaches it through
+    the stack's CI deploy role (components/ci_access.py), whose name the workflow must spell as the stack does."""
+    first, second = _role_steps("_pulumi-up.yml")
     for stack in available_stacks():
         config = _stack_config(stack)
         account = config["care-platform:environment"]["accountId"]
-        assert template.replace("${{ inputs.account }}", account) == config["care-platform:eks"]["deployerRoleArn"]
+
+        def arn(template: str, account: str = account, stack: str = stack) -> str:
+            return template.replace("${{ inputs.account }}", account).replace("${{ inputs.stack }}", stack)
+
+        assert arn(first["role-to-assume"]) == f"arn:aws:iam::{account}:role/care-{stack}-ci-deploy"
+        assert "role-chaining" not in first
+        assert (second["role-chaining"], arn(second["role-to-assume"])) == (
+            True, config["care-platform:eks"]["deployerRoleArn"])
+
+
+def test_previews_and_drift_use_the_read_only_preview_role() -> None:
+    for workflow in ("pull-request.yml", "drift.yml"):
+        (step,) = _role_steps(workflow)
+        assert step["role-to-assume"] == "arn:aws:iam::${{ matrix.account }}:role/care-${{ matrix.stack }}-ci-preview"
+    assert "environment" not in _load("pull-request.yml")["jobs"]["pulumi-preview"]  # the OIDC subject stays
+    assert "environment" not in _load("drift.yml")["jobs"]["refresh"]                # pull_request / ref main
 
 
 def test_policy_packs_and_their_configs_exist_for_every_stack() -> None:
