@@ -276,9 +276,12 @@ def render_extras(base_dir: Path | None, head_dir: Path | None) -> list[str]:
     lines: list[str] = []
     findings = policy_findings(head_dir)
     if findings is not None:
-        lines += ["#### Policy findings", ""]
-        lines += findings or ["None: every policy passes."]
-        lines.append("")
+        failing = [f for f in findings if f.startswith("- FAIL ")]
+        advisory = [f for f in findings if f.startswith("- WARN ")]
+        lines += ["#### Policy findings", "", f"{len(failing)} mandatory (FAIL), {len(advisory)} advisory (WARN).", ""]
+        lines += failing + ([""] if failing else [])
+        if advisory:  # folded: dev relaxes several policies to advisory on purpose
+            lines += ["<details><summary>Advisory findings</summary>", "", *advisory, "", "</details>", ""]
     head_cost = cost_total(head_dir / "cost.md")
     if head_cost is not None:
         base_cost = cost_total(base_dir / "cost.md") if base_dir is not None else None

@@ -115,9 +115,13 @@ def test_build_directories_add_policy_findings_and_the_cost_delta(tmp_path: Path
         (stack / "cost.md").write_text(f"# Cost\n\n{cost}\n")
     (tmp_path / "head" / "dev" / "compliance.md").write_text(
         "# x\n- PASS `a` (t)\n- FAIL `prm-db` (aws:rds/instance:Instance): not Multi-AZ\n")
+    (tmp_path / "head" / "dev" / "deploy.md").write_text("- WARN `redis` (t): old engine\n")
     text = render(tmp_path / "base", tmp_path / "head")
-    assert text.endswith("#### Policy findings\n\n- FAIL `prm-db` (aws:rds/instance:Instance): not Multi-AZ "
-                         "(compliance.md)\n\nEstimated monthly cost: $1,000.00 → $1,250.50 (+$250.50)\n")
+    assert text.endswith(
+        "#### Policy findings\n\n1 mandatory (FAIL), 1 advisory (WARN).\n\n"
+        "- FAIL `prm-db` (aws:rds/instance:Instance): not Multi-AZ (compliance.md)\n\n"
+        "<details><summary>Advisory findings</summary>\n\n- WARN `redis` (t): old engine (deploy.md)\n\n</details>\n\n"
+        "Estimated monthly cost: $1,000.00 → $1,250.50 (+$250.50)\n")
 
 
 def test_identical_plans_say_so(plans: tuple[Path, Path]) -> None:
