@@ -56,7 +56,7 @@ def _stack_config(stack: str) -> dict[str, Any]:
     return yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
-def test_there_are_the_four_workflows() -> None:
+def test_the_workflows_are_these() -> None:
     assert [p.name for p in FILES] == ["_pulumi-up.yml", "deploy.yml", "drift.yml", "mutation.yml",
                                        "pull-request.yml"]
 
