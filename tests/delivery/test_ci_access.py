@@ -11,12 +11,10 @@ from pydantic import ValidationError
 
 from components.ci_access import CiAccess, CiAccessConfig, deploy_trust_policy, preview_trust_policy
 from tests.helpers import PROD_TAGS, render, stack_config
-from tests.policies.support import check
 
 ACCOUNT = "333333333333"
 PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
 DEPLOYER = f"arn:aws:iam::{ACCOUNT}:role/care-platform-deployer"
-ROLE_T = "aws:iam/role:Role"
 
 
 def _render(cfg: CiAccessConfig):
@@ -119,45 +117,5 @@ def test_an_adopted_provider_of_another_account_is_a_config_error() -> None:
     assert "must be a provider of this stack's account (333333333333)" in str(caught.value)
 
 
-# --- the HIPAA pack: github-oidc-trust-restricted -------------------------------------------------------------
-
-def _role(sub: object = "repo:acme/care-platform:environment:prod", aud: object = "sts.amazonaws.com",
-          operator: str = "StringEquals") -> dict:
-    document = deploy_trust_policy(PROVIDER, "acme/care-platform", "prod")
-    condition: dict = {"StringEquals": {}}
-    if aud is not None:
-        condition["StringEquals"]["token.actions.githubusercontent.com:aud"] = aud
-    if sub is not None:
-        condition.setdefault(operator, {})["token.actions.githubusercontent.com:sub"] = sub
-    document["Statement"][0]["Condition"] = condition
-    return {"assumeRolePolicy": json.dumps(document)}
-
-
-AUD = ("statement GitHubActions trusts GitHub's OIDC provider without StringEquals "
-       "token.actions.githubusercontent.com:aud = sts.amazonaws.com: tokens minted for any audience would be "
-       "accepted (components/ci_access.py)")
-
-
-def _wild(subject: str) -> str:
-    return (f"statement GitHubActions trusts token.actions.githubusercontent.com:sub {subject!r}: a wildcard or "
-            "non-repository subject lets other repositories, branches or environments assume this role; name "
-            "exact subjects (repo:<org>/<repo>:environment:<stack>)")
-
-
-@pytest.mark.parametrize(("props", "expected"), [
-    (_role(), []),
-    (_role(sub=["repo:acme/care-platform:pull_request", "repo:acme/care-platform:ref:refs/heads/main"]), []),
-    (_role(sub="repo:acme/care-platform:*", operator="StringLike"), [_wild("repo:acme/care-platform:*")]),
-    (_role(sub="repo:acme/*"), [_wild("repo:acme/*")]),
-    (_role(sub="*", operator="StringLike"), [_wild("*")]),
-    (_role(aud=None), [AUD]),
-    (_role(aud="https://github.com/acme"), [AUD]),
-    (_role(sub=None), ["statement GitHubActions trusts GitHub's OIDC provider without a "
-                       "token.actions.githubusercontent.com:sub condition: any repository's workflow could assume "
-                       "this role. Name repo:<org>/<repo>:environment:<stack> (components/ci_access.py)"]),
-    ({"assumeRolePolicy": json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole"}]})}, []),
-], ids=["exact-environment", "pr-and-main", "string-like-star", "org-wide", "anyone", "no-aud", "wrong-aud",
-        "no-sub", "not-github"])
-def test_github_oidc_trust_policy(props: dict, expected: list[str]) -> None:
-    assert check("github-oidc-trust-restricted", ROLE_T, props) == expected
+# The HIPAA pack's github-oidc-trust-restricted policy is tested in tests/policies/test_github_oidc_trust.py
+# (where `make mutation` runs it against the pack's mutants).
