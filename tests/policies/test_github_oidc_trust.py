@@ -14,6 +14,7 @@ ROLE_T = "aws:iam/role:Role"
 PROVIDER = "arn:aws:iam::333333333333:oidc-provider/token.actions.githubusercontent.com"
 AUD_KEY, SUB_KEY = "token.actions.githubusercontent.com:aud", "token.actions.githubusercontent.com:sub"
 EXACT = "repo:acme/care-platform:environment:prod"
+IRSA = "arn:aws:iam::333333333333:oidc-provider/oidc.eks.us-east-2.amazonaws.com/id/X"
 
 
 def _role(condition: Any, *, principal: Any = None, effect: str = "Allow", as_list: bool = True) -> dict:
@@ -63,8 +64,7 @@ def _wild(subject: str) -> str:
     (_role({"StringLike": {SUB_KEY: "*"}}), [AUD, _wild("*")]),
     (_role(None, principal={"Federated": [PROVIDER]}), [AUD, NO_SUB]),
     (_role(None, effect="Deny"), []),
-    (_role(None, principal={"Federated": "arn:aws:iam::333333333333:oidc-provider/oidc.eks.us-east-2.amazonaws.com/id/X"}),
-     []),
+    (_role(None, principal={"Federated": IRSA}), []),
     (_role(None, principal={"Service": "eks.amazonaws.com"}), []),
     ({"assumeRolePolicy": "not json"}, []),
 ], ids=["exact-environment", "single-statement", "pr-and-main", "keys-any-case", "string-like-exact",
