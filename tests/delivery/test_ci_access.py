@@ -119,3 +119,12 @@ def test_an_adopted_provider_of_another_account_is_a_config_error() -> None:
 
 # The HIPAA pack's github-oidc-trust-restricted policy is tested in tests/policies/test_github_oidc_trust.py
 # (where `make mutation` runs it against the pack's mutants).
+
+
+def test_the_boundary_fits_iams_managed_policy_size_limit(created) -> None:
+    """IAM quotas: a managed policy document holds at most 6,144 characters and a role trust policy 2,048 (the
+    default quota), whitespace not counted (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)."""
+    document = created.named("care-prod-ci-boundary").unmasked_inputs()["policy"]
+    assert len("".join(document.split())) < 6144
+    for role in ("care-prod-ci-preview", "care-prod-ci-deploy"):
+        assert len("".join(created.named(role).unmasked_inputs()["assumeRolePolicy"].split())) < 2048

@@ -209,3 +209,12 @@ def test_the_pull_request_checks() -> None:
         "lint", "typecheck", "test", "offline preview", "pulumi preview (${{ matrix.stack }})"]
     assert jobs["offline-preview"]["needs"] == ["lint", "typecheck", "test"]
     assert "id-token" not in jobs["offline-preview"]["permissions"]
+
+
+def test_the_role_names_the_workflows_assume_are_the_ones_each_stack_creates() -> None:
+    """tiers/delivery.py names the roles care-<environment.name>-ci-{preview,deploy}; the workflows spell them
+    care-<stack>-ci-...: so each stack's environment.name must be the stack's name, and ciAccess must be set."""
+    for stack in available_stacks():
+        config = _stack_config(stack)
+        assert config["care-platform:environment"]["name"] == stack
+        assert set(config["care-platform:ciAccess"]) >= {"githubOrg", "githubRepo", "oidcProvider"}
