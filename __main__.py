@@ -14,6 +14,7 @@ from tiers.apps import apps_tier
 from tiers.compute import compute_tier
 from tiers.context import Providers, Stack
 from tiers.data import data_tier
+from tiers.delivery import delivery_tier
 from tiers.notifications import notifications_tier
 from tiers.security import key_rings
 
@@ -29,6 +30,9 @@ keys = key_rings(stack, providers)
 
 # --- Alert topics: what CloudWatch alarms, EventBridge rules and budgets publish to (primary and edge region)
 alerts = notifications_tier(stack, providers, keys)
+
+# --- CI identity: the GitHub Actions OIDC provider, this stack's preview and deploy roles (docs/delivery.md)
+delivery_tier(stack, providers)
 
 # --- VPC: public, private and database subnets in every AZ; the workload security group --------------
 network = Network(stack.prefix, cfg.network, region=stack.region, account_id=stack.account_id,

@@ -23,6 +23,7 @@ from components.app_service import AppsConfig
 from components.backup import BackupConfig
 from components.cache import CacheConfig
 from components.chromadb import ChromaDbConfig
+from components.ci_access import CiAccessConfig
 from components.common import ConfigModel
 from components.database import DatabasesConfig
 from components.edge import EdgeConfig
@@ -89,6 +90,7 @@ class StackConfig(ConfigModel):
     chromadb: ChromaDbConfig = ChromaDbConfig()
     backup: BackupConfig = BackupConfig()
     observability: ObservabilityConfig = ObservabilityConfig()
+    ci_access: CiAccessConfig | None = None
 
     @model_validator(mode="after")
     def _cross_section(self) -> StackConfig:
@@ -121,6 +123,9 @@ class StackConfig(ConfigModel):
             problems.add(("encryption", "keyAdminArns"), list(self.encryption.key_admin_arns),
                          f"must include eks.deployerRoleArn ({self.eks.deployer_role_arn}), the role `pulumi up` runs "
                          "as: KMS refuses a key policy that would lock its creator out of PutKeyPolicy")
+        if self.ci_access and self.ci_access.provider_account() not in (None, self.environment.account_id):
+            problems.add(("ciAccess", "oidcProviderArn"), self.ci_access.oidc_provider_arn,
+                         f"must be a provider of this stack's account ({self.environment.account_id})")
         msk_azs = min(net.az_count, 3)
         if net.az_count < 2:
             problems.add(("streaming", "brokerCount"), self.streaming.broker_count,

@@ -272,12 +272,47 @@ def _parser() -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     p.add_argument("--no-tree", action="store_true", help="print counts, outputs and policies, not the tree")
     p.add_argument("--out", type=Path, default=ROOT / "build",
                    help="directory for <stack>/plan.json and the reports (default: build/)")
+    d = sub.add_parser("diff", help="Markdown of what HEAD changes against BASE, per stack (for a pull request)")
+    d.add_argument("base", type=Path, help="a plan.json, or a directory of <stack>/plan.json (the base branch)")
+    d.add_argument("head", type=Path, help="the same, for the change")
+    m = sub.add_parser("promote", help="copy the image digest one stack runs into another stack's file")
+    m.add_argument("app", help="the app's key under care-platform:apps (nlfhir, prmApi, prmWorker)")
+    m.add_argument("--from", dest="source", required=True, help="the stack whose image is promoted (staging)")
+    m.add_argument("--to", dest="target", required=True, help="the stack that gets it (prod)")
     return parser, p
+
+
+def _diff(base: Path, head: Path) -> int:
+    from offline.diff import PlanError, render
+
+    try:
+        text = render(base, head)
+    except PlanError as exc:
+        error(str(exc))
+        return EXIT_CONFIG
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _promote(app: str, source: str, target: str) -> int:
+    from offline.promote import PromotionError, promote
+
+    try:
+        result = promote(ROOT, app, source=source, target=target)
+    except PromotionError as exc:
+        error(str(exc))
+        return EXIT_CONFIG
+    console.print(result.summary(), markup=False, highlight=False)
+    return EXIT_OK
 
 
 def main(argv: list[str] | None = None) -> int:
     parser, preview = _parser()
     args = parser.parse_args(argv)
+    if args.command == "diff":
+        return _diff(args.base, args.head)
+    if args.command == "promote":
+        return _promote(args.app, args.source, args.target)
     known = available_stacks()
     stacks = known if args.all else args.stacks
     if not (ROOT / "Pulumi.yaml").is_file():

@@ -21,7 +21,8 @@ from offline.output import console, counts_table, error, outputs_json, render_tr
 from offline.stackfile import ROOT, StackFileError, available_stacks
 
 #: The side programs, each a directory with its own Pulumi.yaml and stack files.
-PROGRAMS = {"oncall": "PagerDuty on-call: services, integrations, schedules, escalation, event routing"}
+PROGRAMS = {"oncall": "PagerDuty on-call: services, integrations, schedules, escalation, event routing",
+            "github": "the repository's settings: deployment environments, branch protection on main"}
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 

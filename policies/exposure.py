@@ -268,4 +268,61 @@ resource_policy(
 )(subnet_no_public_ip)
 
 
+IAM_ROLE = "aws:iam/role:Role"
+GITHUB_OIDC = "token.actions.githubusercontent.com"
+_WILDCARDS = ("*", "?")
+
+
+def _values(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _github_statement(statement: Any) -> bool:
+    if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+        return False
+    principal = statement.get("Principal")
+    federated = principal.get("Federated") if isinstance(principal, dict) else None
+    return any(isinstance(p, str) and p.endswith(f"oidc-provider/{GITHUB_OIDC}") for p in _values(federated))
+
+
+def github_oidc_trust_restricted(r: Resource, report: Report, _: Settings) -> None:
+    """A role GitHub Actions may assume trusts one audience (sts.amazonaws.com) and exact subjects only.
+
+    GitHub's OIDC token says which repository, branch, environment or pull request a job runs for in its
+    ``sub`` claim; a trust without an exact ``sub`` lets every repository on GitHub (or every branch and
+    environment of this one) assume the role, and without ``aud`` a token minted for another audience is
+    accepted. https://docs.github.com/en/actions/security-for-github-actions/security-hardening-your-deployments/about-security-hardening-with-openid-connect
+    """
+    document = parse_json(r.get("assumeRolePolicy"))
+    if not isinstance(document, dict):
+        return
+    for index, statement in enumerate(_values(document.get("Statement", []))):
+        if not _github_statement(statement):
+            continue
+        sid = statement.get("Sid") or f"#{index}"
+        condition = statement.get("Condition") if isinstance(statement.get("Condition"), dict) else {}
+        equals = {k.lower(): v for k, v in (condition.get("StringEquals") or {}).items()}
+        like = {k.lower(): v for k, v in (condition.get("StringLike") or {}).items()}
+        aud, sub = f"{GITHUB_OIDC}:aud", f"{GITHUB_OIDC}:sub"
+        if _values(equals.get(aud)) != ["sts.amazonaws.com"]:
+            report(f"statement {sid} trusts GitHub's OIDC provider without StringEquals {aud} = sts.amazonaws.com: "
+                   "tokens minted for any audience would be accepted (components/ci_access.py)")
+        subjects = [s for s in _values(equals.get(sub)) + _values(like.get(sub)) if s is not None]
+        if not subjects:
+            report(f"statement {sid} trusts GitHub's OIDC provider without a {sub} condition: any repository's "
+                   "workflow could assume this role. Name repo:<org>/<repo>:environment:<stack> "
+                   "(components/ci_access.py)")
+        for subject in subjects:
+            if not isinstance(subject, str) or any(w in subject for w in _WILDCARDS) or not subject.startswith("repo:"):
+                report(f"statement {sid} trusts {sub} {subject!r}: a wildcard or non-repository subject lets other "
+                       "repositories, branches or environments assume this role; name exact subjects "
+                       "(repo:<org>/<repo>:environment:<stack>)")
+
+
+resource_policy(
+    "github-oidc-trust-restricted", concern="exposure", citation=ACCESS, types=(IAM_ROLE,),
+    description="Roles GitHub Actions assumes trust audience sts.amazonaws.com and exact repository subjects only.",
+)(github_oidc_trust_restricted)
+
+
 POLICIES = policies_of(__name__)

@@ -80,6 +80,19 @@ def wildcard_policy(sid="Open", condition=None):
 
 
 # (id, policy, resource type, inputs, keyword arguments for check())
+ROLE_T = "aws:iam/role:Role"
+GITHUB_PROVIDER = "arn:aws:iam::333333333333:oidc-provider/token.actions.githubusercontent.com"
+
+
+def github_role(condition: dict) -> dict:
+    return {"assumeRolePolicy": json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Sid": "GitHubActions", "Effect": "Allow", "Principal": {"Federated": GITHUB_PROVIDER},
+        "Action": "sts:AssumeRoleWithWebIdentity", "Condition": condition}]})}
+
+
+GITHUB_ROLE = github_role({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                                            "token.actions.githubusercontent.com:sub": "repo:acme/care:environment:prod"}})
+
 CASES = [
     # --- encryption at rest
     ("rds-encrypted-ok", "rds-storage-encrypted", RDS, RDS_PRIMARY, {}),
@@ -320,6 +333,10 @@ CASES = [
      {"bucket": "b", "policy": json.dumps({"Version": "2012-10-17", "Statement": {
          "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}})}, {}),
     ("key-policy-unknown", "no-wildcard-principals", KEY_T, edit(KMS_KEY, policy=U), {}),
+    ("github-trust-environment", "github-oidc-trust-restricted", ROLE_T, GITHUB_ROLE, {}),
+    ("github-trust-any-repo", "github-oidc-trust-restricted", ROLE_T, github_role(
+        {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
+         "StringLike": {"token.actions.githubusercontent.com:sub": "repo:*"}}), {}),
     ("subnet-private", "subnet-no-public-ip", SUBNET_T, SUBNET, {}),
     ("subnet-public-ips", "subnet-no-public-ip", SUBNET_T, edit(SUBNET, mapPublicIpOnLaunch=True), {}),
     ("subnet-public-ips-unknown", "subnet-no-public-ip", SUBNET_T, edit(SUBNET, mapPublicIpOnLaunch=U), {}),
@@ -416,6 +433,9 @@ CASES = [
 
 
 EXPECTED: dict[str, list[str]] = {
+    'github-trust-any-repo': [
+        "statement GitHubActions trusts token.actions.githubusercontent.com:sub 'repo:*': a wildcard or non-repository subject lets other repositories, branches or environments assume this role; name exact subjects (repo:<org>/<repo>:environment:<stack>)",
+    ],
     'imds-two-hops': [
         "metadataOptions.httpPutResponseHopLimit is 2: a pod one network hop away could take the node role's credentials from the instance metadata service. Set httpPutResponseHopLimit=1 on the launch template (pods get AWS credentials from IRSA).",
     ],

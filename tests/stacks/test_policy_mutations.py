@@ -58,6 +58,7 @@ RDS_BACKUP_REPLICATION = "aws:rds/instanceAutomatedBackupsReplication:InstanceAu
 VAULT_LOCK = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
 BACKUP_SELECTION = "aws:backup/selection:Selection"
 VPC = "aws:ec2/vpc:Vpc"
+IAM_ROLE = "aws:iam/role:Role"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
@@ -120,6 +121,15 @@ def wildcard_key_policy(raw: Raw) -> None:
     document["Statement"].append({"Sid": "MutationOpenToAll", "Effect": "Allow", "Principal": {"AWS": "*"},
                                   "Action": "kms:Decrypt", "Resource": "*"})
     raw["policy"] = json.dumps(document)
+
+
+def github_trust_any_branch(raw: Raw) -> None:
+    """The CI deploy role trusting every ref of the org's repositories instead of the prod environment."""
+    document = json.loads(raw["assumeRolePolicy"])
+    condition = document["Statement"][0]["Condition"]
+    condition["StringLike"] = {"token.actions.githubusercontent.com:sub": "repo:care-example/*"}
+    del condition["StringEquals"]["token.actions.githubusercontent.com:sub"]
+    raw["assumeRolePolicy"] = json.dumps(document)
 
 
 def force_ssl_off(raw: Raw) -> None:
@@ -249,6 +259,8 @@ MUTATIONS: list[Mutation] = [
     Mutation("sg-postgres-open", "sg-no-public-ingress", SECURITY_GROUP, "0.0.0.0/0", open_ingress(5432)),
     Mutation("subnet-public-ips", "subnet-no-public-ip", SUBNET, "mapPublicIpOnLaunch",
              set_("mapPublicIpOnLaunch", True)),
+    Mutation("ci-deploy-trust-wildcard", "github-oidc-trust-restricted", IAM_ROLE, "'repo:care-example/*'",
+             github_trust_any_branch, pick=lambda reg: reg.name.endswith("-ci-deploy")),
     Mutation("kms-wildcard", "no-wildcard-principals", KMS_KEY, "MutationOpenToAll", wildcard_key_policy,
              pick=has("policy")),
     Mutation("eks-public-api", "eks-private-endpoint", EKS, "endpointPublicAccess",
