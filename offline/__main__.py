@@ -296,12 +296,13 @@ class StackRun:
 
     def _summary(self, plan: Plan, reports: list[tuple[PackSpec, PolicyReport]], est: Estimate, *,
                  skipped: bool = False) -> str:
-        parts = [f"{len(plan.resources)} resources", summary_line(est)]
+        parts = [f"{len(plan.resources)} resources"]
         if skipped:
             parts.append("policy packs skipped (--no-policy): not checked")
         for spec, report in reports:
             parts.append(f"{spec.directory}/: {len(report.mandatory)} mandatory, {len(report.advisory)} advisory "
                          "violation(s)")
+        parts.append(summary_line(est))
         return "; ".join(parts)
 
 

@@ -4,6 +4,7 @@ and the one-line summary the preview and ``offline cost`` print."""
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from decimal import Decimal
 
 from offline.cost import SHARED, Estimate, usd
@@ -23,7 +24,7 @@ def summary_line(est: Estimate) -> str:
     return text
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], right: set[int]) -> list[str]:
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], right: set[int]) -> list[str]:
     def cell(text: str) -> str:
         return text.replace("|", "\\|")
 

@@ -208,7 +208,8 @@ def s3_bucket(r: Registration, c: Context) -> list[Item]:
     return [(f"{_fmt(gb)} GB Standard (assumed) x {_fmt(rate)}", gb * rate)]
 
 
-_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(Gi|G|Ti|T|Mi)$")
+_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(Gi|Ti|Mi)$")
+_GIB_PER_UNIT = {"Gi": Decimal(1), "Ti": Decimal(1024), "Mi": Decimal(1) / Decimal(1024)}  # EBS bills GiB-months
 
 
 def k8s_volume_claim(r: Registration, c: Context) -> list[Item]:
@@ -216,7 +217,7 @@ def k8s_volume_claim(r: Registration, c: Context) -> list[Item]:
     match = _QUANTITY.match(request)
     if not match:
         raise Unpriceable(f"storage request {request!r} is not a quantity like 50Gi")
-    size = Decimal(match.group(1)) * {"Gi": 1, "G": 1, "Ti": 1024, "T": 1000, "Mi": Decimal(1) / 1024}[match.group(2)]
+    size = Decimal(match.group(1)) * _GIB_PER_UNIT[match.group(2)]
     rate = c.prices(r).ebs.gp3_gb_month
     return [(f"{_fmt(size)} GB EBS gp3 volume x {_fmt(rate)}", size * rate)]
 

@@ -107,7 +107,8 @@ def test_no_policy_removes_the_old_report_and_says_so(tiny_render: Plan, tmp_pat
     assert json.loads(plan_path.read_text())["stack"] == "dev"
     assert (f"note: --no-policy: no policy pack runs, so no compliance report is written (removed the previous "
             f"{report})") in out
-    assert "ok      dev: 0 resources; policy packs skipped (--no-policy): not checked" in out
+    assert ("ok      dev: 0 resources; policy packs skipped (--no-policy): not checked; "
+            "estimate USD 0.00/month (NL-FHIR share USD 0.00)") in out
     assert f"        wrote {plan_path}" in out
 
 
