@@ -13,6 +13,7 @@ from components.network import Network
 from tiers.apps import apps_tier
 from tiers.compute import compute_tier
 from tiers.context import Providers, Stack
+from tiers.cost import cost_tier
 from tiers.data import data_tier
 from tiers.notifications import notifications_tier
 from tiers.security import key_rings
@@ -29,6 +30,9 @@ keys = key_rings(stack, providers)
 
 # --- Alert topics: what CloudWatch alarms, EventBridge rules and budgets publish to (primary and edge region)
 alerts = notifications_tier(stack, providers, keys)
+
+# --- Cost: the monthly budget (75/90/100 % actual, 100 % forecast), cost allocation tags, anomaly detection
+cost = cost_tier(stack, providers, alerts)
 
 # --- VPC: public, private and database subnets in every AZ; the workload security group --------------
 network = Network(stack.prefix, cfg.network, region=stack.region, account_id=stack.account_id,

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from components import instance_classes
 from components.app_service import AppsConfig
 from components.backup import BackupConfig
+from components.budgets import BudgetConfig
 from components.cache import CacheConfig
 from components.chromadb import ChromaDbConfig
 from components.common import ConfigModel
@@ -89,6 +90,7 @@ class StackConfig(ConfigModel):
     chromadb: ChromaDbConfig = ChromaDbConfig()
     backup: BackupConfig = BackupConfig()
     observability: ObservabilityConfig = ObservabilityConfig()
+    budget: BudgetConfig
 
     @model_validator(mode="after")
     def _cross_section(self) -> StackConfig:

@@ -285,3 +285,12 @@ def test_cost_cli_needs_a_stack(capsys: pytest.CaptureFixture[str]) -> None:
         cli.main(["cost"])
     assert exited.value.code == 2
     assert "python -m offline cost: error: name a stack (dev, staging, prod) or pass --all" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_stacks_budget_covers_its_estimate(stack: str, table: PricingTable) -> None:
+    plan = rendered_stack(stack)
+    est = estimate(plan, table)
+    [budget] = plan.of_type("aws:budgets/budget:Budget")
+    assert Decimal(budget.inputs["limitAmount"]) >= est.total, summary_line(est)
+    assert budget_below_estimate(plan, est) is None
