@@ -15,7 +15,7 @@ import pulumi_aws as aws
 import pytest
 
 import offline.__main__ as cli
-from offline.cost import SHARED, UNKNOWN_TYPE, Estimate, budget_below_estimate, estimate, unknown_types
+from offline.cost import SHARED, UNKNOWN_TYPE, Estimate, budget_below_estimate, estimate, unknown_types, usd
 from offline.cost_report import render_cost_markdown, summary_line
 from offline.engine import Plan
 from offline.pricers import PRICERS
@@ -294,3 +294,13 @@ def test_each_stacks_budget_covers_its_estimate(stack: str, table: PricingTable)
     [budget] = plan.of_type("aws:budgets/budget:Budget")
     assert Decimal(budget.inputs["limitAmount"]) >= est.total, summary_line(est)
     assert budget_below_estimate(plan, est) is None
+
+
+def test_the_readme_estimates_are_the_current_ones(table: PricingTable) -> None:
+    from offline.stackfile import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    for stack in STACKS:
+        est = estimate(rendered_stack(stack), table)
+        row = f"| {stack} | {usd(est.total)} | {usd(est.share('NL-FHIR'))} |"
+        assert row in readme, f"README.md's Cost table is stale: expected a row starting {row}"
