@@ -13,6 +13,7 @@ from components.network import Network
 from tiers.apps import apps_tier
 from tiers.compute import compute_tier
 from tiers.context import Providers, Stack
+from tiers.cost import cost_tier
 from tiers.data import data_tier
 from tiers.delivery import delivery_tier
 from tiers.notifications import notifications_tier
@@ -33,6 +34,8 @@ alerts = notifications_tier(stack, providers, keys)
 
 # --- CI identity: the GitHub Actions OIDC provider, this stack's preview and deploy roles (docs/delivery.md)
 delivery_tier(stack, providers)
+# --- Cost: the monthly budget (75/90/100 % actual, 100 % forecast), cost allocation tags, anomaly detection
+cost = cost_tier(stack, providers, alerts)
 
 # --- VPC: public, private and database subnets in every AZ; the workload security group --------------
 network = Network(stack.prefix, cfg.network, region=stack.region, account_id=stack.account_id,

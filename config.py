@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 from components import instance_classes
 from components.app_service import AppsConfig
 from components.backup import BackupConfig
+from components.budgets import BudgetConfig
 from components.cache import CacheConfig
 from components.chromadb import ChromaDbConfig
 from components.ci_access import CiAccessConfig
@@ -91,6 +92,7 @@ class StackConfig(ConfigModel):
     backup: BackupConfig = BackupConfig()
     observability: ObservabilityConfig = ObservabilityConfig()
     ci_access: CiAccessConfig | None = None
+    budget: BudgetConfig
 
     @model_validator(mode="after")
     def _cross_section(self) -> StackConfig:

@@ -8,6 +8,7 @@ Constructing the PolicyPack starts the analyzer's gRPC server and blocks; nothin
 import audit_logging
 import availability
 import backup
+import cost_controls
 import encryption
 import exposure
 import k8s_workloads
@@ -29,6 +30,7 @@ PolicyPack(
         *k8s_workloads.POLICIES,
         *tags.POLICIES,
         *stack.POLICIES,
+        *cost_controls.POLICIES,
     ],
     description="HIPAA Security Rule guardrails for the care platform (PRM + NL-FHIR) on AWS and EKS.",
 )

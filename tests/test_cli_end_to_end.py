@@ -141,9 +141,12 @@ def test_all_stacks_pass_the_pack_exit_zero_and_write_plans_and_reports(runs: di
         assert "| FAIL |" not in compliance
         assert ("**Result: PASS**" in compliance) is (stack != "dev")  # dev has advisory findings
         assert "**Result: PASS**" in (RUNS.workdir / "all" / stack / "deploy.md").read_text()
+        cost = (RUNS.workdir / "all" / stack / "cost.md").read_text()
+        assert cost.startswith(f"# Monthly cost estimate: stack `{stack}`")
         summary = [line for line in run.stdout.splitlines()
                    if re.fullmatch(rf"ok +{stack}: \d+ resources; policies/: 0 mandatory, \d+ advisory violation\(s\); "
-                                   r"policies/deploy/: 0 mandatory, 0 advisory violation\(s\)", line)]
+                                   r"policies/deploy/: 0 mandatory, 0 advisory violation\(s\); "
+                                   r"estimate USD [\d,]+\.\d\d/month \(NL-FHIR share USD [\d,]+\.\d\d\)", line)]
         assert len(summary) == 1, run.stdout[-2000:]
     assert "Policy pack care-platform-hipaa" in run.stdout
     assert "Policy pack care-platform-deploy" in run.stdout

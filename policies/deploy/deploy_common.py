@@ -52,7 +52,7 @@ from pulumi_policy import (  # noqa: E402
 
 #: The deploy stage's concerns, in the order the README table lists them.
 CONCERNS: tuple[str, ...] = ("versions", "credentials", "ordering", "naming", "reachability", "access",
-                             "kubernetes", "schedules", "crosscheck")
+                             "kubernetes", "schedules", "limits", "crosscheck")
 
 CATALOGUE_PATH = HERE / "lifecycle.yaml"
 

@@ -107,7 +107,8 @@ def test_no_policy_removes_the_old_report_and_says_so(tiny_render: Plan, tmp_pat
     assert json.loads(plan_path.read_text())["stack"] == "dev"
     assert (f"note: --no-policy: no policy pack runs, so no compliance report is written (removed the previous "
             f"{report})") in out
-    assert "ok      dev: 0 resources; policy packs skipped (--no-policy): not checked" in out
+    assert ("ok      dev: 0 resources; policy packs skipped (--no-policy): not checked; "
+            "estimate USD 0.00/month (NL-FHIR share USD 0.00)") in out
     assert f"        wrote {plan_path}" in out
 
 
@@ -368,7 +369,7 @@ def _with(**changes: object) -> object:
 BAD_INPUTS = [
     ("undeclared-key", {"care-platform:dbPassword": "hunter2"},
      "dev: care-platform:dbPassword: not a setting of this project (it would be ignored); the settings are: apps, "
-     "backup, cache, chromadb, ciAccess, database, edge, eks, encryption, environment, network, observability, "
+     "backup, budget, cache, chromadb, ciAccess, database, edge, eks, encryption, environment, network, observability, "
      "pagerdutyIntegrationKey, protection, regions, storage, streaming"),
     ("plain-text-secret", {"care-platform:pagerdutyIntegrationKey": "R0123"},
      "dev: pagerdutyIntegrationKey: given in plain text: it must be a secret; run `pulumi config set --secret "

@@ -69,7 +69,7 @@ def test_the_issue_minimum_is_covered() -> None:
 
 def test_each_module_exports_its_policies_and_only_main_builds_the_pack() -> None:
     exported = [p.name for m in ("encryption", "transit", "availability", "backup", "exposure", "audit_logging",
-                                 "k8s_workloads", "tags", "stack")
+                                 "k8s_workloads", "tags", "stack", "cost_controls")
                 for p in __import__(m).POLICIES]
     assert sorted(exported) == sorted(REGISTRY)
     builders = [p.name for p in POLICIES_DIR.glob("*.py") if "PolicyPack(" in p.read_text()]

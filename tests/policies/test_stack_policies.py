@@ -352,3 +352,53 @@ def test_backup_vault_lock() -> None:
     assert check_stack("backup-vault-lock", [vault]) == [
         ("has no VaultLockConfiguration: an attacker or a mistake could delete recovery points before their retention ends. Set backup.vaultLock: true in Pulumi.<stack>.yaml.", "care-prod-backup-vault")]
     assert check_stack("backup-vault-lock", [vault], config={"required": False}) == []
+
+
+# --- cost-budget-alerts (issue #14): a monthly COST budget alerting at 75/90/100 % actual, 100 % forecast ---
+
+BUDGET_T = "aws:budgets/budget:Budget"
+TOPIC = "arn:aws:sns:us-east-2:333333333333:care-prod-alerts"
+
+
+def _notification(kind: str, threshold: int) -> dict:
+    return {"comparisonOperator": "GREATER_THAN", "notificationType": kind, "threshold": threshold,
+            "thresholdType": "PERCENTAGE", "subscriberSnsTopicArns": [TOPIC],
+            "subscriberEmailAddresses": ["finops@care.example"]}
+
+
+BUDGET = {"name": "care-prod-cost-monthly-cost", "budgetType": "COST", "timeUnit": "MONTHLY", "limitAmount": "10000.00",
+          "limitUnit": "USD", "notifications": [_notification("ACTUAL", 75), _notification("ACTUAL", 90),
+                                                _notification("ACTUAL", 100), _notification("FORECASTED", 100)]}
+FIX = "the budget must alert at 75 %, 90 % and 100 % of actual spend and 100 % of forecast. Set budget.actualThresholds: [75, 90, 100] and budget.forecastThresholds: [100] in Pulumi.<stack>.yaml."
+
+
+def test_a_complete_budget_passes() -> None:
+    assert check_stack("cost-budget-alerts", [Res(BUDGET_T, "care-prod-cost-monthly", BUDGET)]) == []
+
+
+def test_no_budget() -> None:
+    assert check_stack("cost-budget-alerts", []) == [
+        ("the stack has no monthly COST budget (aws.budgets.Budget): spend could run away unnoticed. Set care-platform:budget in Pulumi.<stack>.yaml (the cost tier creates it).", None)]
+    usage = Res(BUDGET_T, "usage", edit(BUDGET, budgetType="USAGE"))
+    assert len(check_stack("cost-budget-alerts", [usage])) == 1
+    assert check_stack("cost-budget-alerts", [], config={"required": False}) == []
+
+
+def test_a_missing_threshold_is_named() -> None:
+    budget = Res(BUDGET_T, "care-prod-cost-monthly", edit(BUDGET, notifications__1=DROP, notifications__2=DROP))
+    # (the second DROP removes the element that moved to index 2: ACTUAL 100 stays, FORECASTED 100 goes)
+    assert check_stack("cost-budget-alerts", [budget]) == [
+        (f"notifies no subscriber at ACTUAL 90 %, FORECASTED 100 %: {FIX}", "care-prod-cost-monthly")]
+
+
+def test_a_notification_without_subscribers_does_not_count() -> None:
+    budget = Res(BUDGET_T, "care-prod-cost-monthly", edit(BUDGET, notifications__0__subscriberSnsTopicArns=[],
+                                                          notifications__0__subscriberEmailAddresses=DROP))
+    assert check_stack("cost-budget-alerts", [budget]) == [
+        (f"notifies no subscriber at ACTUAL 75 %: {FIX}", "care-prod-cost-monthly")]
+
+
+def test_an_absolute_threshold_does_not_count() -> None:
+    budget = Res(BUDGET_T, "care-prod-cost-monthly", edit(BUDGET, notifications__3__thresholdType="ABSOLUTE_VALUE"))
+    assert check_stack("cost-budget-alerts", [budget]) == [
+        (f"notifies no subscriber at FORECASTED 100 %: {FIX}", "care-prod-cost-monthly")]

@@ -65,6 +65,7 @@ PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
 CONTAINER = "spec.template.spec.containers.0"
+BUDGET = "aws:budgets/budget:Budget"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -323,6 +324,10 @@ MUTATIONS: list[Mutation] = [
              unlink="aws:kms/", pick=has("kmsKeyId")),
     Mutation("subnets-one-az", "subnet-az-spread", SUBNET, "us-east-2a", set_("availabilityZone", "us-east-2a"),
              every=True),
+    # Cost controls (issue #14).
+    Mutation("no-budget", "cost-budget-alerts", BUDGET, "no monthly COST budget", remove=True),
+    Mutation("budget-no-forecast-alert", "cost-budget-alerts", BUDGET, "notifies no subscriber at FORECASTED 100 %",
+             set_("notifications.3.thresholdType", "ABSOLUTE_VALUE")),
 ]
 
 

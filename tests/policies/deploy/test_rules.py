@@ -235,3 +235,52 @@ def test_backup_start_windows_stay_clear_of_maintenance_and_the_hour_before() ->
         "window sun:05:00-sun:06:00: AWS Backup skips or fails jobs then. Move backup.schedule or "
         "database.prm.maintenanceWindow in Pulumi.<stack>.yaml.", "care-prod-backup-plan")]
     assert check_stack("backup-window-clear-of-maintenance", [db(), _plan("cron(0 1 ? * * *)")]) == []
+
+
+# --- AWS Budgets and Cost Anomaly Detection (issue #14) -------------------------------------------------------------
+
+BUDGET_T = "aws:budgets/budget:Budget"
+ANOMALY_T = "aws:costexplorer/anomalySubscription:AnomalySubscription"
+TOPIC = f"arn:aws:sns:{PRIMARY}:{ACCOUNT}:care-prod-alerts"
+THRESHOLD = {"dimension": {"key": "ANOMALY_TOTAL_IMPACT_ABSOLUTE", "matchOptions": ["GREATER_THAN_OR_EQUAL"],
+                           "values": ["200"]}}
+BUDGET_FIX = "see care-platform:budget in Pulumi.<stack>.yaml (components/budgets.py)."
+
+
+def _note(kind: str = "ACTUAL", threshold: int = 75, topics: int = 1, emails: int = 2) -> dict:
+    return {"notificationType": kind, "threshold": threshold, "thresholdType": "PERCENTAGE",
+            "comparisonOperator": "GREATER_THAN", "subscriberSnsTopicArns": [TOPIC] * topics,
+            "subscriberEmailAddresses": [f"a{i}@care.example" for i in range(emails)]}
+
+
+def test_budget_notification_limits() -> None:
+    ok = [_note("ACTUAL", t) for t in (75, 90, 100)] + [_note("FORECASTED", 100)]
+    assert check_stack("budget-notification-limits", [Res(BUDGET_T, "b", {"notifications": ok})]) == []
+    six = ok + [_note("FORECASTED", 110), _note("FORECASTED", 120)]
+    assert check_stack("budget-notification-limits", [Res(BUDGET_T, "b", {"notifications": six})]) == [
+        (f"has 6 notifications: AWS Budgets accepts at most 5 per budget; {BUDGET_FIX}", "b")]
+    crowded = [_note(topics=2, emails=11), _note(topics=0, emails=0)]
+    assert check_stack("budget-notification-limits", [Res(BUDGET_T, "b", {"notifications": crowded})]) == [
+        (f"notification 0 (ACTUAL 75) has 2 SNS topics: a notification takes at most 1; {BUDGET_FIX}", "b"),
+        (f"notification 0 (ACTUAL 75) has 11 e-mail subscribers: a notification takes at most 10; {BUDGET_FIX}", "b"),
+        (f"notification 1 (ACTUAL 75) has no subscriber: AWS Budgets requires at least one; {BUDGET_FIX}", "b")]
+
+
+def test_anomaly_subscription_delivery() -> None:
+    sns = {"frequency": "IMMEDIATE", "subscribers": [{"type": "SNS", "address": TOPIC}],
+           "thresholdExpression": THRESHOLD}
+    email = {"frequency": "DAILY", "subscribers": [{"type": "EMAIL", "address": "a@care.example"}],
+             "thresholdExpression": THRESHOLD}
+    assert check_stack("anomaly-subscription-delivery", [Res(ANOMALY_T, "s", sns), Res(ANOMALY_T, "e", email)]) == []
+    assert check_stack("anomaly-subscription-delivery", [Res(ANOMALY_T, "s", {**sns, "frequency": "DAILY"})]) == [
+        ("sends to SNS at frequency DAILY: Cost Anomaly Detection notifies SNS topics only IMMEDIATE; use a separate "
+         "IMMEDIATE subscription for the topic (components/budgets.py).", "s")]
+    assert check_stack("anomaly-subscription-delivery", [Res(ANOMALY_T, "e", {**email, "frequency": "IMMEDIATE"})]) == [
+        ("sends e-mail at frequency IMMEDIATE: Cost Anomaly Detection e-mails only DAILY or WEEKLY summaries; use a "
+         "separate DAILY subscription for the e-mails (components/budgets.py).", "e")]
+    assert check_stack("anomaly-subscription-delivery", [Res(ANOMALY_T, "s", {**sns, "threshold": 100})]) == [
+        ("sets the deprecated threshold: use thresholdExpression (ANOMALY_TOTAL_IMPACT_ABSOLUTE) instead; the API "
+         "refuses both together.", "s")]
+    no_threshold = {k: v for k, v in sns.items() if k != "thresholdExpression"}
+    assert check_stack("anomaly-subscription-delivery", [Res(ANOMALY_T, "s", no_threshold)]) == [
+        ("has no thresholdExpression: the API requires a threshold for every subscription.", "s")]
