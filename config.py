@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from components import instance_classes
 from components.app_service import AppsConfig
+from components.audit import AuditConfig
 from components.backup import BackupConfig
 from components.cache import CacheConfig
 from components.chromadb import ChromaDbConfig
@@ -89,6 +90,7 @@ class StackConfig(ConfigModel):
     chromadb: ChromaDbConfig = ChromaDbConfig()
     backup: BackupConfig = BackupConfig()
     observability: ObservabilityConfig = ObservabilityConfig()
+    audit: AuditConfig = AuditConfig()
 
     @model_validator(mode="after")
     def _cross_section(self) -> StackConfig:
