@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, model_validator
 
-from components.common import BACKUP_TAG_KEY, ConfigModel, child_opts, service_role_trust, tags_for
+from components.common import BACKUP_TAG_KEY, ConfigModel, child_opts, managed_role_policy, service_role_trust, tags_for
 from components.problems import ProblemCollector
 
 
@@ -201,6 +201,11 @@ class SecureBucket(pulumi.ComponentResource):
             child_opts(self, depends_on=[public_access]),
         )
 
+        # Object-level changes go to EventBridge (AWS Config rule s3-event-notifications-enabled): rules there can
+        # alert on deletions or feed scanners without touching the bucket again.
+        aws.s3.BucketNotification(
+            f"{name}-notifications", aws.s3.BucketNotificationArgs(bucket=bucket_id, eventbridge=True), child)
+
         if access_log_bucket is not None:
             aws.s3.BucketLogging(
                 f"{name}-access-logging",
@@ -266,7 +271,7 @@ class SecureBucket(pulumi.ComponentResource):
             ),
             child,
         )
-        role_policy = aws.iam.RolePolicy(
+        role_policy = managed_role_policy(
             f"{name}-replication-policy",
             aws.iam.RolePolicyArgs(
                 role=role.id,
@@ -288,6 +293,7 @@ class SecureBucket(pulumi.ComponentResource):
                 }),
             ),
             child,
+            tags=tags,
         )
         aws.s3.BucketReplicationConfig(
             f"{name}-replication",

@@ -8,6 +8,8 @@ Constructing the PolicyPack starts the analyzer's gRPC server and blocks; nothin
 import audit_logging
 import availability
 import backup
+import baseline
+import conformance_rules
 import encryption
 import exposure
 import k8s_workloads
@@ -29,6 +31,8 @@ PolicyPack(
         *k8s_workloads.POLICIES,
         *tags.POLICIES,
         *stack.POLICIES,
+        *baseline.POLICIES,
+        *conformance_rules.POLICIES,
     ],
     description="HIPAA Security Rule guardrails for the care platform (PRM + NL-FHIR) on AWS and EKS.",
 )
