@@ -157,7 +157,7 @@ def guardduty_features(resources: list[Resource], report: Report, cfg: Settings)
             report("the detector is disabled: set enable=True.", detector.urn)
             continue
         mine = [f for f in features if f.refers_to(detector, "detectorId")]
-        if any(has_unknown(f.props) for f in mine):
+        if any(is_unknown(f.get("name")) or is_unknown(f.get("status")) for f in mine):
             continue
         enabled = {f.get("name") for f in mine if f.get("status") == "ENABLED"}
         missing = [name for name in GUARDDUTY_REQUIRED if name not in enabled]

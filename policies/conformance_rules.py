@@ -99,7 +99,8 @@ def iam_statements(r: Resource, report: Report, _: Settings) -> None:
         if full:
             report(f"statement {s.get('Sid') or '(no Sid)'} allows {', '.join(full)}: full access to a service. "
                    "List the actions the role needs.")
-        blocked = sorted(a for a in actions if any(fnmatch.fnmatchcase(p, a) for p in _BLOCKED_KMS))
+        blocked = sorted(a for a in actions
+                         if a.startswith("kms:") and any(fnmatch.fnmatchcase(p, a) for p in _BLOCKED_KMS))
         if blocked and "*" in resources:
             report(f"statement {s.get('Sid') or '(no Sid)'} allows {', '.join(blocked)} on every KMS key "
                    "(Resource '*'): name the keys the role may use.")
@@ -261,7 +262,7 @@ def kms_deletion_window(r: Resource, report: Report, cfg: Settings) -> None:
     minimum = cfg["minDeletionWindowDays"]
     value = as_int(days)
     if value is not None and value < minimum:  # unset: KMS's default of 30 days
-        report(f"deletionWindowInDays is {days}: a key scheduled for deletion must stay recoverable for at least "
+        report(f"deletionWindowInDays is {value}: a key scheduled for deletion must stay recoverable for at least "
                f"{minimum} days. Set encryption.deletionWindowDays.")
 
 
@@ -355,14 +356,13 @@ def eks_nodes_ssm_managed(resources: list[Resource], report: Report, _: Settings
     roles, attachments = list(of_type(resources, ROLE)), list(of_type(resources, ATTACHMENT))
     for group in of_type(resources, EKS_NODE_GROUP):
         role_arn = group.get("nodeRoleArn")
-        if is_unknown(role_arn):
-            continue
-        if not role_arn:
-            report("the node group has no node role (instance profile).", group.urn)
-            continue
         role = [r for r in roles if group.refers_to(r, "nodeRoleArn")]
-        policies = [a.get("policyArn") for a in attachments if role and a.refers_to(role[0], "role")]
-        if role and SSM_CORE not in policies and not any(is_unknown(p) for p in policies):
+        if not role:
+            if not role_arn:
+                report("the node group has no node role (instance profile).", group.urn)
+            continue  # a role made elsewhere (or not yet known): nothing here to check
+        policies = [a.get("policyArn") for a in attachments if a.refers_to(role[0], "role")]
+        if SSM_CORE not in policies and not any(is_unknown(p) for p in policies):
             report("the node role lacks AmazonSSMManagedInstanceCore: the nodes would not be managed by Systems "
                    "Manager (inventory, Session Manager instead of SSH). Attach it (components/eks/iam.py).",
                    group.urn)
