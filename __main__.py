@@ -11,6 +11,7 @@ import pulumi
 import config
 from components.network import Network
 from tiers.apps import apps_tier
+from tiers.audit import audit_tier
 from tiers.compute import compute_tier
 from tiers.context import Providers, Stack
 from tiers.cost import cost_tier
@@ -49,6 +50,9 @@ compute = compute_tier(stack, providers, keys, network, data)
 
 # --- Apps on EKS: NL-FHIR API, PRM API, PRM worker, bound to their stores --------------------------------
 apps = apps_tier(stack, keys, data, compute)
+
+# --- Audit baseline (account-wide): CloudTrail, AWS Config + HIPAA pack, GuardDuty, Security Hub ---------
+audit = audit_tier(stack, providers, keys, network, data, alert_topic_arn=alerts.primary.arn)
 
 # --- Exports ----------------------------------------------------------------------------------------------
 for export_name, db in data.databases().items():

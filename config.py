@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from components import instance_classes
 from components.app_service import AppsConfig
+from components.audit import AuditConfig
 from components.backup import BackupConfig
 from components.budgets import BudgetConfig
 from components.cache import CacheConfig
@@ -93,6 +94,7 @@ class StackConfig(ConfigModel):
     observability: ObservabilityConfig = ObservabilityConfig()
     ci_access: CiAccessConfig | None = None
     budget: BudgetConfig
+    audit: AuditConfig = AuditConfig()
 
     @model_validator(mode="after")
     def _cross_section(self) -> StackConfig:

@@ -7,6 +7,7 @@ instances, data buckets and EBS-backed volumes apply that tag themselves, so not
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 
 import pulumi
@@ -37,6 +38,18 @@ SELECTED_RESOURCE_TYPES: tuple[str, ...] = ("EBS", "RDS", "S3")
 #: Continuous backups (point-in-time recovery) are kept for at most 35 days.
 MAX_CONTINUOUS_RETENTION_DAYS = 35
 
+
+#: Every vault's access policy: recovery points cannot be deleted or their lifecycle changed by anyone.
+VAULT_ACCESS_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [{
+        "Sid": "DenyManualRecoveryPointDeletion",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": ["backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle"],
+        "Resource": "*",
+    }],
+}
 
 class BackupConfig(ConfigModel):
     retention_days: int = Field(default=30, ge=1, le=36500)
@@ -257,4 +270,12 @@ class Backup(pulumi.ComponentResource):
                 ),
                 child_opts(self, protect=protect, provider=provider),
             )
+        # Nobody deletes a recovery point or shortens its lifecycle by hand; AWS Backup still expires them by
+        # their lifecycle (AWS Config rule backup-recovery-point-manual-deletion-disabled;
+        # https://docs.aws.amazon.com/aws-backup/latest/devguide/create-a-vault-access-policy.html).
+        aws.backup.VaultPolicy(
+            f"{name}-policy",
+            aws.backup.VaultPolicyArgs(backup_vault_name=vault.name, policy=json.dumps(VAULT_ACCESS_POLICY)),
+            child_opts(self, provider=provider),
+        )
         return vault

@@ -29,7 +29,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.app_service import EXTERNAL_SECRETS_API, secrets_read_policy
-from components.common import child_opts, tags_for
+from components.common import child_opts, managed_role_policy, tags_for
 from components.database import DbBootstrapConfig
 from components.eks import irsa_trust_policy
 
@@ -97,11 +97,12 @@ class DatabaseBootstrap(pulumi.ComponentResource):
                              tags=tags_for(tags, f"{name}-irsa")),
             child_opts(self),
         )
-        role_policy = aws.iam.RolePolicy(
+        role_policy = managed_role_policy(
             f"{name}-irsa-secret",
             aws.iam.RolePolicyArgs(role=role.id, policy=pulumi.Output.all(master_secret_arn, secret_kms_key_arn).apply(
                 lambda a: secrets_read_policy([a[0]], [a[1]], region))),
             child_opts(self),
+            tags=tags,
         )
         service_account = k8s.core.v1.ServiceAccount(
             f"{name}-sa",

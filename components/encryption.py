@@ -31,11 +31,12 @@ from pydantic import Field, field_validator
 
 from components.common import ConfigModel, child_opts, tags_for
 
-Domain = Literal["logs", "database", "cache", "storage", "eks", "ebs", "streaming", "backup", "secrets", "alerts"]
+Domain = Literal["logs", "database", "cache", "storage", "eks", "ebs", "streaming", "backup", "secrets", "alerts",
+                 "audit"]
 
 #: Every data domain that gets its own key in the primary region.
 PRIMARY_DOMAINS: tuple[Domain, ...] = (
-    "logs", "database", "cache", "storage", "eks", "ebs", "streaming", "backup", "secrets", "alerts",
+    "logs", "database", "cache", "storage", "eks", "ebs", "streaming", "backup", "secrets", "alerts", "audit",
 )
 
 #: The keys in the edge region (us-east-1): CloudFront's and WAF's logs, and the alert topic that
@@ -118,7 +119,9 @@ def key_policy(domain: Domain, *, account_id: str, region: str, admin_arns: Sequ
         "Action": _ADMIN_ACTIONS,
         "Resource": "*",
     }]
-    if domain == "logs":
+    if domain == "audit":
+        statements += cloudtrail_key_statements(account_id=account_id, region=region)
+    elif domain == "logs":
         statements.append({
             "Sid": "CloudWatchLogs",
             "Effect": "Allow",
@@ -162,6 +165,30 @@ def key_policy(domain: Domain, *, account_id: str, region: str, admin_arns: Sequ
              "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
         ]
     return {"Version": "2012-10-17", "Id": f"care-platform-{domain}", "Statement": statements}
+
+
+def cloudtrail_key_statements(*, account_id: str, region: str) -> list[dict[str, Any]]:
+    """What CloudTrail needs on the trail's key, as AWS documents it ("Configure AWS KMS key policies for
+    CloudTrail", https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-kms-key-policy-for-cloudtrail.html):
+    encrypt (GenerateDataKey*, and Decrypt because the audit bucket uses an S3 Bucket Key) scoped with
+    aws:SourceArn to this account's trails in this region, DescribeKey, and decryption of log and digest
+    files by the account's principals, through S3 only (kms:ViaService, kms:CallerAccount and the CloudTrail
+    encryption context)."""
+    trails = f"arn:aws:cloudtrail:{region}:{account_id}:trail/*"
+    context = {"kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{account_id}:trail/*"}
+    service = {"Service": "cloudtrail.amazonaws.com"}
+    return [
+        {"Sid": "CloudTrailEncryptLogs", "Effect": "Allow", "Principal": service,
+         "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*",
+         "Condition": {"StringLike": context, "ArnLike": {"aws:SourceArn": trails}}},
+        {"Sid": "CloudTrailDescribeKey", "Effect": "Allow", "Principal": service, "Action": "kms:DescribeKey",
+         "Resource": "*", "Condition": {"ArnLike": {"aws:SourceArn": trails}}},
+        {"Sid": "AccountDecryptsLogFiles", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+         "Action": ["kms:Decrypt", "kms:ReEncryptFrom"], "Resource": "*",
+         "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com",
+                                        "kms:CallerAccount": account_id},
+                       "StringLike": context}},
+    ]
 
 
 class KeyRing(pulumi.ComponentResource):

@@ -11,7 +11,14 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, field_validator, model_validator
 
-from components.common import ConfigModel, LogRetentionDays, child_opts, service_role_trust, tags_for
+from components.common import (
+    ConfigModel,
+    LogRetentionDays,
+    child_opts,
+    managed_role_policy,
+    service_role_trust,
+    tags_for,
+)
 from components.problems import ProblemCollector
 
 Tier = Literal["public", "private", "database"]
@@ -313,7 +320,7 @@ class Network(pulumi.ComponentResource):
             ),
             child,
         )
-        aws.iam.RolePolicy(
+        managed_role_policy(
             f"{name}-flow-logs-policy",
             aws.iam.RolePolicyArgs(
                 role=role.id,
@@ -327,6 +334,7 @@ class Network(pulumi.ComponentResource):
                 })),
             ),
             child,
+            tags=tags,
         )
         self.flow_log = aws.ec2.FlowLog(
             f"{name}-flow-log",

@@ -13,7 +13,7 @@ bucket alone uses SSE-S3 (AES-256). It holds request metadata, not PHI objects.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,7 +21,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, model_validator
 
-from components.common import BACKUP_TAG_KEY, ConfigModel, child_opts, service_role_trust, tags_for
+from components.common import BACKUP_TAG_KEY, ConfigModel, child_opts, managed_role_policy, service_role_trust, tags_for
 from components.problems import ProblemCollector
 
 
@@ -110,6 +110,7 @@ class SecureBucket(pulumi.ComponentResource):
         receives_access_logs: bool = False,
         object_lock: ObjectLockConfig | None = None,
         replication: Replication | None = None,
+        extra_statements: Callable[[str], list[dict[str, Any]]] | None = None,
         backup: bool = False,
         force_destroy: bool = False,
         protect: bool = True,
@@ -189,6 +190,8 @@ class SecureBucket(pulumi.ComponentResource):
             statements = [_deny_insecure_transport(arn)]
             if receives_access_logs:
                 statements.append(_allow_access_log_delivery(arn, account_id))
+            if extra_statements is not None:
+                statements += extra_statements(arn)
             return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
         self.policy = aws.s3.BucketPolicy(
@@ -197,6 +200,11 @@ class SecureBucket(pulumi.ComponentResource):
             # S3 rejects a policy while the public-access block is still being written.
             child_opts(self, depends_on=[public_access]),
         )
+
+        # Object-level changes go to EventBridge (AWS Config rule s3-event-notifications-enabled): rules there can
+        # alert on deletions or feed scanners without touching the bucket again.
+        aws.s3.BucketNotification(
+            f"{name}-notifications", aws.s3.BucketNotificationArgs(bucket=bucket_id, eventbridge=True), child)
 
         if access_log_bucket is not None:
             aws.s3.BucketLogging(
@@ -263,7 +271,7 @@ class SecureBucket(pulumi.ComponentResource):
             ),
             child,
         )
-        role_policy = aws.iam.RolePolicy(
+        role_policy = managed_role_policy(
             f"{name}-replication-policy",
             aws.iam.RolePolicyArgs(
                 role=role.id,
@@ -285,6 +293,7 @@ class SecureBucket(pulumi.ComponentResource):
                 }),
             ),
             child,
+            tags=tags,
         )
         aws.s3.BucketReplicationConfig(
             f"{name}-replication",
@@ -331,6 +340,7 @@ class Storage(pulumi.ComponentResource):
         kms_key_arn: pulumi.Input[str],
         dr_kms_key_arn: pulumi.Input[str] | None = None,
         dr_provider: pulumi.ProviderResource | None = None,
+        audit_log_statements: Callable[[str], list[dict[str, Any]]] | None = None,
         force_destroy: bool = False,
         protect: bool = True,
         tags: Mapping[str, str],
@@ -371,7 +381,7 @@ class Storage(pulumi.ComponentResource):
         self.app_data = bucket("app-data", kms_key_arn=kms_key_arn, **logged, backup=True,
                                replication=replication)
         self.audit_logs = bucket("audit-logs", kms_key_arn=kms_key_arn, **logged, backup=True,
-                                 object_lock=config.audit_object_lock)
+                                 object_lock=config.audit_object_lock, extra_statements=audit_log_statements)
 
         buckets = {"accessLogs": self.access_logs, "staticAssets": self.static_assets, "appData": self.app_data,
                    "auditLogs": self.audit_logs}

@@ -9,6 +9,8 @@ import audit_logging
 import availability
 import backup
 import cost_controls
+import baseline
+import conformance_rules
 import encryption
 import exposure
 import k8s_workloads
@@ -31,6 +33,8 @@ PolicyPack(
         *tags.POLICIES,
         *stack.POLICIES,
         *cost_controls.POLICIES,
+        *baseline.POLICIES,
+        *conformance_rules.POLICIES,
     ],
     description="HIPAA Security Rule guardrails for the care platform (PRM + NL-FHIR) on AWS and EKS.",
 )

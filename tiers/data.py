@@ -7,8 +7,10 @@ backup vault) are created with the DR provider handed over as ``dr_provider``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+from components.audit import audit_bucket_statements
 from components.backup import Backup
 from components.cache import RedisCluster
 from components.database import DatabaseInstanceConfig, PostgresDatabase
@@ -31,6 +33,11 @@ class DataTier:
     def databases(self) -> dict[str, PostgresDatabase]:
         """By stack output name."""
         return {"prmDatabase": self.prm_db, "nlfhirDatabase": self.nlfhir_db}
+
+
+def audit_name(stack: Stack) -> str:
+    """The account baseline component's name (the trail's ARN in the bucket policy derives from it)."""
+    return f"{stack.prefix}-audit"
 
 
 def data_tier(stack: Stack, providers: Providers, keys: Keys, network: Network) -> DataTier:
@@ -67,6 +74,9 @@ def data_tier(stack: Stack, providers: Providers, keys: Keys, network: Network) 
         storage=Storage(
             prefix, cfg.storage, account_id=stack.account_id, kms_key_arn=keys.arn("storage"),
             dr_kms_key_arn=keys.dr_arn("storage"), dr_provider=dr, force_destroy=protection.force_destroy_buckets,
+            # The audit-log bucket admits CloudTrail and AWS Config (tiers/audit.py) in its one bucket policy.
+            audit_log_statements=functools.partial(audit_bucket_statements, name=audit_name(stack), config=cfg.audit,
+                                                   account_id=stack.account_id, region=stack.region),
             protect=protection.protect, tags=tags, opts=primary,
         ),
         backup=Backup(

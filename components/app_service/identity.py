@@ -18,7 +18,7 @@ import pulumi_kubernetes as k8s
 
 from components.app_service.bindings import Wiring
 from components.app_service.spec import AppSpec
-from components.common import child_opts, tags_for
+from components.common import child_opts, managed_role_policy, tags_for
 from components.eks import irsa_trust_policy
 
 
@@ -89,8 +89,8 @@ def create_identity(parent: pulumi.Resource, spec: AppSpec, wiring: Wiring, aws_
         if spec.secrets:
             secrets_policies.append(_secrets_policy(parent, spec, role, aws_access))
         policies = [*secrets_policies, *(
-            aws.iam.RolePolicy(f"{spec.name}-irsa-{suffix}", aws.iam.RolePolicyArgs(role=role.id, policy=policy),
-                               child_opts(parent))
+            managed_role_policy(f"{spec.name}-irsa-{suffix}", aws.iam.RolePolicyArgs(role=role.id, policy=policy),
+                                child_opts(parent), tags=spec.tags)
             for suffix, policy in wiring.iam_policies.items())]
     service_account = k8s.core.v1.ServiceAccount(
         f"{spec.name}-sa",
@@ -102,12 +102,12 @@ def create_identity(parent: pulumi.Resource, spec: AppSpec, wiring: Wiring, aws_
 
 
 def _secrets_policy(parent: pulumi.Resource, spec: AppSpec, role: aws.iam.Role,
-                    aws_access: AwsAccess) -> aws.iam.RolePolicy:
+                    aws_access: AwsAccess) -> aws.iam.RolePolicyAttachment:
     """Read exactly the app's secrets: configured ones by name (or ARN), wired ones by ARN."""
     configured, region = spec.config.secrets, aws_access.region
     secret_arns = [iam_secret_arn(configured[k].secret, region, aws_access.account_id) if k in configured
                    else spec.secrets[k].arn for k in spec.secret_keys]
-    return aws.iam.RolePolicy(
+    return managed_role_policy(
         f"{spec.name}-irsa-secrets",
         aws.iam.RolePolicyArgs(
             role=role.id,
@@ -116,4 +116,5 @@ def _secrets_policy(parent: pulumi.Resource, spec: AppSpec, role: aws.iam.Role,
                 lambda a: secrets_read_policy(a[0], a[1], region)),
         ),
         child_opts(parent),
+        tags=spec.tags,
     )

@@ -14,7 +14,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.common import child_opts, tags_for
+from components.common import child_opts, managed_role_policy, tags_for
 
 
 def irsa_trust_policy(oidc_provider_arn: pulumi.Input[str], oidc_issuer_url: pulumi.Input[str],
@@ -60,10 +60,11 @@ def irsa_role(parent: pulumi.Resource, name: str, tags: Mapping[str, str], *, oi
             child_opts(parent),
         )
     if policy is not None:
-        aws.iam.RolePolicy(
+        managed_role_policy(
             f"{name}-{short}-irsa-policy",
             aws.iam.RolePolicyArgs(role=role.id, policy=policy),
             child_opts(parent),
+            tags=tags,
         )
     return role
 

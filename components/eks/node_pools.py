@@ -20,7 +20,9 @@ POOLS: tuple[str, ...] = ("app", "worker")
 
 def node_role(parent: pulumi.Resource, name: str, *,
               tags: Mapping[str, str]) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
-    """The managed nodes' role with the worker-node and ECR read-only policies."""
+    """The managed nodes' role with the worker-node and ECR read-only policies, and Systems Manager's core policy
+    (the EKS AMIs run the SSM agent: inventory, patch data and Session Manager instead of SSH; AWS's HIPAA
+    conformance rule ec2-instance-managed-by-systems-manager)."""
     role = aws.iam.Role(
         f"{name}-node-role",
         aws.iam.RoleArgs(description=f"EKS managed nodes of {name}",
@@ -35,7 +37,8 @@ def node_role(parent: pulumi.Resource, name: str, *,
             child_opts(parent),
         )
         for short, policy in (("worker", "AmazonEKSWorkerNodePolicy"),
-                              ("ecr", "AmazonEC2ContainerRegistryReadOnly"))
+                              ("ecr", "AmazonEC2ContainerRegistryReadOnly"),
+                              ("ssm", "AmazonSSMManagedInstanceCore"))
     ]
     return role, policies
 

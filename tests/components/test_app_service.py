@@ -68,7 +68,8 @@ def _k8s(plan, suffix):  # type: ignore[no-untyped-def]
 
 def test_children_counts_and_parentage(full, worker) -> None:  # type: ignore[no-untyped-def]
     assert full.counts() == {
-        "aws:iam/role:Role": 1, "aws:iam/rolePolicy:RolePolicy": 1, "care:compute:AppService": 1,
+        "aws:iam/role:Role": 1, "aws:iam/policy:Policy": 1,
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 1, "care:compute:AppService": 1,
         "kubernetes:apps/v1:Deployment": 1, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,
         "kubernetes:batch/v1:CronJob": 1, "kubernetes:batch/v1:Job": 1, "kubernetes:core/v1:Service": 1,
         "kubernetes:core/v1:ServiceAccount": 1, "kubernetes:external-secrets.io/v1:ExternalSecret": 1,
@@ -77,7 +78,8 @@ def test_children_counts_and_parentage(full, worker) -> None:  # type: ignore[no
         "kubernetes:security.istio.io/v1:PeerAuthentication": 1,
     }
     assert worker.counts() == {
-        "aws:iam/role:Role": 1, "aws:iam/rolePolicy:RolePolicy": 1, "care:compute:AppService": 1,
+        "aws:iam/role:Role": 1, "aws:iam/policy:Policy": 1,
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 1, "care:compute:AppService": 1,
         "kubernetes:apps/v1:Deployment": 1, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,
         "kubernetes:core/v1:ServiceAccount": 1, "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1,
         "kubernetes:policy/v1:PodDisruptionBudget": 1,
@@ -369,7 +371,7 @@ def test_prod_program_wires_the_apps_to_the_data_tier() -> None:
     assert resource_id  # the instance exists in the plan; its DbiResourceId is what IAM names
     deployment = plan.named("care-prod-nlfhir-deployment")
     assert plan.named("care-prod-nlfhir-bootstrap-job").urn in deployment.dependencies
-    assert plan.named("care-prod-nlfhir-irsa-rds-connect").urn in deployment.dependencies
+    assert plan.named("care-prod-nlfhir-irsa-rds-connect-attachment").urn in deployment.dependencies
     prm_connect = json.loads(plan.named("care-prod-prm-api-irsa-rds-connect").inputs["policy"])
     assert [r.rsplit("/", 1)[1] for r in prm_connect["Statement"][0]["Resource"]] == ["prm_api"] * 3
     assert remote["CHROMA_AUTH_TOKEN"]["key"].startswith("arn:aws:secretsmanager:us-east-2:333333333333:secret:")
@@ -414,9 +416,11 @@ def test_database_binding_gives_env_and_rds_connect_for_its_user_only(with_datab
 
 def test_role_policies_exist_before_anything_assumes_the_role(with_database) -> None:  # type: ignore[no-untyped-def]
     plan = with_database
-    policies = {plan.named(n).urn for n in ("care-prod-prm-api-irsa-rds-connect", "care-prod-prm-api-irsa-secrets")}
+    policies = {plan.named(f"{n}-attachment").urn for n in ("care-prod-prm-api-irsa-rds-connect",
+                                                          "care-prod-prm-api-irsa-secrets")}
     assert policies <= set(plan.named("care-prod-prm-api-deployment").dependencies)
-    assert plan.named("care-prod-prm-api-irsa-secrets").urn in plan.named("care-prod-prm-api-secret-store").dependencies
+    assert plan.named("care-prod-prm-api-irsa-secrets-attachment").urn in plan.named(
+        "care-prod-prm-api-secret-store").dependencies
 
 
 def test_pods_restart_when_their_secret_changes(with_database, worker) -> None:  # type: ignore[no-untyped-def]

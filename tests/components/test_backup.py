@@ -45,6 +45,7 @@ def test_children(prod):
         "aws:backup/vault:Vault", "aws:backup/vault:Vault",
         "aws:backup/vaultLockConfiguration:VaultLockConfiguration",
         "aws:backup/vaultLockConfiguration:VaultLockConfiguration",
+        "aws:backup/vaultPolicy:VaultPolicy", "aws:backup/vaultPolicy:VaultPolicy",
         "aws:iam/role:Role", *["aws:iam/rolePolicyAttachment:RolePolicyAttachment"] * 4,
         "aws:backup/plan:Plan", "aws:backup/plan:Plan", "aws:backup/selection:Selection",
         "aws:backup/selection:Selection",
@@ -138,3 +139,13 @@ def test_both_regions_opt_in_the_selected_resource_types_before_any_plan(prod):
 def test_dev_opts_in_its_primary_region_only(dev):
     assert [r.name for r in dev.of_type("aws:backup/regionSettings:RegionSettings")] == [f"{NAME}-region-settings"]
     assert dev.named(f"{NAME}-region-settings").urn in dev.named(f"{NAME}-plan").dependencies
+
+
+def test_vault_policies_deny_manual_recovery_point_deletion(prod):
+    for vault in (f"{NAME}-vault", f"{NAME}-dr-vault"):
+        policy = prod.named(f"{vault}-policy")
+        assert policy.inputs["backupVaultName"] == vault
+        assert json.loads(policy.inputs["policy"]) == {"Version": "2012-10-17", "Statement": [{
+            "Sid": "DenyManualRecoveryPointDeletion", "Effect": "Deny", "Principal": "*",
+            "Action": ["backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle"], "Resource": "*"}]}
+    assert prod.named(f"{NAME}-dr-vault-policy").provider.startswith(prod.named("aws-dr").urn)

@@ -81,7 +81,7 @@ def test_only_the_bootstrap_identity_reads_the_master_secret(plan) -> None:  # t
     (condition,) = [v for k, v in trust["Statement"][0]["Condition"]["StringEquals"].items() if k.endswith(":sub")]
     assert condition == "system:serviceaccount:db-bootstrap:bootstrap-prm"
     store = plan.named("care-prod-prm-bootstrap-secret-store")
-    assert plan.named("care-prod-prm-bootstrap-irsa-secret").urn in store.dependencies
+    assert plan.named("care-prod-prm-bootstrap-irsa-secret-attachment").urn in store.dependencies
 
 
 def test_reloader_is_pinned_and_restarts_only_annotated_workloads(plan) -> None:  # type: ignore[no-untyped-def]

@@ -71,8 +71,8 @@ def test_children_and_counts(prod) -> None:  # type: ignore[no-untyped-def]
         NODE_GROUP: 2,
         "aws:iam/openIdConnectProvider:OpenIdConnectProvider": 1,
         "aws:iam/role:Role": 6,
-        "aws:iam/rolePolicy:RolePolicy": 3,
-        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 5,
+        "aws:iam/policy:Policy": 3,  # customer-managed, never inline (iam-no-inline-policy)
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 9,
         "care:compute:EksCluster": 1,
         "kubernetes:core/v1:Namespace": 2,
         "kubernetes:networking.k8s.io/v1:NetworkPolicy": 2,
@@ -205,6 +205,9 @@ def test_irsa_policies(prod) -> None:  # type: ignore[no-untyped-def]
         f"{NAME}-vpc-cni-irsa-0": "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
         f"{NAME}-node-worker": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
         f"{NAME}-node-ecr": "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+        f"{NAME}-node-ssm": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+        **{f"{NAME}-{short}-irsa-policy-attachment": f"arn:aws:iam::123456789012:policy/{NAME}-{short}-irsa-policy"
+           for short in ("alb-controller", "cluster-autoscaler", "ebs-csi")},
         f"{NAME}-ebs-csi-irsa-0": "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy",
     }
     ebs_kms = json.loads(prod.named(f"{NAME}-ebs-csi-irsa-policy").inputs["policy"])

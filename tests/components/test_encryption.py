@@ -40,7 +40,7 @@ def _statement(policy: dict, sid: str) -> dict:
 def test_one_rotating_key_per_domain(plan) -> None:  # type: ignore[no-untyped-def]
     keys = {r.name: r.inputs for r in plan.of_type("aws:kms/key:Key")}
     expected = [f"care-test-kms-{d}" for d in ("logs", "database", "cache", "storage", "eks", "ebs", "streaming",
-                                               "backup", "secrets", "alerts")]
+                                               "backup", "secrets", "alerts", "audit")]
     expected += [f"care-test-dr-kms-{d}" for d in ("database", "storage", "backup")]
     assert sorted(keys) == sorted(expected)
     for key in keys.values():
@@ -52,7 +52,7 @@ def test_one_rotating_key_per_domain(plan) -> None:  # type: ignore[no-untyped-d
 
 def test_aliases_name_environment_and_domain(plan) -> None:  # type: ignore[no-untyped-def]
     aliases = {r.name: r.inputs for r in plan.of_type("aws:kms/alias:Alias")}
-    assert len(aliases) == 13
+    assert len(aliases) == 14
     database_key = plan.named("care-test-kms-database")
     assert aliases["care-test-kms-database-alias"] == {"name": "alias/care-platform/prod/database",
                                                        "targetKeyId": database_key.id}
@@ -192,3 +192,21 @@ def test_dev_keys_can_be_unprotected() -> None:
                                   alias_prefix="care-platform/dev", protect=cfg.protection.protect, tags=PROD_TAGS))
     assert plan.named("k-logs").protect is False
     assert plan.named("k-logs").inputs["deletionWindowInDays"] == 7
+
+
+def test_audit_key_lets_cloudtrail_encrypt_for_this_accounts_trails_only(plan) -> None:  # type: ignore[no-untyped-def]
+    policy = _policy(plan, "care-test-kms-audit")
+    trails = f"arn:aws:cloudtrail:us-east-2:{ACCOUNT}:trail/*"
+    context = {"kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{ACCOUNT}:trail/*"}
+    assert [s["Sid"] for s in policy["Statement"]] == [
+        "KeyAdministrators", "CloudTrailEncryptLogs", "CloudTrailDescribeKey", "AccountDecryptsLogFiles"]
+    assert _statement(policy, "CloudTrailEncryptLogs") == {
+        "Sid": "CloudTrailEncryptLogs", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+        "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*",
+        "Condition": {"StringLike": context, "ArnLike": {"aws:SourceArn": trails}}}
+    assert _statement(policy, "CloudTrailDescribeKey")["Condition"] == {"ArnLike": {"aws:SourceArn": trails}}
+    assert _statement(policy, "AccountDecryptsLogFiles") == {
+        "Sid": "AccountDecryptsLogFiles", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+        "Action": ["kms:Decrypt", "kms:ReEncryptFrom"], "Resource": "*",
+        "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-2.amazonaws.com", "kms:CallerAccount": ACCOUNT},
+                      "StringLike": context}}

@@ -159,5 +159,6 @@ def test_children_are_parented_to_the_component(prod) -> None:  # type: ignore[n
     children = [r for r in prod.resources if r is not component]
     assert {r.parent for r in children} == {component.urn}
     # vpc, default sg, 9 subnets, igw, public rt, 3 eips, 3 nats, 3 private rts, 9 associations,
-    # database rt, workload sg, log group, role, role policy, flow log, s3 + 9 interface endpoints, endpoint sg
-    assert len(children) == 1 + 1 + 9 + 1 + 1 + 3 + 3 + 3 + 9 + 1 + 1 + 4 + 10 + 1
+    # database rt, workload sg, log group, role, managed policy + attachment, flow log, s3 + 9 interface endpoints,
+    # endpoint sg
+    assert len(children) == 1 + 1 + 9 + 1 + 1 + 3 + 3 + 3 + 9 + 1 + 1 + 5 + 10 + 1

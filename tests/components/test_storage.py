@@ -147,7 +147,7 @@ def test_app_data_replicates_to_dr(prod):
     }
     # Versioning on both sides and the role's permissions exist before the rule (S3 rejects it otherwise).
     for needed in (f"{NAME}-app-data-versioning", f"{NAME}-dr-app-data-versioning",
-                   f"{NAME}-app-data-replication-policy"):
+                   f"{NAME}-app-data-replication-policy-attachment"):
         assert prod.named(needed).urn in replication.dependencies, needed
     policy = json.loads(prod.named(f"{NAME}-app-data-replication-policy").inputs["policy"])
     resources = {s["Action"][0]: s["Resource"] for s in policy["Statement"]}
@@ -181,3 +181,10 @@ def test_access_logging_waits_for_the_log_buckets_delivery_policy(prod):
                           ("audit-logs", "access-logs"), ("dr-app-data", "dr-access-logs")):
         logging = prod.named(f"{NAME}-{label}-access-logging")
         assert prod.named(f"{NAME}-{target}-policy").urn in logging.dependencies, label
+
+
+def test_every_bucket_sends_event_notifications_to_eventbridge(prod) -> None:  # type: ignore[no-untyped-def]
+    notifications = {r.name: r.inputs for r in prod.of_type("aws:s3/bucketNotification:BucketNotification")}
+    buckets = [r.name.removesuffix("-bucket") for r in prod.of_type("aws:s3/bucket:Bucket")]
+    assert sorted(notifications) == sorted(f"{b}-notifications" for b in buckets)
+    assert all(n["eventbridge"] is True for n in notifications.values())

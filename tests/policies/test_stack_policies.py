@@ -402,3 +402,204 @@ def test_an_absolute_threshold_does_not_count() -> None:
     budget = Res(BUDGET_T, "care-prod-cost-monthly", edit(BUDGET, notifications__3__thresholdType="ABSOLUTE_VALUE"))
     assert check_stack("cost-budget-alerts", [budget]) == [
         (f"notifies no subscriber at FORECASTED 100 %: {FIX}", "care-prod-cost-monthly")]
+# --- Account baseline and HIPAA conformance-pack policies (policies/baseline.py, conformance_rules.py) ----------
+
+TRAIL_T, RECORDER_T = "aws:cloudtrail/trail:Trail", "aws:cfg/recorder:Recorder"
+STATUS_T, CHANNEL_T = "aws:cfg/recorderStatus:RecorderStatus", "aws:cfg/deliveryChannel:DeliveryChannel"
+DETECTOR_T, FEATURE_T = "aws:guardduty/detector:Detector", "aws:guardduty/detectorFeature:DetectorFeature"
+HUB_T, STANDARD_T = "aws:securityhub/account:Account", "aws:securityhub/standardsSubscription:StandardsSubscription"
+AUDIT_KEY = f"arn:aws:kms:{PRIMARY}:{ACCOUNT}:key/audit"
+GOOD_TRAIL = {
+    "name": "care-prod-audit-trail", "isMultiRegionTrail": True, "enableLogFileValidation": True,
+    "enableLogging": True, "kmsKeyId": AUDIT_KEY,
+    "cloudWatchLogsGroupArn": f"arn:aws:logs:{PRIMARY}:{ACCOUNT}:log-group:trail:*",
+    "advancedEventSelectors": [
+        {"name": "m", "fieldSelectors": [{"field": "eventCategory", "equals": ["Management"]}]},
+        {"name": "d", "fieldSelectors": [{"field": "eventCategory", "equals": ["Data"]},
+                                         {"field": "resources.type", "equals": ["AWS::S3::Object"]}]}],
+}
+
+
+def test_cloudtrail_required() -> None:
+    assert check_stack("cloudtrail-required", [Res(TRAIL_T, "trail", GOOD_TRAIL)]) == []
+    assert check_stack("cloudtrail-required", []) == [(
+        "no CloudTrail trail: API activity in this account would not be recorded. Turn on audit.cloudtrail "
+        "(components/audit.py).", None)]
+    assert check_stack("cloudtrail-required", [], config={"required": False}) == []
+    weak = edit(GOOD_TRAIL, isMultiRegionTrail=False, kmsKeyId=DROP, advancedEventSelectors=DROP)
+    assert check_stack("cloudtrail-required", [Res(TRAIL_T, "trail", weak)]) == [(
+        "the trail lacks isMultiRegionTrail=True, kmsKeyId (a customer-managed key), S3 data events (an event "
+        "selector for AWS::S3::Object): the account's audit trail must be multi-region, validated, encrypted with a "
+        "customer-managed key, sent to CloudWatch Logs and record S3 data events on the PHI buckets "
+        "(components/audit.py).", "trail")]
+    assert check_stack("cloudtrail-required", [Res(TRAIL_T, "trail", edit(weak, kmsKeyId=U))]) == []
+
+
+def _config(recorder: dict | None = None, enabled: object = True) -> list[Res]:
+    rec = Res(RECORDER_T, "rec", recorder or {"name": "care-prod-audit-recorder", "recordingGroup": {
+        "allSupported": True, "includeGlobalResourceTypes": True}})
+    return [rec, Res(CHANNEL_T, "channel", {"s3BucketName": "b"}, depends=(rec,)),
+            Res(STATUS_T, "status", {"name": "care-prod-audit-recorder", "isEnabled": enabled})]
+
+
+def test_config_recorder_on() -> None:
+    assert check_stack("config-recorder-on", _config()) == []
+    assert check_stack("config-recorder-on", []) == [(
+        "no AWS Config recorder: resource configuration history and the HIPAA conformance pack need one. Turn on "
+        "audit.configRecorder (components/audit.py).", None)]
+    partial = _config({"name": "care-prod-audit-recorder", "recordingGroup": {"allSupported": False}}, enabled=False)
+    assert check_stack("config-recorder-on", partial) == [
+        ("recordingGroup must record all supported resources with global resource types (allSupported=True, "
+         "includeGlobalResourceTypes=True).", "rec"),
+        ("the recorder is not started: add a RecorderStatus with isEnabled=True for it.", "rec")]
+    assert check_stack("config-recorder-on", _config()[:1] + _config()[2:]) == [
+        ("no AWS Config delivery channel: the recorder cannot start without one. Deliver to the audit-log bucket.",
+         "rec")]
+
+
+def _guardduty(names: tuple[str, ...]) -> list[Res]:
+    detector = Res(DETECTOR_T, "gd", {"enable": True})
+    return [detector, *(Res(FEATURE_T, n.lower(), {"detectorId": U, "name": n, "status": "ENABLED"},
+                            property_depends={"detectorId": (detector,)}) for n in names)]
+
+
+def test_guardduty_features() -> None:
+    full = ("S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "RUNTIME_MONITORING", "RDS_LOGIN_EVENTS", "EBS_MALWARE_PROTECTION")
+    assert check_stack("guardduty-features", _guardduty(full)) == []
+    resources = _guardduty(("S3_DATA_EVENTS", "EKS_AUDIT_LOGS"))
+    resources[1].props["detectorId"] = "d-1"  # a known id: linked by the property dependency all the same
+    assert check_stack("guardduty-features", resources) == [(
+        "GuardDuty features not enabled: RDS_LOGIN_EVENTS, EBS_MALWARE_PROTECTION, RUNTIME_MONITORING (EKS runtime "
+        "monitoring). Add a DetectorFeature with status='ENABLED' for each.", "gd")]
+    assert check_stack("guardduty-features", [Res(DETECTOR_T, "gd", {"enable": False})]) == [
+        ("the detector is disabled: set enable=True.", "gd")]
+    assert check_stack("guardduty-features", []) == [(
+        "no GuardDuty detector: threats to the account, the EKS clusters and the databases would go unnoticed. "
+        "Turn on audit.guardduty (components/audit.py).", None)]
+
+
+def test_securityhub_enabled() -> None:
+    fsbp = f"arn:aws:securityhub:{PRIMARY}::standards/aws-foundational-security-best-practices/v/1.0.0"
+    hub = Res(HUB_T, "hub", {"enableDefaultStandards": False})
+    assert check_stack("securityhub-enabled", [hub, Res(STANDARD_T, "fsbp", {"standardsArn": fsbp})]) == []
+    assert check_stack("securityhub-enabled", [hub]) == [
+        ("no subscription to AWS Foundational Security Best Practices: add a StandardsSubscription.", "hub")]
+    assert check_stack("securityhub-enabled", []) == [(
+        "Security Hub is not enabled: no account-wide view of findings and control checks. Turn on "
+        "audit.securityHub (components/audit.py).", None)]
+
+
+def test_account_safeguards() -> None:
+    ebs_t = "aws:ebs/encryptionByDefault:EncryptionByDefault"
+    assert check_stack("ebs-encryption-by-default", [Res(ebs_t, "ebs", {"enabled": True})]) == []
+    assert check_stack("ebs-encryption-by-default", [Res(ebs_t, "ebs", {"enabled": False})]) == [
+        ("EBS encryption by default is off: set enabled=True.", "ebs")]
+    assert check_stack("ebs-encryption-by-default", [])[0][0].startswith("EBS encryption by default is not managed")
+    pab_t = "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock"
+    on = {"accountId": ACCOUNT, "blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True,
+          "restrictPublicBuckets": True}
+    assert check_stack("s3-account-public-access-block", [Res(pab_t, "pab", on)]) == []
+    assert check_stack("s3-account-public-access-block", [Res(pab_t, "pab", edit(on, ignorePublicAcls=False))]) == [
+        ("the account public access block leaves ignorePublicAcls off: set all four to true.", "pab")]
+    assert check_stack("s3-account-public-access-block", [])[0][0].startswith("no account-level S3 public access")
+    pw_t = "aws:iam/accountPasswordPolicy:AccountPasswordPolicy"
+    strong = {"minimumPasswordLength": 14, "passwordReusePrevention": 24, "maxPasswordAge": 90,
+              "requireLowercaseCharacters": True, "requireUppercaseCharacters": True, "requireNumbers": True,
+              "requireSymbols": True}
+    assert check_stack("iam-password-policy", [Res(pw_t, "pw", strong)]) == []
+    weak = edit(strong, minimumPasswordLength=8, requireSymbols=False, maxPasswordAge=DROP)
+    assert check_stack("iam-password-policy", [Res(pw_t, "pw", weak)]) == [(
+        "the password policy is weaker than the HIPAA pack's: minimumPasswordLength must be at least 14; "
+        "requireSymbols must be true; maxPasswordAge must be 1..90.", "pw")]
+    assert check_stack("iam-password-policy", [])[0][0].startswith("no IAM account password policy")
+
+
+def _bucket_with(*companions: str) -> list[Res]:
+    bucket = Res("aws:s3/bucket:Bucket", "data", {"bucket": DATA})
+    made = {
+        "logging": Res("aws:s3/bucketLogging:BucketLogging", "log", {"bucket": DATA, "targetBucket": LOGS}),
+        "ownership": Res("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "own",
+                         {"bucket": DATA, "rule": {"objectOwnership": "BucketOwnerEnforced"}}),
+        "lifecycle": Res("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "lc", {
+            "bucket": DATA, "rules": [{"id": "r", "status": "Enabled",
+                                       "noncurrentVersionExpiration": {"noncurrentDays": 365}}]}),
+        "notification": Res("aws:s3/bucketNotification:BucketNotification", "nt",
+                            {"bucket": DATA, "eventbridge": True}),
+    }
+    return [bucket, *(made[c] for c in companions)]
+
+
+def test_s3_housekeeping() -> None:
+    assert check_stack("s3-housekeeping", _bucket_with("logging", "ownership", "lifecycle", "notification")) == []
+    assert check_stack("s3-housekeeping", _bucket_with()) == [
+        ("no server access logging: requests to the bucket would leave no trace outside CloudTrail data events. "
+         "Pass access_log_bucket to SecureBucket.", "data"),
+        ("ACLs are not disabled: add BucketOwnershipControls with objectOwnership='BucketOwnerEnforced'.", "data"),
+        ("no enabled lifecycle rule expires noncurrent versions: old versions would pile up forever. Add "
+         "noncurrentVersionExpiration to the bucket's lifecycle rule.", "data"),
+        ("no event notifications: object changes would not reach EventBridge. Add a BucketNotification with "
+         "eventbridge=True.", "data"),
+    ]
+
+
+def test_backup_recovery_points_protected() -> None:
+    vault = Res(VAULT_T, "vault", VAULT)
+    deny = json.dumps({"Statement": [{"Effect": "Deny", "Principal": "*", "Resource": "*",
+                                      "Action": ["backup:DeleteRecoveryPoint", "backup:UpdateRecoveryPointLifecycle"]}]})
+    policy = Res("aws:backup/vaultPolicy:VaultPolicy", "vp", {"backupVaultName": VAULT["name"], "policy": deny})
+    assert check_stack("backup-recovery-points-protected", [vault, policy]) == []
+    half = Res("aws:backup/vaultPolicy:VaultPolicy", "vp", {"backupVaultName": VAULT["name"], "policy": json.dumps(
+        {"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "backup:DeleteRecoveryPoint", "Resource": "*"}]})})
+    expected = [("no vault access policy denies backup:DeleteRecoveryPoint and backup:UpdateRecoveryPointLifecycle to "
+                 "everyone: a recovery point could be deleted by hand. Add a VaultPolicy (components/backup.py).",
+                 "vault")]
+    assert check_stack("backup-recovery-points-protected", [vault, half]) == expected
+    assert check_stack("backup-recovery-points-protected", [vault]) == expected
+
+
+def test_igw_routes_public_only() -> None:
+    vpc = Res("aws:ec2/vpc:Vpc", "vpc", {"cidrBlock": "10.30.0.0/16"})
+    igw = Res("aws:ec2/internetGateway:InternetGateway", "igw", {"vpcId": U}, property_depends={"vpcId": (vpc,)})
+    public = Res("aws:ec2/routeTable:RouteTable", "public-rt", {"vpcId": U, "tags": {"Tier": "public"},
+                                                                 "routes": [{"cidrBlock": "0.0.0.0/0",
+                                                                             "gatewayId": "igw-1"}]})
+    private = Res("aws:ec2/routeTable:RouteTable", "private-rt", {"vpcId": U, "tags": {"Tier": "private"},
+                                                                   "routes": [{"cidrBlock": "0.0.0.0/0",
+                                                                               "gatewayId": "igw-1"}]})
+    assert check_stack("igw-routes-public-only", [vpc, igw, public]) == []
+    assert check_stack("igw-routes-public-only", [vpc, igw, public, private]) == [(
+        "routes 0.0.0.0/0 to the internet gateway from a route table of tier 'private': only the public tier "
+        "(load balancers, NAT gateways) may reach the internet directly.", "private-rt")]
+    stray = Res("aws:ec2/internetGateway:InternetGateway", "stray", {"vpcId": "vpc-other"})
+    assert check_stack("igw-routes-public-only", [vpc, stray]) == [
+        ("the internet gateway is attached to a VPC this stack does not create.", "stray")]
+
+
+def test_vpc_default_sg_closed() -> None:
+    vpc = Res("aws:ec2/vpc:Vpc", "vpc", {"cidrBlock": "10.30.0.0/16"})
+    closed = Res("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default", {"vpcId": U, "ingress": [],
+                                                                                  "egress": []},
+                 property_depends={"vpcId": (vpc,)})
+    assert check_stack("vpc-default-sg-closed", [vpc, closed]) == []
+    assert check_stack("vpc-default-sg-closed", [vpc]) == [(
+        "the VPC's default security group is not managed: it admits all traffic between its members. Add a "
+        "DefaultSecurityGroup with no ingress and no egress rules.", "vpc")]
+    open_ = Res("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "default", {
+        "vpcId": U, "ingress": [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}], "egress": []},
+        property_depends={"vpcId": (vpc,)})
+    assert check_stack("vpc-default-sg-closed", [vpc, open_]) == [
+        ("the default security group has ingress rules: remove them.", "default")]
+
+
+def test_eks_nodes_ssm_managed() -> None:
+    role = Res("aws:iam/role:Role", "node-role", {"name": "care-prod-eks-node-role"})
+    group = Res("aws:eks/nodeGroup:NodeGroup", "app", {"nodeRoleArn": U}, property_depends={"nodeRoleArn": (role,)})
+    ssm = Res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ssm", {
+        "role": U, "policyArn": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"},
+        property_depends={"role": (role,)})
+    worker = Res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "worker", {
+        "role": U, "policyArn": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy"}, property_depends={"role": (role,)})
+    assert check_stack("eks-nodes-ssm-managed", [role, group, worker, ssm]) == []
+    assert check_stack("eks-nodes-ssm-managed", [role, group, worker]) == [(
+        "the node role lacks AmazonSSMManagedInstanceCore: the nodes would not be managed by Systems Manager "
+        "(inventory, Session Manager instead of SSH). Attach it (components/eks/iam.py).", "app")]

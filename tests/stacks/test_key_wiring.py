@@ -30,7 +30,8 @@ DOMAIN: dict[tuple[str, str], str] = {
     ("aws:s3/bucketReplicationConfig:BucketReplicationConfig",
      "rules.#.destination.encryptionConfiguration.replicaKmsKeyId"): "storage",
     ("aws:cloudwatch/logGroup:LogGroup", "kmsKeyId"): "logs",
-    ("aws:cloudtrail/trail:Trail", "kmsKeyId"): "logs",
+    ("aws:cloudtrail/trail:Trail", "kmsKeyId"): "audit",
+    ("aws:ebs/defaultKmsKey:DefaultKmsKey", "keyArn"): "ebs",
     ("aws:sns/topic:Topic", "kmsMasterKeyId"): "alerts",
     ("aws:backup/vault:Vault", "kmsKeyArn"): "backup",
     ("aws:secretsmanager/secret:Secret", "kmsKeyId"): "secrets",
@@ -53,6 +54,7 @@ EVERY_STACK = {
     ("aws:ec2/launchTemplate:LaunchTemplate", "blockDeviceMappings.#.ebs.kmsKeyId"),
     ("kubernetes:storage.k8s.io/v1:StorageClass", "parameters.kmsKeyId"),
     ("aws:eks/cluster:Cluster", "encryptionConfig.provider.keyArn"),
+    ("aws:cloudtrail/trail:Trail", "kmsKeyId"), ("aws:ebs/defaultKmsKey:DefaultKmsKey", "keyArn"),
 }
 
 
