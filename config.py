@@ -19,6 +19,7 @@ import pulumi.runtime.config as runtime_config
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from components import instance_classes
+from components.alerting import AlertingConfig
 from components.app_service import AppsConfig
 from components.backup import BackupConfig
 from components.cache import CacheConfig
@@ -89,6 +90,7 @@ class StackConfig(ConfigModel):
     chromadb: ChromaDbConfig = ChromaDbConfig()
     backup: BackupConfig = BackupConfig()
     observability: ObservabilityConfig = ObservabilityConfig()
+    alerting: AlertingConfig
 
     @model_validator(mode="after")
     def _cross_section(self) -> StackConfig:
@@ -121,6 +123,10 @@ class StackConfig(ConfigModel):
             problems.add(("encryption", "keyAdminArns"), list(self.encryption.key_admin_arns),
                          f"must include eks.deployerRoleArn ({self.eks.deployer_role_arn}), the role `pulumi up` runs "
                          "as: KMS refuses a key policy that would lock its creator out of PutKeyPolicy")
+        app_names = {"nlfhir", "prm-api", "prm-worker"}  # the apps' names (tiers/apps.py)
+        for service in sorted(set(self.alerting.services) - app_names):
+            problems.add(("alerting", "services", service), service,
+                         f"not an app of this stack; SLOs are kept for {', '.join(sorted(app_names))}")
         msk_azs = min(net.az_count, 3)
         if net.az_count < 2:
             problems.add(("streaming", "brokerCount"), self.streaming.broker_count,
@@ -234,6 +240,8 @@ PATTERN_HINTS: dict[str, str] = {
     r"^\d+%?$": "must be a number or a percentage like 25%",
     r"^cron\(.+\)$": "must be an AWS cron expression like cron(0 5 ? * * *)",
     r"^[a-z][a-z0-9_]{0,62}$": "must be lowercase letters, digits or underscores, starting with a letter",
+    r"^https?://[^\s]+$": "must be an http(s) URL like http://alert-tickets.monitoring.svc:8080/alertmanager",
+    r"^https://[^\s]+[^/]$": "must be an https URL without a trailing slash",
 }
 
 #: Pydantic's error types for "wrong kind of value", in the stack file's words.
