@@ -10,6 +10,7 @@ import pulumi
 
 import config
 from components.network import Network
+from tiers.alerting import alerting_tier
 from tiers.apps import apps_tier
 from tiers.compute import compute_tier
 from tiers.context import Providers, Stack
@@ -38,6 +39,9 @@ compute = compute_tier(stack, providers, keys, network, data)
 
 # --- Apps on EKS: NL-FHIR API, PRM API, PRM worker, bound to their stores --------------------------------
 apps = apps_tier(stack, keys, data, compute)
+
+# --- Alerting: SLO burn-rate alerts and Alertmanager routing (P1/P2 PagerDuty, P3/P4 tickets) ---------------------
+alerting = alerting_tier(stack, keys, compute, apps)
 
 # --- Exports ----------------------------------------------------------------------------------------------
 for export_name, db in data.databases().items():
