@@ -188,12 +188,15 @@ class StackConfig(ConfigModel):
 
 
 #: Config keys whose value must be a Pulumi secret (``pulumi config set --secret``).
-SECRET_KEYS: tuple[str, ...] = ("pagerdutyIntegrationKey",)
+SECRET_KEYS: tuple[str, ...] = ("pagerdutyIntegrationKey", "pagerdutyCloudwatchUrl")
 
 
 @dataclass(frozen=True)
 class StackSecrets:
     pagerduty_integration_key: pulumi.Output[str]
+    #: PagerDuty's CloudWatch integration URL (https://events.pagerduty.com/integration/<key>/enqueue, exported by
+    #: oncall/), which the alert topics' HTTPS subscriptions post to.
+    pagerduty_cloudwatch_url: pulumi.Output[str]
 
 
 @dataclass(frozen=True)
@@ -443,5 +446,6 @@ def load() -> Settings:
     lines = undeclared + lines
     if lines:
         raise ConfigError(stack, lines)
-    secrets = StackSecrets(pagerduty_integration_key=cfg.require_secret("pagerdutyIntegrationKey"))
+    secrets = StackSecrets(pagerduty_integration_key=cfg.require_secret("pagerdutyIntegrationKey"),
+                           pagerduty_cloudwatch_url=cfg.require_secret("pagerdutyCloudwatchUrl"))
     return Settings(stack=stack, config=config, secrets=secrets)

@@ -10,14 +10,20 @@
   silences every per-service and per-workload alert.
 * PagerDuty's ``severity`` must be critical, error, warning or info (Events API v2), so it is set per receiver.
 
+* Each PagerDuty event carries ``custom_details.service``: the product (the alert's ``product`` label: nlfhir,
+  prm; empty for cluster alerts), which the on-call orchestration (oncall/) routes on to the product's
+  PagerDuty service (anything else goes to the platform service); and a link to the alert's runbook.
+
 The routing key is never in the generated text: it holds the External Secrets template placeholder
 ``{{ .pagerdutyRoutingKey }}`` (ESO template engine v2, https://external-secrets.io/latest/guides/templating/),
-which ESO fills from Secrets Manager into the Secret Alertmanager reads. It is the only template action in the
-document, so ESO's Go template leaves everything else as written.
+which ESO fills from Secrets Manager into the Secret Alertmanager reads. Alertmanager's own template actions
+are wrapped for ESO as Go raw-string literals (``{{ `{{ .CommonLabels.product }}` }}``, the escape ESO's
+documentation gives), so ESO writes them out unchanged.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -32,6 +38,27 @@ ROUTING_KEY_PLACEHOLDER = "{{ ." + ROUTING_KEY_FIELD + " }}"
 RECEIVERS: dict[str, str] = {"P1": "pagerduty-p1", "P2": "pagerduty-p2", "P3": "ticket", "P4": "ticket"}
 GROUP_BY: tuple[str, ...] = ("alertname", "service", "namespace")
 
+_WRAPPED = re.compile(r"\{\{ `([^`]*)` \}\}")
+
+
+def am(action: str) -> str:
+    """An Alertmanager template action, escaped for ESO's template engine (printed as a raw-string literal)."""
+    if "`" in action:  # pragma: no cover - a guard for the generator itself
+        raise ValueError(f"an Alertmanager template action may not hold a backtick: {action}")
+    return "{{ `" + action + "` }}"
+
+
+def _pagerduty_details() -> dict[str, str]:
+    return {
+        "service": am("{{ .CommonLabels.product }}"),
+        "k8s_service": am("{{ .CommonLabels.service }}"),
+        "namespace": am("{{ .CommonLabels.namespace }}"),
+        "firing": am('{{ template "pagerduty.default.instances" .Alerts.Firing }}'),
+        "resolved": am('{{ template "pagerduty.default.instances" .Alerts.Resolved }}'),
+        "num_firing": am("{{ .Alerts.Firing | len }}"),
+        "num_resolved": am("{{ .Alerts.Resolved | len }}"),
+    }
+
 
 def alertmanager_config(config: AlertingConfig) -> dict[str, Any]:
     """The configuration as data (with the routing-key placeholder)."""
@@ -40,6 +67,8 @@ def alertmanager_config(config: AlertingConfig) -> dict[str, Any]:
             "routing_key": ROUTING_KEY_PLACEHOLDER,
             "severity": pd_severity,
             "send_resolved": True,
+            "details": _pagerduty_details(),
+            "links": [{"href": am("{{ .CommonAnnotations.runbook_url }}"), "text": "runbook"}],
         }]}
         for sev, pd_severity in (("P1", "critical"), ("P2", "error"))
     ]
@@ -72,12 +101,19 @@ def alertmanager_config(config: AlertingConfig) -> dict[str, Any]:
 
 def alertmanager_template(config: AlertingConfig) -> str:
     """``alertmanager.yaml`` as the ExternalSecret's template (the routing key left as the placeholder)."""
-    text = yaml.safe_dump(alertmanager_config(config), sort_keys=False, width=120)
-    if text.count("{{") != 2 or text.count(ROUTING_KEY_PLACEHOLDER) != 2:  # pragma: no cover - a guard
-        raise ValueError("the Alertmanager template must hold no template action but the routing key")
-    return text
+    return yaml.safe_dump(alertmanager_config(config), sort_keys=False, width=200)
+
+
+def eso_actions(text: str) -> list[str]:
+    """Every template action ESO would execute in ``text``, outermost first (``{{ ... }}`` not nested)."""
+    return re.findall(r"\{\{ `[^`]*` \}\}|\{\{[^{}]*\}\}", text)
 
 
 def rendered(config: AlertingConfig, routing_key: str) -> str:
-    """What ESO writes into the Secret, given the routing key (for amtool, in tests)."""
-    return alertmanager_template(config).replace(ROUTING_KEY_PLACEHOLDER, routing_key)
+    """What ESO writes into the Secret given the routing key (for amtool, in tests): the placeholder filled, the
+    raw-string literals printed. Refuses any other ESO action, which this emulation would not execute."""
+    text = alertmanager_template(config)
+    others = [a for a in eso_actions(text) if a != ROUTING_KEY_PLACEHOLDER and not _WRAPPED.fullmatch(a)]
+    if others:
+        raise ValueError(f"ESO template actions other than the routing key and literals: {others}")
+    return _WRAPPED.sub(lambda m: m.group(1), text.replace(ROUTING_KEY_PLACEHOLDER, routing_key))

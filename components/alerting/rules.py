@@ -56,6 +56,11 @@ def quantile_record(percentile: float) -> str:
     return "service:request_latency_seconds:p" + f"{percentile:g}".replace(".", "_") + "_5m"
 
 
+def product_of(service: str) -> str:
+    """The product a service belongs to (``prm-api`` -> ``prm``): the PagerDuty service its pages go to (oncall/)."""
+    return service.split("-", 1)[0]
+
+
 def _sel(*matchers: str) -> str:
     return "{" + ",".join(m for m in matchers if m) + "}"
 
@@ -125,7 +130,8 @@ class _ServiceRules:
         rule: dict[str, Any] = {"alert": name, "expr": expr}
         if for_:
             rule["for"] = for_
-        rule["labels"] = {"severity": severity, "scope": "service", "service": self.service, **(labels or {})}
+        rule["labels"] = {"severity": severity, "scope": "service", "service": self.service,
+                          "product": product_of(self.service), **(labels or {})}
         rule["annotations"] = {"summary": summary, "description": description,
                                "runbook_url": self.config.runbook_url(name)}
         return rule

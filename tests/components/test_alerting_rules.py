@@ -115,8 +115,8 @@ def _expected(objects, alert: str, severity: str, slo: str, value: str) -> dict[
     """prm-api's ``alert`` as promtool must see it: exact labels, annotations with ``$value`` rendered as ``value``."""
     rule = next(r for r in objects["slo-prm-api"][1]["rules"] if r["alert"] == alert and r["labels"]["slo"] == slo)
     annotations = {k: v.replace("{{ $value | humanizePercentage }}", value) for k, v in rule["annotations"].items()}
-    return {"exp_labels": {"severity": severity, "scope": "service", "service": "prm-api", "namespace": "prm",
-                           "slo": slo}, "exp_annotations": annotations}
+    return {"exp_labels": {"severity": severity, "scope": "service", "service": "prm-api", "product": "prm",
+                           "namespace": "prm", "slo": slo}, "exp_annotations": annotations}
 
 
 def _none_but(objects, eval_time: str, firing: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from components.alerting.alertmanager import (
     ROUTING_KEY_PLACEHOLDER,
     alertmanager_config,
     alertmanager_template,
+    eso_actions,
     rendered,
 )
 from tests import external_tools
@@ -82,15 +83,40 @@ def test_grouping_inhibitions_and_pagerduty(alerting):
          "target_matchers": ['scope=~"service|workload"']},
     ]
     receivers = {r["name"]: r for r in am["receivers"]}
-    assert receivers["pagerduty-p1"]["pagerduty_configs"] == [
-        {"routing_key": ROUTING_KEY_PLACEHOLDER, "severity": "critical", "send_resolved": True}]
+    (p1,) = receivers["pagerduty-p1"]["pagerduty_configs"]
+    assert (p1["routing_key"], p1["severity"], p1["send_resolved"]) == (ROUTING_KEY_PLACEHOLDER, "critical", True)
     assert receivers["pagerduty-p2"]["pagerduty_configs"][0]["severity"] == "error"
     assert receivers["ticket"]["webhook_configs"] == [
         {"url": "http://alert-tickets.monitoring.svc.cluster.local:8080/alertmanager", "send_resolved": True}]
 
 
-def test_the_template_holds_no_key_and_no_other_template_action(alerting):
+def test_the_template_holds_no_key_and_only_escaped_alertmanager_actions(alerting):
     text = alertmanager_template(alerting)
     assert text.count("routing_key: '{{ .pagerdutyRoutingKey }}'") == 2
-    assert text.count("{{") == 2
     assert ROUTING_KEY not in text
+    # ESO executes the placeholder and prints the raw-string literals; nothing else is an ESO action.
+    assert sorted(set(eso_actions(text))) == sorted({
+        "{{ .pagerdutyRoutingKey }}",
+        "{{ `{{ .CommonLabels.product }}` }}", "{{ `{{ .CommonLabels.service }}` }}",
+        "{{ `{{ .CommonLabels.namespace }}` }}", "{{ `{{ .CommonAnnotations.runbook_url }}` }}",
+        '{{ `{{ template "pagerduty.default.instances" .Alerts.Firing }}` }}',
+        '{{ `{{ template "pagerduty.default.instances" .Alerts.Resolved }}` }}',
+        "{{ `{{ .Alerts.Firing | len }}` }}", "{{ `{{ .Alerts.Resolved | len }}` }}"})
+
+
+def test_pagerduty_events_carry_the_product_oncall_routes_on(config_file):
+    """oncall/'s event orchestration routes on custom_details.service (nlfhir, prm; anything else: platform)."""
+    am = yaml.safe_load(config_file.read_text())
+    p1 = next(r for r in am["receivers"] if r["name"] == "pagerduty-p1")["pagerduty_configs"][0]
+    assert p1["routing_key"] == ROUTING_KEY
+    assert p1["details"]["service"] == "{{ .CommonLabels.product }}"
+    assert p1["links"] == [{"href": "{{ .CommonAnnotations.runbook_url }}", "text": "runbook"}]
+
+
+def test_rendering_refuses_an_unknown_eso_action(alerting, monkeypatch):
+    from components.alerting import alertmanager
+
+    monkeypatch.setattr(alertmanager, "alertmanager_template", lambda config: "a: '{{ .other }}'\n")
+    with pytest.raises(ValueError, match=r"ESO template actions other than the routing key and literals: "
+                                         r"\['\{\{ \.other \}\}'\]"):
+        rendered(alerting, ROUTING_KEY)
