@@ -45,7 +45,7 @@ compute = compute_tier(stack, providers, keys, network, data)
 apps = apps_tier(stack, keys, data, compute)
 
 # --- Alerting: SLO burn-rate alerts and Alertmanager routing (P1/P2 PagerDuty, P3/P4 tickets) ---------------------
-alerting = alerting_tier(stack, keys, compute, apps)
+alerting = alerting_tier(stack, providers, keys, data, compute, apps, alerts)
 
 # --- Exports ----------------------------------------------------------------------------------------------
 for export_name, db in data.databases().items():

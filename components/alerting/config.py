@@ -15,6 +15,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, model_validator
 
+from components.alerting.cloudwatch import CloudWatchThresholds
 from components.common import ConfigModel
 from components.problems import ProblemCollector
 
@@ -151,6 +152,8 @@ class AlertingConfig(ConfigModel):
     namespace: str = Field(default="monitoring", pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
     services: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,40}$")], ServiceSlo] = Field(
         default_factory=_default_services)
+    #: Thresholds of the CloudWatch alarms on the AWS-managed services.
+    cloudwatch: CloudWatchThresholds = CloudWatchThresholds()
 
     def runbook_url(self, alert: str) -> str:
         return f"{self.runbook_base_url}/{alert}.md"
