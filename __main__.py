@@ -10,6 +10,7 @@ import pulumi
 
 import config
 from components.network import Network
+from tiers.alerting import alerting_tier
 from tiers.apps import apps_tier
 from tiers.audit import audit_tier
 from tiers.compute import compute_tier
@@ -53,6 +54,8 @@ apps = apps_tier(stack, keys, data, compute)
 
 # --- Audit baseline (account-wide): CloudTrail, AWS Config + HIPAA pack, GuardDuty, Security Hub ---------
 audit = audit_tier(stack, providers, keys, network, data, alert_topic_arn=alerts.primary.arn)
+# --- Alerting: SLO burn-rate alerts and Alertmanager routing (P1/P2 PagerDuty, P3/P4 tickets) ---------------------
+alerting = alerting_tier(stack, providers, keys, data, compute, apps, alerts)
 
 # --- Exports ----------------------------------------------------------------------------------------------
 for export_name, db in data.databases().items():

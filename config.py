@@ -19,6 +19,7 @@ import pulumi.runtime.config as runtime_config
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from components import instance_classes
+from components.alerting import AlertingConfig
 from components.app_service import AppsConfig
 from components.audit import AuditConfig
 from components.backup import BackupConfig
@@ -95,6 +96,7 @@ class StackConfig(ConfigModel):
     ci_access: CiAccessConfig | None = None
     budget: BudgetConfig
     audit: AuditConfig = AuditConfig()
+    alerting: AlertingConfig
 
     @model_validator(mode="after")
     def _cross_section(self) -> StackConfig:
@@ -130,6 +132,10 @@ class StackConfig(ConfigModel):
         if self.ci_access and self.ci_access.provider_account() not in (None, self.environment.account_id):
             problems.add(("ciAccess", "oidcProviderArn"), self.ci_access.oidc_provider_arn,
                          f"must be a provider of this stack's account ({self.environment.account_id})")
+        app_names = {"nlfhir", "prm-api", "prm-worker"}  # the apps' names (tiers/apps.py)
+        for service in sorted(set(self.alerting.services) - app_names):
+            problems.add(("alerting", "services", service), service,
+                         f"not an app of this stack; SLOs are kept for {', '.join(sorted(app_names))}")
         msk_azs = min(net.az_count, 3)
         if net.az_count < 2:
             problems.add(("streaming", "brokerCount"), self.streaming.broker_count,
@@ -191,12 +197,15 @@ class StackConfig(ConfigModel):
 
 
 #: Config keys whose value must be a Pulumi secret (``pulumi config set --secret``).
-SECRET_KEYS: tuple[str, ...] = ("pagerdutyIntegrationKey",)
+SECRET_KEYS: tuple[str, ...] = ("pagerdutyIntegrationKey", "pagerdutyCloudwatchUrl")
 
 
 @dataclass(frozen=True)
 class StackSecrets:
     pagerduty_integration_key: pulumi.Output[str]
+    #: PagerDuty's CloudWatch integration URL (https://events.pagerduty.com/integration/<key>/enqueue, exported by
+    #: oncall/), which the alert topics' HTTPS subscriptions post to.
+    pagerduty_cloudwatch_url: pulumi.Output[str]
 
 
 @dataclass(frozen=True)
@@ -243,6 +252,8 @@ PATTERN_HINTS: dict[str, str] = {
     r"^\d+%?$": "must be a number or a percentage like 25%",
     r"^cron\(.+\)$": "must be an AWS cron expression like cron(0 5 ? * * *)",
     r"^[a-z][a-z0-9_]{0,62}$": "must be lowercase letters, digits or underscores, starting with a letter",
+    r"^https?://[^\s]+$": "must be an http(s) URL like http://alert-tickets.monitoring.svc:8080/alertmanager",
+    r"^https://[^\s]+[^/]$": "must be an https URL without a trailing slash",
 }
 
 #: Pydantic's error types for "wrong kind of value", in the stack file's words.
@@ -444,5 +455,6 @@ def load() -> Settings:
     lines = undeclared + lines
     if lines:
         raise ConfigError(stack, lines)
-    secrets = StackSecrets(pagerduty_integration_key=cfg.require_secret("pagerdutyIntegrationKey"))
+    secrets = StackSecrets(pagerduty_integration_key=cfg.require_secret("pagerdutyIntegrationKey"),
+                           pagerduty_cloudwatch_url=cfg.require_secret("pagerdutyCloudwatchUrl"))
     return Settings(stack=stack, config=config, secrets=secrets)

@@ -257,7 +257,7 @@ def test_a_plain_text_secret_is_rejected() -> None:
     values, _ = _prod_values()
     values["care-platform:pagerdutyIntegrationKey"] = "R0123456789"
     with pytest.raises(config.ConfigError) as caught:
-        _load(values, [])
+        _load(values, ["care-platform:pagerdutyCloudwatchUrl"])
     assert caught.value.lines == [
         "prod: pagerdutyIntegrationKey: given in plain text: it must be a secret; run "
         "`pulumi config set --secret pagerdutyIntegrationKey <value> --stack prod`"
@@ -271,7 +271,7 @@ def test_a_missing_secret_is_reported_with_the_other_problems() -> None:
     network["azCount"] = 9
     values["care-platform:network"] = json.dumps(network)
     with pytest.raises(config.ConfigError) as caught:
-        _load(values, [])
+        _load(values, ["care-platform:pagerdutyCloudwatchUrl"])
     assert caught.value.lines == [
         "prod: network.azCount: 9: Input should be less than or equal to 6",
         "prod: pagerdutyIntegrationKey: missing: a secret is required; set it with "

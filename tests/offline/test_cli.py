@@ -368,9 +368,10 @@ def _with(**changes: object) -> object:
 
 BAD_INPUTS = [
     ("undeclared-key", {"care-platform:dbPassword": "hunter2"},
-     "dev: care-platform:dbPassword: not a setting of this project (it would be ignored); the settings are: apps, "
-     "backup, budget, cache, chromadb, ciAccess, database, edge, eks, encryption, environment, network, observability, "
-     "pagerdutyIntegrationKey, protection, regions, storage, streaming"),
+     "dev: care-platform:dbPassword: not a setting of this project (it would be ignored); the settings are: "
+     "alerting, apps, audit, backup, budget, cache, chromadb, ciAccess, database, edge, eks, encryption, environment, "
+     "network, observability, pagerdutyCloudwatchUrl, pagerdutyIntegrationKey, protection, regions, storage, "
+     "streaming"),
     ("plain-text-secret", {"care-platform:pagerdutyIntegrationKey": "R0123"},
      "dev: pagerdutyIntegrationKey: given in plain text: it must be a secret; run `pulumi config set --secret "
      "pagerdutyIntegrationKey <value> --stack dev`"),
