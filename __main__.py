@@ -14,6 +14,7 @@ from tiers.apps import apps_tier
 from tiers.compute import compute_tier
 from tiers.context import Providers, Stack
 from tiers.data import data_tier
+from tiers.observability import observability_tier
 from tiers.security import key_rings
 
 stack = Stack(config.load())
@@ -38,6 +39,9 @@ compute = compute_tier(stack, providers, keys, network, data)
 
 # --- Apps on EKS: NL-FHIR API, PRM API, PRM worker, bound to their stores --------------------------------
 apps = apps_tier(stack, keys, data, compute)
+
+# --- Observability (namespace monitoring): Prometheus, Alertmanager, Grafana, Loki + Alloy, Tempo, dashboards -----
+observability = observability_tier(stack, keys, data, compute, apps)
 
 # --- Exports ----------------------------------------------------------------------------------------------
 for export_name, db in data.databases().items():
