@@ -57,8 +57,13 @@ class ObservabilityStack(pulumi.ComponentResource):
         self._name, self._tags, self._region = name, tags, region
         self.namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
+            # Outside the mesh (Prometheus scrapes meshed pods through Istio's merged endpoint). Pod Security
+            # stays privileged here only for the node exporter's host access (policies/k8s_workloads.py
+            # HELM_EXCEPTIONS); every other pod of the stack meets restricted, which is audited and warned.
             metadata=k8s.meta.v1.ObjectMetaArgs(name=v.NAMESPACE, labels={
-                "app.kubernetes.io/part-of": "care-platform", "app.kubernetes.io/managed-by": "pulumi"}),
+                "app.kubernetes.io/part-of": "care-platform", "app.kubernetes.io/managed-by": "pulumi",
+                "pod-security.kubernetes.io/enforce": "privileged",
+                "pod-security.kubernetes.io/audit": "restricted", "pod-security.kubernetes.io/warn": "restricted"}),
             opts=child_opts(self, depends_on=list(wait_for)),
         )
         in_ns: list[pulumi.Resource] = [self.namespace]
