@@ -320,7 +320,9 @@ HELM_WORKLOADS: dict[str, dict[str, str]] = {
     "kube-prometheus-stack": {
         "Prometheus": "prometheus.prometheusSpec", "Alertmanager": "alertmanager.alertmanagerSpec",
         "Prometheus Operator": "prometheusOperator", "kube-state-metrics": "kube-state-metrics",
-        "node exporter": "prometheus-node-exporter", "Grafana": "grafana",
+        "node exporter": "prometheus-node-exporter", "Grafana": "grafana", "Grafana sidecars": "grafana.sidecar",
+        "config reloader": "prometheusOperator.prometheusConfigReloader",
+        "webhook certificate Job": "prometheusOperator.admissionWebhooks.patch",
     },
     "loki": {"Loki": "singleBinary"},
     "tempo": {"Tempo": "tempo"},

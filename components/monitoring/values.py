@@ -92,7 +92,12 @@ def kube_prometheus_stack_values(config: ObservabilityConfig, *, storage_class: 
             **_pool(),
         }},
         "prometheusOperator": {"resources": resources("100m", "256Mi"), **_pool(),
-                               "admissionWebhooks": {"patch": _pool()}},
+                               # The config reloader runs beside Prometheus and Alertmanager; the patch Job
+                               # writes the webhook certificates once per install.
+                               "prometheusConfigReloader": {"resources": resources("10m", "64Mi", cpu_limit="100m")},
+                               "admissionWebhooks": {"patch": {"resources": resources("10m", "64Mi",
+                                                                                      cpu_limit="100m"),
+                                                               **_pool()}}},
         "kube-state-metrics": {"resources": resources("50m", "256Mi"), **_pool()},
         # A DaemonSet on every node (both pools); the chart runs it with hostNetwork and hostPID to read the
         # node's /proc and /sys: the documented exception in policies/k8s_workloads.py (HELM_EXCEPTIONS).
@@ -109,7 +114,8 @@ def grafana_values(config: ObservabilityConfig, *, role_arn: pulumi.Input[str], 
                   "passwordKey": GRAFANA_PASSWORD_KEY},
         "serviceAccount": {"create": True, "name": SERVICE_ACCOUNTS["grafana"],
                            "annotations": {"eks.amazonaws.com/role-arn": role_arn}},
-        "sidecar": {"dashboards": {"enabled": True, "label": DASHBOARD_LABEL[0], "labelValue": DASHBOARD_LABEL[1],
+        "sidecar": {"resources": resources("10m", "128Mi", cpu_limit="100m"),
+                    "dashboards": {"enabled": True, "label": DASHBOARD_LABEL[0], "labelValue": DASHBOARD_LABEL[1],
                                    "searchNamespace": "ALL"}},
         "additionalDataSources": datasources(region),
         "grafana.ini": {"users": {"allow_sign_up": False}, "auth.anonymous": {"enabled": False},
@@ -159,7 +165,9 @@ def loki_values(config: LokiConfig, *, bucket: pulumi.Input[str], region: str, r
         },
         "serviceAccount": {"create": True, "name": SERVICE_ACCOUNTS["loki"],
                            "annotations": {"eks.amazonaws.com/role-arn": role_arn}},
+        # No rules sidecar: the stack keeps no Loki ruler rules (alerting is Prometheus's).
         "singleBinary": {"replicas": config.replicas, "resources": resources(config.cpu, config.memory),
+                         "sidecar": False,
                          "persistence": {"size": f"{config.storage_gib}Gi", "storageClass": storage_class},
                          **_pool()},
         # Monolithic: no read/write/backend targets, no memcached caches (chunksCache asks for 8 GiB by

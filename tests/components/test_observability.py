@@ -200,7 +200,8 @@ def test_every_workload_has_limits_and_runs_as_non_root() -> None:
     values = kube_prometheus_stack_values(stack_config("dev").observability, storage_class="gp3-encrypted",
                                           grafana_role_arn="arn", region="us-east-2")
     for path in (("prometheus", "prometheusSpec"), ("alertmanager", "alertmanagerSpec"), ("prometheusOperator",),
-                 ("kube-state-metrics",), ("prometheus-node-exporter",), ("grafana",)):
+                 ("kube-state-metrics",), ("prometheus-node-exporter",), ("grafana",), ("grafana", "sidecar"),
+                 ("prometheusOperator", "prometheusConfigReloader"), ("prometheusOperator", "admissionWebhooks", "patch")):
         node = values
         for key in path:
             node = node[key]
