@@ -201,7 +201,8 @@ def test_every_workload_has_limits_and_runs_as_non_root() -> None:
                                           grafana_role_arn="arn", region="us-east-2")
     for path in (("prometheus", "prometheusSpec"), ("alertmanager", "alertmanagerSpec"), ("prometheusOperator",),
                  ("kube-state-metrics",), ("prometheus-node-exporter",), ("grafana",), ("grafana", "sidecar"),
-                 ("prometheusOperator", "prometheusConfigReloader"), ("prometheusOperator", "admissionWebhooks", "patch")):
+                 ("prometheusOperator", "prometheusConfigReloader"),
+                 ("prometheusOperator", "admissionWebhooks", "patch")):
         node = values
         for key in path:
             node = node[key]
