@@ -19,6 +19,7 @@ from tiers.cost import cost_tier
 from tiers.data import data_tier
 from tiers.delivery import delivery_tier
 from tiers.notifications import notifications_tier
+from tiers.observability import observability_tier
 from tiers.security import key_rings
 
 stack = Stack(config.load())
@@ -34,11 +35,6 @@ keys = key_rings(stack, providers)
 # --- Alert topics: what CloudWatch alarms, EventBridge rules and budgets publish to (primary and edge region)
 alerts = notifications_tier(stack, providers, keys)
 
-# --- CI identity: the GitHub Actions OIDC provider, this stack's preview and deploy roles (docs/delivery.md)
-delivery_tier(stack, providers)
-# --- Cost: the monthly budget (75/90/100 % actual, 100 % forecast), cost allocation tags, anomaly detection
-cost = cost_tier(stack, providers, alerts)
-
 # --- VPC: public, private and database subnets in every AZ; the workload security group --------------
 network = Network(stack.prefix, cfg.network, region=stack.region, account_id=stack.account_id,
                   logs_kms_key_arn=keys.arn("logs"), tags=stack.tags, opts=providers.in_primary)
@@ -52,10 +48,20 @@ compute = compute_tier(stack, providers, keys, network, data)
 # --- Apps on EKS: NL-FHIR API, PRM API, PRM worker, bound to their stores --------------------------------
 apps = apps_tier(stack, keys, data, compute)
 
+# --- Observability (namespace monitoring): Prometheus, Alertmanager, Grafana, Loki + Alloy, Tempo, dashboards -----
+observability = observability_tier(stack, keys, data, compute, apps)
+
+# --- Alerting: SLO burn-rate alerts and Alertmanager routing (P1/P2 PagerDuty, P3/P4 tickets); AWS alarms ------
+alerting = alerting_tier(stack, providers, keys, data, compute, apps, alerts)
+
 # --- Audit baseline (account-wide): CloudTrail, AWS Config + HIPAA pack, GuardDuty, Security Hub ---------
 audit = audit_tier(stack, providers, keys, network, data, alert_topic_arn=alerts.primary.arn)
-# --- Alerting: SLO burn-rate alerts and Alertmanager routing (P1/P2 PagerDuty, P3/P4 tickets) ---------------------
-alerting = alerting_tier(stack, providers, keys, data, compute, apps, alerts)
+
+# --- Cost: the monthly budget (75/90/100 % actual, 100 % forecast), cost allocation tags, anomaly detection
+cost = cost_tier(stack, providers, alerts)
+
+# --- CI identity: the GitHub Actions OIDC provider, this stack's preview and deploy roles (docs/delivery.md)
+delivery_tier(stack, providers)
 
 # --- Exports ----------------------------------------------------------------------------------------------
 for export_name, db in data.databases().items():

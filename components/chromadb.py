@@ -30,6 +30,7 @@ from pydantic import Field
 
 from components.common import ConfigModel, PinnedImage, child_opts, tags_for
 from components.eks import POOL_LABEL
+from components.scraping import prometheus_ingress_rule
 
 HEARTBEAT_PATH = "/api/v1/heartbeat"
 TOKEN_PROVIDER = "chromadb.auth.token_authn.TokenAuthenticationServerProvider"
@@ -255,7 +256,7 @@ class ChromaDb(pulumi.ComponentResource):
                             match_labels={"kubernetes.io/metadata.name": client_namespace or ns}),
                     )],
                     ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=config.port, protocol="TCP")],
-                )],
+                ), prometheus_ingress_rule()],
             ),
             opts=k8s_opts,
         )

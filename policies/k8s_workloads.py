@@ -2,7 +2,10 @@
 164.308(a)(7)(ii)(C) emergency mode operation.
 
 Checks every pod template the program declares (Deployments, StatefulSets, DaemonSets, Jobs,
-CronJobs, Pods). Helm releases render inside the cluster and are not visible here.
+CronJobs, Pods). Helm releases render inside the cluster: their pod templates are not visible here, so
+for the observability charts the pack checks the values the program gives them (every workload's
+requests and limits, Grafana's admin login from a Secret) and lists, in ``HELM_EXCEPTIONS``, what the
+charts' pods need that the workload policies would otherwise refuse.
 (Named k8s_workloads, not kubernetes, so it does not shadow the pulumi_kubernetes-style import name.)
 """
 
@@ -25,6 +28,7 @@ from common import (
     Settings,
     as_int,
     as_list,
+    get,
     is_false,
     is_true,
     is_unknown,
@@ -307,6 +311,82 @@ resource_policy(
     "k8s-image-pinned", concern="kubernetes", citation=INTEGRITY, types=K8S_WORKLOADS,
     description="Container images are pinned to a version tag or a digest (never untagged or 'latest').",
 )(k8s_image_pinned)
+
+
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+
+#: Where each workload of an observability chart takes its resources, by chart (paths in the chart's values.yaml).
+HELM_WORKLOADS: dict[str, dict[str, str]] = {
+    "kube-prometheus-stack": {
+        "Prometheus": "prometheus.prometheusSpec", "Alertmanager": "alertmanager.alertmanagerSpec",
+        "Prometheus Operator": "prometheusOperator", "kube-state-metrics": "kube-state-metrics",
+        "node exporter": "prometheus-node-exporter", "Grafana": "grafana", "Grafana sidecars": "grafana.sidecar",
+        "config reloader": "prometheusOperator.prometheusConfigReloader",
+        "webhook certificate Job": "prometheusOperator.admissionWebhooks.patch",
+    },
+    "loki": {"Loki": "singleBinary"},
+    "tempo": {"Tempo": "tempo"},
+    "alloy": {"Alloy": "alloy", "config reloader": "configReloader"},
+}
+
+#: Documented exceptions: what a chart's pod needs that the workload policies would refuse, and why.
+HELM_EXCEPTIONS: dict[str, str] = {
+    "kube-prometheus-stack/prometheus-node-exporter": (
+        "hostNetwork, hostPID and read-only hostPath mounts of /proc, /sys and /: the node exporter reports "
+        "the node's own CPU, memory, filesystems and network; it runs as nobody (non-root) without privileges"),
+    "tempo/tempo": (
+        "readOnlyRootFilesystem is left false: the chart's values note that the Tempo image fails with a "
+        "read-only root filesystem; the WAL is on its own volume, privilege escalation is off, capabilities dropped"),
+    "*/probes": (
+        "liveness and readiness probes are the charts' own (each chart declares them on its pods); the pack "
+        "cannot see rendered pod templates"),
+}
+
+
+def helm_workload_resources(r: Resource, report: Report, _: Settings) -> None:
+    workloads = HELM_WORKLOADS.get(r.get("chart"))  # type: ignore[arg-type]
+    values = r.get("values")
+    if workloads is None or is_unknown(values):
+        return
+    for workload, path in workloads.items():
+        resources = get(values, f"{path}.resources")
+        if is_unknown(resources):
+            continue
+        missing = [f"{kind}.{res}" for kind in ("requests", "limits") for res in ("cpu", "memory")
+                   if not get(resources or {}, f"{kind}.{res}")]
+        if missing:
+            report(f"{workload} ({path}.resources): {', '.join(missing)} not set: a pod without them can starve "
+                   "its neighbours (and be evicted first). Set them in components/monitoring/values.py.")
+
+
+resource_policy(
+    "helm-workload-resources", concern="kubernetes", citation=EMERGENCY_MODE, types=(HELM_RELEASE,),
+    description="Every workload of an observability Helm chart is given CPU and memory requests and limits.",
+)(helm_workload_resources)
+
+
+def grafana_admin_from_secret(r: Resource, report: Report, _: Settings) -> None:
+    chart, values = r.get("chart"), r.get("values")
+    if chart not in ("kube-prometheus-stack", "grafana") or is_unknown(values):
+        return
+    grafana = get(values, "grafana", {}) if chart == "kube-prometheus-stack" else values
+    if is_unknown(grafana) or not isinstance(grafana, dict) or is_false(grafana.get("enabled")):
+        return
+    if grafana.get("adminPassword") is not None:
+        report("adminPassword is set: the Grafana admin password would sit in plain text in the release's values "
+               "(the Pulumi state, `helm get values`). Remove it and give admin.existingSecret instead.")
+    existing = get(grafana, "admin.existingSecret")
+    if not is_unknown(existing) and not existing:
+        report("admin.existingSecret is not set: the chart would generate the admin password (or use its default) "
+               "and keep it in a Secret nobody rotates. Point it at the Secret External Secrets writes from Secrets "
+               "Manager (grafana-admin, components/monitoring/stack.py).")
+
+
+resource_policy(
+    "grafana-admin-from-secret", concern="kubernetes", citation=ACCESS, types=(HELM_RELEASE,),
+    description="Grafana's admin login comes from an existing Secret (synced from Secrets Manager), never a "
+                "plain-text or chart-generated password.",
+)(grafana_admin_from_secret)
 
 
 POLICIES = policies_of(__name__)

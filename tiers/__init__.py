@@ -13,7 +13,8 @@ only how the program is organised, the components stay where the stack has alway
 - ``data.py``     PostgreSQL (PRM, NL-FHIR), Redis, Kafka, S3, AWS Backup
 - ``compute.py``  EKS, ChromaDB, the database bootstrap Jobs, Reloader
 - ``apps.py``     the app services, bound to their stores by typed bindings
+- ``observability.py`` Prometheus, Alertmanager, Grafana, Loki + Alloy, Tempo, dashboards (namespace monitoring)
 
-New tiers (edge, observability, account baseline, delivery) land as one module and one line in
+New tiers (edge, account baseline, delivery) land as one module and one line in
 ``__main__.py`` each.
 """

@@ -17,10 +17,12 @@ from components.app_service import (
     AppService,
     Binding,
     ChromaDbBinding,
+    EnvironmentBinding,
     KafkaBinding,
     PostgresBinding,
     RedisBinding,
 )
+from components.monitoring import tracing_environment
 from tiers.compute import ComputeTier
 from tiers.context import Stack
 from tiers.data import DataTier
@@ -41,10 +43,14 @@ def apps_tier(stack: Stack, keys: Keys, data: DataTier, compute: ComputeTier) ->
     cfg, cluster = stack.cfg, compute.cluster
     network = cfg.network
 
+    # Every app sends its traces to Tempo (OTLP endpoint and sampling from observability.tempo).
+    tracing = EnvironmentBinding(values=tracing_environment(cfg.observability.tempo))
+
     def app(app_name: str, config: AppConfig, bindings: Sequence[Binding],
             wait_for: Sequence[pulumi.Resource] = ()) -> AppService:
         return AppService(
-            f"{stack.prefix}-{app_name}", config, app_name=app_name, bindings=bindings, region=stack.region,
+            f"{stack.prefix}-{app_name}", config, app_name=app_name, bindings=[*bindings, tracing],
+            region=stack.region,
             account_id=stack.account_id, oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer,
             secret_kms_key_arns=[keys.arn("secrets")],
             load_balancer_cidrs={"internet-facing": network.subnet_cidrs("public"),

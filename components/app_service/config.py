@@ -70,6 +70,14 @@ class CronJobConfig(ConfigModel):
         return value
 
 
+class AppMetricsConfig(ConfigModel):
+    """Where the app serves Prometheus metrics (prometheus-fastapi-instrumentator: ``/metrics`` on its own port)."""
+
+    #: None: the app's own ``port``.
+    port: int | None = Field(default=None, ge=1024, le=65535)
+    path: str = Field(default="/metrics", pattern=r"^/[\w./-]*$")
+
+
 class AppConfig(ConfigModel):
     image: PinnedImage
     cpu: str = Field(default="500m", pattern=r"^\d+(m)?$")
@@ -98,6 +106,8 @@ class AppConfig(ConfigModel):
     ingress: AppIngressConfig | None = None
     pre_deploy: PreDeployConfig | None = None
     cron_jobs: tuple[CronJobConfig, ...] = ()
+    #: Prometheus metrics (scraped through Istio's merged endpoint); null for an app that serves none.
+    metrics: AppMetricsConfig | None = AppMetricsConfig()
 
     @model_validator(mode="after")
     def _replicas(self) -> AppConfig:

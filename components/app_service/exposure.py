@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 
 from components.app_service.config import AppIngressConfig
 from components.app_service.spec import AppSpec
+from components.scraping import prometheus_ingress_rule
 
 net = k8s.networking.v1
 
@@ -63,6 +64,8 @@ def _ingress_rules(spec: AppSpec,
             from_=[net.NetworkPolicyPeerArgs(ip_block=net.IPBlockArgs(cidr=cidr)) for cidr in cidrs],
             ports=port,
         ))
+    if c.metrics is not None:
+        rules.append(prometheus_ingress_rule())  # Istio's merged metrics endpoint (components/scraping.py)
     return rules
 
 

@@ -17,6 +17,7 @@ import pulumi_kubernetes as k8s
 from components.app_service.spec import AppSpec
 from components.common import child_opts
 from components.eks import POOL_LABEL, TAINTED_POOLS
+from components.scraping import scrape_annotations
 
 #: Stakater Reloader's annotation: restart the workload when one of the named Secrets changes
 #: (https://github.com/stakater/Reloader#how-to-use-reloader).
@@ -120,7 +121,8 @@ def create_deployment(parent: pulumi.Resource, spec: AppSpec,
             revision_history_limit=5,
             progress_deadline_seconds=600,
             template=k8s.core.v1.PodTemplateSpecArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(labels=spec.pod_labels),
+                metadata=k8s.meta.v1.ObjectMetaArgs(labels=spec.pod_labels, annotations=scrape_annotations(
+                    c.metrics.port or c.port, c.metrics.path) if c.metrics is not None else None),
                 spec=pod_spec(spec, containers=[container(spec, probes=True)], topology_spread=True),
             ),
         ),

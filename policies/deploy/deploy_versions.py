@@ -53,7 +53,10 @@ ADDON_KEYS = {"vpc-cni": "vpcCni", "coredns": "coredns", "kube-proxy": "kubeProx
 CHART_KEYS = {"aws-load-balancer-controller": "awsLoadBalancerController", "cluster-autoscaler": "clusterAutoscaler",
               "metrics-server": "metricsServer", "external-secrets": "externalSecrets", "istio": "istio"}
 #: Charts configured outside eks.charts: their full config key.
-CHART_CONFIG_KEYS = {"reloader": "apps.reloader.chartVersion"}
+CHART_CONFIG_KEYS = {"reloader": "apps.reloader.chartVersion",
+                     "kube-prometheus-stack": "observability.charts.kubePrometheusStack",
+                     "loki": "observability.charts.loki", "tempo": "observability.charts.tempo",
+                     "alloy": "observability.charts.alloy"}
 ISTIO_CHARTS = ("base", "cni", "istiod", "gateway")
 
 

@@ -19,6 +19,10 @@ CERT = f"arn:aws:acm:us-east-2:{ACCOUNT}:certificate/0a1b2c3d-1111-2222-3333-444
 WAF = f"arn:aws:wafv2:us-east-2:{ACCOUNT}:regional/webacl/care-prod-alb/abc-123"
 MSK = f"arn:aws:kafka:us-east-2:{ACCOUNT}:cluster/care-prod-kafka/uuid-1"
 PUBLIC_CIDRS = ["10.30.96.0/24", "10.30.97.0/24", "10.30.98.0/24"]
+#: Prometheus (namespace monitoring) on Istio's merged metrics port: every app that serves metrics admits it.
+PROMETHEUS_RULE = {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+                             "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+                   "ports": [{"port": 15020, "protocol": "TCP"}]}
 IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-2.amazonaws.com/nl-fhir:1.0.0"
 
 FULL = {
@@ -103,6 +107,31 @@ def test_deployment_zero_downtime_rollout(full) -> None:  # type: ignore[no-unty
     assert pod["containers"][0]["lifecycle"] == {"preStop": {"sleep": {"seconds": 10}}}
 
 
+def test_metrics_annotations_for_istio_metrics_merging(full, worker) -> None:  # type: ignore[no-untyped-def]
+    # The app's own port and path (prometheus-fastapi-instrumentator's /metrics); the sidecar merges them on :15020.
+    assert _k8s(full, "deployment")["spec"]["template"]["metadata"]["annotations"] == {
+        "prometheus.io/scrape": "true", "prometheus.io/port": "8000", "prometheus.io/path": "/metrics"}
+    assert worker.named("care-prod-prm-worker-deployment").inputs["spec"]["template"]["metadata"]["annotations"] == {
+        "prometheus.io/scrape": "true", "prometheus.io/port": "8080", "prometheus.io/path": "/metrics"}
+
+
+def test_an_app_without_metrics_is_not_scraped() -> None:
+    cfg = stack_config("prod", apps__prmWorker__metrics=None)
+
+    def build() -> None:
+        AppService("care-prod-prm-worker", cfg.apps.prm_worker, app_name="prm-worker", bindings=[], **_wiring())
+
+    plan = render(build)
+    deployment = plan.named("care-prod-prm-worker-deployment").inputs
+    assert "annotations" not in deployment["spec"]["template"]["metadata"]
+    assert plan.named("care-prod-prm-worker-netpol").inputs["spec"]["ingress"] == []
+
+
+def test_metrics_port_and_path_are_config() -> None:
+    cfg = stack_config("prod", apps__prmWorker__metrics={"port": 9464, "path": "/internal/metrics"})
+    assert (cfg.apps.prm_worker.metrics.port, cfg.apps.prm_worker.metrics.path) == (9464, "/internal/metrics")
+
+
 def test_container_probes_resources_and_environment(full) -> None:  # type: ignore[no-untyped-def]
     container = _k8s(full, "deployment")["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == IMAGE
@@ -153,8 +182,9 @@ def test_worker_runs_on_the_tainted_worker_pool_without_a_service(worker) -> Non
     assert pod["tolerations"] == [{"key": "care.platform/pool", "operator": "Equal", "value": "worker",
                                    "effect": "NoSchedule"}]
     policy = worker.named("care-prod-prm-worker-netpol").inputs["spec"]
+    # No callers: only Prometheus, on Istio's merged metrics port (components/scraping.py).
     assert policy == {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prm-worker"}},
-                      "policyTypes": ["Ingress"], "ingress": []}
+                      "policyTypes": ["Ingress"], "ingress": [PROMETHEUS_RULE]}
     hpa = worker.named("care-prod-prm-worker-hpa").inputs["spec"]
     assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 6)
 
@@ -204,6 +234,7 @@ def test_service_and_network_policy(full) -> None:  # type: ignore[no-untyped-de
         {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prm-api"}},
                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "prm"}}}], "ports": port},
         {"from": [{"ipBlock": {"cidr": cidr}} for cidr in PUBLIC_CIDRS], "ports": port},
+        PROMETHEUS_RULE,
     ]
 
 

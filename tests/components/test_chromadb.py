@@ -159,7 +159,11 @@ def test_pdb_and_network_policy_admit_only_the_nlfhir_api(prod) -> None:  # type
         "policyTypes": ["Ingress"],
         "ingress": [{"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "nlfhir"}},
                                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "nlfhir"}}}],
-                     "ports": [{"port": 8000, "protocol": "TCP"}]}],
+                     "ports": [{"port": 8000, "protocol": "TCP"}]},
+                    # Prometheus scrapes the sidecar's merged metrics endpoint (components/scraping.py).
+                    {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+                               "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+                     "ports": [{"port": 15020, "protocol": "TCP"}]}],
     }
 
 

@@ -13,6 +13,8 @@ from collections import defaultdict
 
 import pytest
 
+from components.monitoring.values import kube_prometheus_stack_values
+from tests.helpers import stack_config
 from tests.policies.support import DROP, REGISTRY, check, edit
 from tests.policies.test_policy_branches import NETPOL, REPLICATION
 from tests.policies.wire import (
@@ -58,6 +60,11 @@ EKS_T, NG_T, LT_T = "aws:eks/cluster:Cluster", "aws:eks/nodeGroup:NodeGroup", "a
 VOLUME_T, SC_T = "aws:ebs/volume:Volume", "kubernetes:storage.k8s.io/v1:StorageClass"
 LOG_T, SNS_T, VAULT_T = "aws:cloudwatch/logGroup:LogGroup", "aws:sns/topic:Topic", "aws:backup/vault:Vault"
 SECRET_T, KEY_T = "aws:secretsmanager/secret:Secret", "aws:kms/key:Key"
+HELM_T = "kubernetes:helm.sh/v3:Release"
+#: The kube-prometheus-stack release as the program renders it for prod (components/monitoring/values.py).
+KPS_RELEASE = {"chart": "kube-prometheus-stack", "version": "88.5.3", "values": json.loads(json.dumps(
+    kube_prometheus_stack_values(stack_config("prod").observability, storage_class="gp3-encrypted",
+                                 grafana_role_arn=f"arn:aws:iam::{ACCOUNT}:role/grafana", region="us-east-2")))}
 KEY_POLICY_T, BUCKET_POLICY_T = "aws:kms/keyPolicy:KeyPolicy", "aws:s3/bucketPolicy:BucketPolicy"
 CF_T, LB_T, ALB_T = "aws:cloudfront/distribution:Distribution", "aws:lb/listener:Listener", "aws:alb/listener:Listener"
 SG_T, SGR_T = "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/securityGroupRule:SecurityGroupRule"
@@ -417,6 +424,20 @@ CASES = [
     ("image-untagged-registry-port", "k8s-image-pinned", CRON_T,
      edit(CRONJOB, **{"spec__jobTemplate__spec__template__spec__containers__0__image": "registry:5000/vacuum"}), {}),
     ("image-unknown", "k8s-image-pinned", DEP_T, edit(DEPLOYMENT, **{f"{C0}__image": U}), {}),
+    # --- observability Helm releases (their pods render in the cluster; the pack checks their values)
+    ("helm-resources-ok", "helm-workload-resources", HELM_T, KPS_RELEASE, {}),
+    ("helm-resources-missing", "helm-workload-resources", HELM_T,
+     edit(KPS_RELEASE, values__grafana__resources__limits=DROP, values__alertmanager__alertmanagerSpec__resources=DROP), {}),
+    ("helm-resources-other-chart", "helm-workload-resources", HELM_T, {"chart": "istiod", "values": {}}, {}),
+    ("helm-resources-unknown", "helm-workload-resources", HELM_T, edit(KPS_RELEASE, values__grafana__resources=U), {}),
+    ("grafana-admin-ok", "grafana-admin-from-secret", HELM_T, KPS_RELEASE, {}),
+    ("grafana-admin-plain", "grafana-admin-from-secret", HELM_T,
+     edit(KPS_RELEASE, values__grafana__adminPassword="prom-operator", values__grafana__admin=DROP), {}),
+    ("grafana-chart-generated", "grafana-admin-from-secret", HELM_T, {"chart": "grafana", "values": {}}, {}),
+    ("grafana-disabled", "grafana-admin-from-secret", HELM_T, {"chart": "kube-prometheus-stack",
+                                                              "values": {"grafana": {"enabled": False}}}, {}),
+    ("grafana-secret-unknown", "grafana-admin-from-secret", HELM_T,
+     edit(KPS_RELEASE, values__grafana__admin__existingSecret=U), {}),
     # --- tags
     ("tags-ok", "standard-tags", RDS, RDS_PRIMARY, {}),
     ("tags-missing", "standard-tags", SUBNET_T, edit(SUBNET, tags={"Name": "x", "Project": "care-platform",
@@ -730,6 +751,17 @@ EXPECTED: dict[str, list[str]] = {
     ],
     'image-untagged-registry-port': [
         "container nlfhir: image 'registry:5000/vacuum' has no tag (it means :latest): what runs could change without a deploy. Pin apps.<app>.image to a version (repo:1.2.3) or a digest (repo@sha256:...) in Pulumi.<stack>.yaml.",
+    ],
+    'helm-resources-missing': [
+        'Alertmanager (alertmanager.alertmanagerSpec.resources): requests.cpu, requests.memory, limits.cpu, limits.memory not set: a pod without them can starve its neighbours (and be evicted first). Set them in components/monitoring/values.py.',
+        'Grafana (grafana.resources): limits.cpu, limits.memory not set: a pod without them can starve its neighbours (and be evicted first). Set them in components/monitoring/values.py.',
+    ],
+    'grafana-admin-plain': [
+        "adminPassword is set: the Grafana admin password would sit in plain text in the release's values (the Pulumi state, `helm get values`). Remove it and give admin.existingSecret instead.",
+        'admin.existingSecret is not set: the chart would generate the admin password (or use its default) and keep it in a Secret nobody rotates. Point it at the Secret External Secrets writes from Secrets Manager (grafana-admin, components/monitoring/stack.py).',
+    ],
+    'grafana-chart-generated': [
+        'admin.existingSecret is not set: the chart would generate the admin password (or use its default) and keep it in a Secret nobody rotates. Point it at the Secret External Secrets writes from Secrets Manager (grafana-admin, components/monitoring/stack.py).',
     ],
     'tags-missing': [
         'tags is missing Environment, Owner, CostCenter, DataClassification, ManagedBy: every taggable resource must be attributable to an owner and a data classification. Pass tags=tags_for(tags, name) (components.common); the values come from environment.owner, environment.costCenter and environment.dataClassification in Pulumi.<stack>.yaml.',
