@@ -16,6 +16,7 @@ from components.network import Network
 from components.storage import Storage
 from components.streaming import KafkaCluster
 from tiers.context import Providers, Stack
+from tiers.edge import EdgeTier
 from tiers.security import Keys
 
 
@@ -33,7 +34,9 @@ class DataTier:
         return {"prmDatabase": self.prm_db, "nlfhirDatabase": self.nlfhir_db}
 
 
-def data_tier(stack: Stack, providers: Providers, keys: Keys, network: Network) -> DataTier:
+def data_tier(stack: Stack, providers: Providers, keys: Keys, network: Network,
+              edge: EdgeTier | None = None) -> DataTier:
+    """``edge``: the CDN that reads the static-assets bucket (its distribution is named in the bucket policy)."""
     cfg, prefix, protection, tags = stack.cfg, stack.prefix, stack.cfg.protection, stack.tags
     primary, dr = providers.in_primary, providers.dr
     vpc_id, subnet_ids = network.vpc_id, network.subnet_ids["database"]
@@ -67,7 +70,8 @@ def data_tier(stack: Stack, providers: Providers, keys: Keys, network: Network) 
         storage=Storage(
             prefix, cfg.storage, account_id=stack.account_id, kms_key_arn=keys.arn("storage"),
             dr_kms_key_arn=keys.dr_arn("storage"), dr_provider=dr, force_destroy=protection.force_destroy_buckets,
-            protect=protection.protect, tags=tags, opts=primary,
+            protect=protection.protect, alb_logs_region=stack.region,
+            cdn_distribution_arn=edge.distribution_arn if edge is not None else None, tags=tags, opts=primary,
         ),
         backup=Backup(
             f"{prefix}-backup", cfg.backup, account_id=stack.account_id, region=stack.region,

@@ -22,6 +22,7 @@ PUBLIC_CIDRS = ["10.30.96.0/24", "10.30.97.0/24", "10.30.98.0/24"]
 IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-2.amazonaws.com/nl-fhir:1.0.0"
 
 FULL = {
+    "apps__nlfhir__published": False,  # an Ingress of its own (the edge publishes the others)
     "apps__nlfhir__ingress": {"host": "nlfhir.care.example", "certificateArn": CERT, "wafAclArn": WAF,
                               "scheme": "internet-facing"},
     "apps__nlfhir__preDeploy": {"command": ["alembic", "upgrade", "head"], "timeoutSeconds": 900},
