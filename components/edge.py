@@ -94,6 +94,8 @@ class Edge(pulumi.ComponentResource):
 
         self.origin_secret = random.RandomPassword(f"{name}-origin-secret", length=48, special=False,
                                                    opts=child_opts(self))
+        # Secret in state and in every input it reaches (the CloudFront header, the ALB rule condition).
+        self._origin_secret = pulumi.Output.secret(self.origin_secret.result)
         self.cdn_certificate, self.cdn_validation = self._certificate(f"{name}-cdn-cert", self.domain, at_edge)
         self.origin_certificate, self.origin_validation = self._certificate(
             f"{name}-origin-cert", f"*.origin.{self.domain}", regional)
@@ -144,7 +146,7 @@ class Edge(pulumi.ComponentResource):
         if self.config.hosted_zone_id is not None:
             option = cert.domain_validation_options.apply(lambda options: options[0])
             record = aws.route53.Record(
-                f"{name}-validation",
+                f"{name}-validation-record",
                 aws.route53.RecordArgs(zone_id=self.config.hosted_zone_id, name=option.resource_record_name,
                                        type=option.resource_record_type, records=[option.resource_record_value],
                                        ttl=300, allow_overwrite=True),
@@ -236,7 +238,7 @@ class Edge(pulumi.ComponentResource):
                 http_port=80, https_port=443, origin_protocol_policy="https-only", origin_ssl_protocols=["TLSv1.2"],
                 origin_read_timeout=30, origin_keepalive_timeout=5),
             custom_headers=[cf.DistributionOriginCustomHeaderArgs(name=ORIGIN_VERIFY_HEADER,
-                                                                  value=self.origin_secret.result)],
+                                                                  value=self._origin_secret)],
         ) for app in self.origins]
         apis = [cf.DistributionOrderedCacheBehaviorArgs(
             path_pattern=f"/{app}/*", target_origin_id=app, viewer_protocol_policy="redirect-to-https",
@@ -366,8 +368,8 @@ class Edge(pulumi.ComponentResource):
             f"{self._name}-shield-group",
             # MAX: "useful for resources that don't share traffic ... CloudFront distributions and origin
             # resources for CloudFront distributions" (https://docs.aws.amazon.com/waf/latest/developerguide/manage-protection-group.html).
-            aws.shield.ProtectionGroupArgs(protection_group_id=f"{self._name}-edge", aggregation="MAX", pattern="ALL",
-                                           tags=tags_for(self._tags, f"{self._name}-edge")),
+            aws.shield.ProtectionGroupArgs(protection_group_id=self._name, aggregation="MAX", pattern="ALL",
+                                           tags=tags_for(self._tags, self._name)),
             pulumi.ResourceOptions.merge(self._at_edge, pulumi.ResourceOptions(depends_on=[self.shield_protection])))
 
     # -- what the apps get -------------------------------------------------------------------------
@@ -378,4 +380,4 @@ class Edge(pulumi.ComponentResource):
         return Publication(host=f"{app}.origin.{self.domain}",
                            certificate_arn=self.origin_validation.certificate_arn,
                            waf_acl_arn=self.regional_acl_arn, security_group_id=self.alb_security_group.id,
-                           origin_secret=self.origin_secret.result, shield_advanced=self.config.shield_advanced)
+                           origin_secret=self._origin_secret, shield_advanced=self.config.shield_advanced)
