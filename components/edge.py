@@ -95,7 +95,7 @@ class Edge(pulumi.ComponentResource):
         self.origin_secret = random.RandomPassword(f"{name}-origin-secret", length=48, special=False,
                                                    opts=child_opts(self))
         # Secret in state and in every input it reaches (the CloudFront header, the ALB rule condition).
-        self._origin_secret = pulumi.Output.secret(self.origin_secret.result)
+        self._origin_secret: pulumi.Output[str] = self.origin_secret.result.apply(pulumi.Output.secret)
         self.cdn_certificate, self.cdn_validation = self._certificate(f"{name}-cdn-cert", self.domain, at_edge)
         self.origin_certificate, self.origin_validation = self._certificate(
             f"{name}-origin-cert", f"*.origin.{self.domain}", regional)
