@@ -18,6 +18,7 @@ from tiers.context import Providers, Stack
 from tiers.cost import cost_tier
 from tiers.data import data_tier
 from tiers.delivery import delivery_tier
+from tiers.edge import edge_tier, publish
 from tiers.notifications import notifications_tier
 from tiers.observability import observability_tier
 from tiers.security import key_rings
@@ -39,14 +40,18 @@ alerts = notifications_tier(stack, providers, keys)
 network = Network(stack.prefix, cfg.network, region=stack.region, account_id=stack.account_id,
                   logs_kms_key_arn=keys.arn("logs"), tags=stack.tags, opts=providers.in_primary)
 
+# --- Edge: CloudFront + WAF (us-east-1 and regional), certificates, Shield; before the bucket and apps it fronts
+edge = edge_tier(stack, providers, keys, network)
+
 # --- Data tier (database subnets): PostgreSQL (PRM, NL-FHIR), Redis, Kafka; S3 and AWS Backup ----------
-data = data_tier(stack, providers, keys, network)
+data = data_tier(stack, providers, keys, network, edge)
 
 # --- Compute tier (private subnets): EKS, ChromaDB, the database bootstrap Jobs, Reloader --------------
 compute = compute_tier(stack, providers, keys, network, data)
 
 # --- Apps on EKS: NL-FHIR API, PRM API, PRM worker, bound to their stores --------------------------------
-apps = apps_tier(stack, keys, data, compute)
+apps = apps_tier(stack, keys, data, compute, edge)
+publish(edge, apps.ingress_statuses())  # origin DNS records -> the published apps' ALBs; the `edge` export
 
 # --- Observability (namespace monitoring): Prometheus, Alertmanager, Grafana, Loki + Alloy, Tempo, dashboards -----
 observability = observability_tier(stack, keys, data, compute, apps)

@@ -88,7 +88,7 @@ class StackConfig(ConfigModel):
     cache: CacheConfig
     streaming: StreamingConfig
     storage: StorageConfig = StorageConfig()
-    edge: EdgeConfig = EdgeConfig()
+    edge: EdgeConfig
     apps: AppsConfig
     chromadb: ChromaDbConfig = ChromaDbConfig()
     backup: BackupConfig = BackupConfig()

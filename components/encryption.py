@@ -154,6 +154,20 @@ def key_policy(domain: Domain, *, account_id: str, region: str, admin_arns: Sequ
             "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
             "Resource": "*",
         })
+    if domain == "storage":
+        # CloudFront reads the SSE-KMS static assets through Origin Access Control and must decrypt them
+        # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html#create-oac-overview-s3).
+        # The key exists before any distribution, so it names this account's distributions; the bucket
+        # policy (components/storage.py) narrows reads to the stack's one distribution.
+        statements.append({
+            "Sid": "CloudFrontOacDecrypt",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"AWS:SourceAccount": account_id},
+                          "ArnLike": {"AWS:SourceArn": f"arn:aws:cloudfront::{account_id}:distribution/*"}},
+        })
     if domain == "ebs":
         # Managed node groups launch encrypted volumes through the Auto Scaling service-linked role.
         asg_role = autoscaling_role_arn(account_id)

@@ -88,6 +88,41 @@ def _allow_access_log_delivery(bucket_arn: str, account_id: str) -> dict[str, An
     }
 
 
+#: Elastic Load Balancing's log-delivery account per region opened before August 2022: ALB access logs are
+#: written by this account, which the log bucket's policy must name. Regions opened later use the
+#: ``logdelivery.elasticloadbalancing.amazonaws.com`` service principal instead.
+#: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/enable-access-logging.html
+ELB_LOG_ACCOUNTS: dict[str, str] = {
+    "us-east-1": "127311923021", "us-east-2": "033677994240", "us-west-1": "027434742980",
+    "us-west-2": "797873946194", "ca-central-1": "985666609251", "eu-central-1": "054676820928",
+    "eu-west-1": "156460612806", "eu-west-2": "652711504416", "eu-west-3": "009996457667",
+    "eu-north-1": "897822967062", "ap-northeast-1": "582318560864", "ap-northeast-2": "600734575887",
+    "ap-southeast-1": "114774131450", "ap-southeast-2": "783225319266", "ap-south-1": "718504428378",
+    "sa-east-1": "507241528517",
+}
+#: Where the ALBs write: ``alb/<app>/AWSLogs/<account>/...`` (components/app_service/exposure.py).
+ALB_LOG_PREFIX = "alb"
+
+
+def _allow_elb_log_delivery(bucket_arn: str, account_id: str, region: str) -> dict[str, Any]:
+    """ALB access-log delivery into ``alb/*/AWSLogs/<account>/`` of this bucket, for the region's ELB."""
+    account = ELB_LOG_ACCOUNTS.get(region)
+    principal = ({"AWS": f"arn:aws:iam::{account}:root"} if account
+                 else {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"})
+    return {"Sid": "AllowAlbAccessLogs", "Effect": "Allow", "Principal": principal, "Action": "s3:PutObject",
+            "Resource": f"{bucket_arn}/{ALB_LOG_PREFIX}/*/AWSLogs/{account_id}/*"}
+
+
+def _allow_cloudfront_oac(bucket_arn: str, distribution_arn: str) -> dict[str, Any]:
+    """s3:GetObject for one CloudFront distribution only (Origin Access Control signs as cloudfront.amazonaws.com).
+
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-restricting-access-to-s3.html
+    """
+    return {"Sid": "CloudFrontOacRead", "Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject", "Resource": f"{bucket_arn}/*",
+            "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}}}
+
+
 class SecureBucket(pulumi.ComponentResource):
     """One private, versioned, encrypted, TLS-only S3 bucket with lifecycle rules and access logging."""
 
@@ -108,6 +143,8 @@ class SecureBucket(pulumi.ComponentResource):
         access_log_bucket: pulumi.Input[str] | None = None,
         access_log_ready: pulumi.Resource | None = None,
         receives_access_logs: bool = False,
+        alb_logs_region: str | None = None,
+        cdn_distribution_arn: pulumi.Input[str] | None = None,
         object_lock: ObjectLockConfig | None = None,
         replication: Replication | None = None,
         extra_statements: Callable[[str], list[dict[str, Any]]] | None = None,
@@ -186,17 +223,22 @@ class SecureBucket(pulumi.ComponentResource):
             child,
         )
 
-        def policy(arn: str) -> str:
+        def policy(arn: str, distribution_arn: str | None) -> str:
             statements = [_deny_insecure_transport(arn)]
             if receives_access_logs:
                 statements.append(_allow_access_log_delivery(arn, account_id))
             if extra_statements is not None:
                 statements += extra_statements(arn)
+            if alb_logs_region is not None:
+                statements.append(_allow_elb_log_delivery(arn, account_id, alb_logs_region))
+            if distribution_arn is not None:
+                statements.append(_allow_cloudfront_oac(arn, distribution_arn))
             return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
         self.policy = aws.s3.BucketPolicy(
             f"{name}-policy",
-            aws.s3.BucketPolicyArgs(bucket=bucket_id, policy=self.bucket.arn.apply(policy)),
+            aws.s3.BucketPolicyArgs(bucket=bucket_id, policy=pulumi.Output.all(self.bucket.arn, cdn_distribution_arn)
+                                    .apply(lambda args: policy(*args))),
             # S3 rejects a policy while the public-access block is still being written.
             child_opts(self, depends_on=[public_access]),
         )
@@ -343,21 +385,26 @@ class Storage(pulumi.ComponentResource):
         audit_log_statements: Callable[[str], list[dict[str, Any]]] | None = None,
         force_destroy: bool = False,
         protect: bool = True,
+        alb_logs_region: str | None = None,
+        cdn_distribution_arn: pulumi.Input[str] | None = None,
         tags: Mapping[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """``alb_logs_region``: let that region's ALBs write access logs; ``cdn_distribution_arn``: let that
+        CloudFront distribution read the static assets (components/edge.py)."""
         super().__init__("care:storage:Storage", name, None, opts)
         lifecycle = config.lifecycle
 
         def bucket(purpose: str, *, dr: bool = False, **kwargs: Any) -> SecureBucket:
             label = f"dr-{purpose}" if dr else purpose
             return SecureBucket(
-                f"{name}-{label}", bucket_name=f"{name}-{label}-{account_id}", purpose=purpose, account_id=account_id,
-                lifecycle=lifecycle, force_destroy=force_destroy, protect=protect, tags=tags,
+                f"{name}-{label}", bucket_name=self.bucket_name_for(name, label, account_id), purpose=purpose,
+                account_id=account_id, lifecycle=lifecycle, force_destroy=force_destroy, protect=protect, tags=tags,
                 opts=child_opts(self, provider=dr_provider) if dr else child_opts(self), **kwargs,
             )
 
         self.access_logs = bucket("access-logs", kms_key_arn=None, receives_access_logs=True,
+                                  alb_logs_region=alb_logs_region,
                                   expire_after_days=config.access_logs_expire_after_days)
         logs_to = self.access_logs.bucket_name
         logged: dict[str, Any] = {"access_log_bucket": logs_to, "access_log_ready": self.access_logs.policy}
@@ -377,7 +424,7 @@ class Storage(pulumi.ComponentResource):
         # Served through the CDN: current versions stay in S3 Standard. Backed up too: the CDN's origin
         # must survive a bad deploy or a deletion even though the build can recreate most of it.
         self.static_assets = bucket("static-assets", kms_key_arn=kms_key_arn, **logged,
-                                    tier_to_cold_storage=False, backup=True)
+                                    tier_to_cold_storage=False, backup=True, cdn_distribution_arn=cdn_distribution_arn)
         self.app_data = bucket("app-data", kms_key_arn=kms_key_arn, **logged, backup=True,
                                replication=replication)
         self.audit_logs = bucket("audit-logs", kms_key_arn=kms_key_arn, **logged, backup=True,
@@ -390,3 +437,8 @@ class Storage(pulumi.ComponentResource):
         self.bucket_names = {key: b.bucket_name for key, b in buckets.items()}
         self.bucket_arns = {key: b.arn for key, b in buckets.items()}
         self.register_outputs({"bucketNames": self.bucket_names, "bucketArns": self.bucket_arns})
+
+    @staticmethod
+    def bucket_name_for(name: str, label: str, account_id: str) -> str:
+        """A bucket's name (``<name>-<label>-<account>``): the edge names the static-assets origin before it exists."""
+        return f"{name}-{label}-{account_id}"

@@ -15,6 +15,8 @@ from typing import Any
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
 
 DEFAULT_ACCOUNT = "123456789012"
+#: The key marking a secret value on the wire (the SDK's rpc signature key).
+_SECRET_KEY = "4dabf18193072939515e22adb298388d"
 DEFAULT_REGION = "us-east-2"
 
 #: Types whose physical name the program leaves to Pulumi's auto-naming (so a replacement never collides).
@@ -80,6 +82,12 @@ class CarePlatformMocks(Mocks):
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             names = [f"{region}{s}" for s in "abc"]
             return {"names": names, "zoneIds": [f"use2-az{i}" for i in (1, 2, 3)], "id": region}, None
+        if args.token == "aws:ec2/getManagedPrefixList:getManagedPrefixList":
+            # A managed prefix list has a per-region id (CloudFront's origin-facing list: pl-3b927c52 in us-east-1).
+            list_name = args.args.get("name", "")
+            return {"id": f"pl-{_digest(list_name, region, length=8)}", "name": list_name,
+                    "arn": f"arn:aws:ec2:{region}:aws:prefix-list/pl-{_digest(list_name, region, length=8)}",
+                    "addressFamily": "IPv4", "maxEntries": 55, "ownerId": "AWS", "entries": [], "tags": {}},  []
         if args.token == "aws:iam/getPolicyDocument:getPolicyDocument":
             return {"json": json.dumps({"Version": "2012-10-17", "Statement": args.args.get("statements", [])}),
                     "id": "policy"}, None
@@ -193,7 +201,35 @@ class CarePlatformMocks(Mocks):
                     "hostedZoneId": "Z2FDTNDATAQYW2",
                     "arn": f"arn:aws:cloudfront::{account}:distribution/E{digest[:13].upper()}"}
         if typ == "aws:wafv2/webAcl:WebAcl":
-            return {"arn": f"arn:aws:wafv2:{region}:{account}:global/webacl/{name}/{digest}"}
+            scope = "global" if inputs.get("scope") == "CLOUDFRONT" else "regional"
+            acl_id = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-a{digest[16:17]}00-{_digest(name, length=12)}"
+            return {"__id": acl_id, "arn": f"arn:aws:wafv2:{region}:{account}:{scope}/webacl/{name}/{acl_id}"}
+        if typ == "aws:acm/certificate:Certificate":
+            cert_id = f"{digest[:8]}-{digest[8:12]}-4{digest[12:15]}-8{digest[15:17]}0-{_digest(name, length=12)}"
+            domain = str(inputs.get("domainName", name))
+            base = domain.removeprefix("*.")
+            return {"__id": f"arn:aws:acm:{region}:{account}:certificate/{cert_id}",
+                    "arn": f"arn:aws:acm:{region}:{account}:certificate/{cert_id}", "status": "PENDING_VALIDATION",
+                    "domainValidationOptions": [{
+                        "domainName": domain, "resourceRecordName": f"_{_digest(domain, length=32)}.{base}.",
+                        "resourceRecordType": "CNAME",
+                        "resourceRecordValue": f"_{_digest(domain, 'value', length=32)}.acm-validations.aws."}]}
+        if typ == "aws:acm/certificateValidation:CertificateValidation":
+            return {"__id": str(inputs.get("certificateArn", name))}
+        if typ == "aws:route53/record:Record":
+            fqdn = str(inputs.get("name", name)).rstrip(".")
+            return {"__id": f"{inputs.get('zoneId', '')}_{fqdn}_{inputs.get('type', '')}", "fqdn": fqdn}
+        if typ == "aws:cloudfront/originAccessControl:OriginAccessControl":
+            return {"__id": f"E{_digest(name, length=13).upper()}", "etag": "E1"}
+        if typ == "aws:cloudfront/responseHeadersPolicy:ResponseHeadersPolicy":
+            policy_id = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-b{digest[16:17]}00-{_digest(name, length=12)}"
+            return {"__id": policy_id}
+        if typ == "aws:cloudwatch/logDeliveryDestination:LogDeliveryDestination":
+            return {"__id": inputs.get("name", name),
+                    "arn": f"arn:aws:logs:{region}:{account}:delivery-destination:{inputs.get('name', name)}"}
+        if typ == "aws:cloudwatch/logDeliverySource:LogDeliverySource":
+            return {"__id": inputs.get("name", name),
+                    "arn": f"arn:aws:logs:{region}:{account}:delivery-source:{inputs.get('name', name)}"}
         if typ == "aws:secretsmanager/secret:Secret":
             return {"arn": f"arn:aws:secretsmanager:{region}:{account}:secret:{inputs.get('name', name)}-{digest[:6]}"}
         if typ == "aws:sns/topic:Topic":
@@ -209,8 +245,17 @@ class CarePlatformMocks(Mocks):
                 return {"result": f"[offline random {name}]", "__id": "none"}
             return {"hex": digest, "b64Url": digest, "dec": str(int(digest[:8], 16)), "__id": digest}
         if typ.startswith("kubernetes:"):
-            meta = dict(inputs.get("metadata") or {})
+            raw_meta = inputs.get("metadata") or {}
+            if isinstance(raw_meta, dict) and _SECRET_KEY in raw_meta:  # metadata holding a secret (an annotation)
+                raw_meta = raw_meta.get("value") or {}
+            meta = dict(raw_meta)
             meta.setdefault("name", name)
             meta.setdefault("namespace", "default")
-            return {"metadata": meta, "__id": f"{meta['namespace']}/{meta['name']}"}
+            extra = {"metadata": meta, "__id": f"{meta['namespace']}/{meta['name']}"}
+            if typ == "kubernetes:networking.k8s.io/v1:Ingress":
+                # The AWS Load Balancer Controller's ALB name: k8s-<namespace>-<name>-<hash>.
+                alb = f"k8s-{meta['namespace'][:8]}-{meta['name'][:8]}-{digest[:10]}-{int(digest[10:16], 16)}"
+                extra["status"] = {"loadBalancer": {"ingress": [
+                    {"hostname": f"{alb}.{DEFAULT_REGION}.elb.amazonaws.com"}]}}
+            return extra
         return {}

@@ -6,13 +6,13 @@
 from __future__ import annotations
 
 from common import (
-    CLOUDFRONT,
     EKS_CLUSTER,
     LOG_GROUP,
     MSK,
     RDS_CLUSTER,
     RDS_INSTANCE,
     TRAIL,
+    WEB_ACL_LOGGING,
     Report,
     Resource,
     Settings,
@@ -89,18 +89,26 @@ resource_policy(
 )(msk_broker_logs)
 
 
-def cloudfront_logging(r: Resource, report: Report, _: Settings) -> None:
-    bucket = r.get("loggingConfig.bucket")
-    if is_unknown(bucket) or bucket:
+#: Headers whose values carry credentials: WAF logs must redact them.
+REDACTED_HEADERS = ("authorization", "cookie")
+
+
+def waf_log_redaction(r: Resource, report: Report, _: Settings) -> None:
+    fields = as_list(r.get("redactedFields"))
+    if is_unknown(fields):
         return
-    report("loggingConfig.bucket is not set: viewer requests for PHI-bearing pages would leave no access log. "
-           "Set loggingConfig={bucket: <log bucket>.bucketDomainName, prefix: 'cloudfront/'} in components/edge.py.")
+    redacted = {str((f.get("singleHeader") or {}).get("name", "")).lower() for f in fields if isinstance(f, dict)}
+    missing = [h for h in REDACTED_HEADERS if h not in redacted]
+    if missing:
+        report(f"redactedFields does not redact the {', '.join(missing)} header(s): WAF request logs of a PHI API "
+               "would hold credentials. Add redactedFields=[{singleHeader: {name: 'authorization'}}, "
+               "{singleHeader: {name: 'cookie'}}] (components/edge_waf.py).")
 
 
 resource_policy(
-    "cloudfront-logging", concern="logging", citation=AUDIT, types=(CLOUDFRONT,),
-    description="CloudFront writes standard access logs.",
-)(cloudfront_logging)
+    "waf-log-redaction", concern="logging", citation=AUDIT, types=(WEB_ACL_LOGGING,),
+    description="WAF logging redacts the authorization and cookie headers.",
+)(waf_log_redaction)
 
 
 def cloudtrail_log_validation(r: Resource, report: Report, _: Settings) -> None:

@@ -484,6 +484,8 @@ KMS_ALIAS = "aws:kms/alias:Alias"
 CLOUDFRONT = "aws:cloudfront/distribution:Distribution"
 WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 WEB_ACL_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+LOG_DELIVERY_SOURCE = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
+LOG_DELIVERY = "aws:cloudwatch/logDelivery:LogDelivery"
 TRAIL = "aws:cloudtrail/trail:Trail"
 LISTENERS = ("aws:lb/listener:Listener", "aws:alb/listener:Listener")
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
@@ -504,6 +506,7 @@ K8S_PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 K8S_HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 K8S_STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
 K8S_NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+K8S_INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 K8S_WORKLOADS = (K8S_DEPLOYMENT, K8S_STATEFULSET, K8S_DAEMONSET, K8S_JOB, K8S_CRONJOB, K8S_POD)
 
 

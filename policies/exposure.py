@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from common import (
+    CLOUDFRONT,
     EC2_INSTANCE,
     EKS_CLUSTER,
+    K8S_INGRESS,
     KMS_KEY,
     KMS_KEY_POLICY,
     LAUNCH_TEMPLATE,
@@ -323,6 +325,49 @@ resource_policy(
     "github-oidc-trust-restricted", concern="exposure", citation=ACCESS, types=(IAM_ROLE,),
     description="Roles GitHub Actions assumes trust audience sts.amazonaws.com and exact repository subjects only.",
 )(github_oidc_trust_restricted)
+def cloudfront_s3_oac(r: Resource, report: Report, _: Settings) -> None:
+    origins = as_list(r.get("origins"))
+    if is_unknown(origins):
+        return
+    for origin in origins:
+        if not isinstance(origin, dict) or isinstance(origin.get("customOriginConfig"), dict) \
+                or isinstance(origin.get("vpcOriginConfig"), dict):
+            continue  # custom and VPC origins: cloudfront-origin-https
+        label = origin.get("originId", "?")
+        oai = (origin.get("s3OriginConfig") or {}).get("originAccessIdentity")
+        oac = origin.get("originAccessControlId")
+        if oai and not is_unknown(oai):
+            report(f"origin {label}: uses the legacy origin access identity {oai!r}: use Origin Access Control "
+                   "(SigV4, SSE-KMS support) instead (components/edge.py).")
+        elif not oac and not is_unknown(oac):
+            report(f"origin {label}: an S3 origin without originAccessControlId: the bucket would have to be "
+                   "readable without CloudFront's signature. Set originAccessControlId to the edge's "
+                   "OriginAccessControl (components/edge.py).")
+
+
+resource_policy(
+    "cloudfront-s3-oac", concern="exposure", citation=ACCESS, types=(CLOUDFRONT,),
+    description="CloudFront reads S3 origins only through Origin Access Control (not the legacy OAI, never public).",
+)(cloudfront_s3_oac)
+
+
+def alb_ingress_waf(r: Resource, report: Report, _: Settings) -> None:
+    annotations = r.get("metadata.annotations")
+    if r.get("spec.ingressClassName") != "alb" or not isinstance(annotations, dict):
+        return
+    if annotations.get("alb.ingress.kubernetes.io/scheme") != "internet-facing":
+        return
+    acl = annotations.get("alb.ingress.kubernetes.io/wafv2-acl-arn")
+    if not acl and not is_unknown(acl):
+        report("an internet-facing ALB Ingress without the annotation alb.ingress.kubernetes.io/wafv2-acl-arn: the "
+               "ALB would take requests with no managed rules or rate limit. Publish the app through the edge "
+               "(published: true), which sets the regional web ACL.")
+
+
+resource_policy(
+    "alb-ingress-waf", concern="exposure", citation=ACCESS, types=(K8S_INGRESS,),
+    description="Every internet-facing ALB Ingress is protected by a regional WAFv2 web ACL.",
+)(alb_ingress_waf)
 
 
 POLICIES = policies_of(__name__)

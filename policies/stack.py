@@ -26,6 +26,8 @@ from common import (
     K8S_STORAGE_CLASS,
     KMS_ALIAS,
     KMS_KEY,
+    LOG_DELIVERY,
+    LOG_DELIVERY_SOURCE,
     RDS_BACKUP_REPLICATION,
     RDS_CLUSTER,
     RDS_INSTANCE,
@@ -331,6 +333,33 @@ stack_policy(
     "cloudfront-waf", concern="exposure", citation=ACCESS, types=(CLOUDFRONT, WEB_ACL),
     description="Every CloudFront distribution is protected by a WAFv2 web ACL of scope CLOUDFRONT.",
 )(cloudfront_waf)
+
+
+def cloudfront_logging(resources: list[Resource], report: Report, _: Settings) -> None:
+    """Standard logging (legacy ``loggingConfig``) or standard logging v2 (a CloudWatch log delivery).
+
+    v2 is a LogDeliverySource (logType ACCESS_LOGS, resourceArn = the distribution) and a LogDelivery
+    from it: https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/standard-logging.html
+    """
+    sources = [s for s in of_type(resources, LOG_DELIVERY_SOURCE)
+               if is_unknown(s.get("logType")) or s.get("logType") == "ACCESS_LOGS"]
+    deliveries = list(of_type(resources, LOG_DELIVERY))
+    for dist in of_type(resources, CLOUDFRONT):
+        bucket = dist.get("loggingConfig.bucket")
+        if is_unknown(bucket) or bucket:
+            continue
+        mine = [s for s in sources if s.refers_to(dist, "resourceArn")]
+        if any(d.refers_to(s, "deliverySourceName") for s in mine for d in deliveries):
+            continue
+        report("has no access logs: neither loggingConfig nor a CloudWatch log delivery (a LogDeliverySource of "
+               "logType ACCESS_LOGS on the distribution and a LogDelivery from it): viewer requests to PHI-bearing "
+               "apps would leave no trace. Use standard logging v2 (components/edge.py).", dist.urn)
+
+
+stack_policy(
+    "cloudfront-logging", concern="logging", citation=AUDIT, types=(CLOUDFRONT, LOG_DELIVERY_SOURCE, LOG_DELIVERY),
+    description="CloudFront writes standard access logs (legacy loggingConfig or logging v2 log delivery).",
+)(cloudfront_logging)
 
 
 def waf_logging(resources: list[Resource], report: Report, _: Settings) -> None:

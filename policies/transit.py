@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from common import (
     CACHE_RG,
     CLOUDFRONT,
+    K8S_INGRESS,
     LISTENERS,
     MSK,
     RDS_INSTANCE,
@@ -135,8 +139,11 @@ resource_policy(
 )(cloudfront_viewer_https)
 
 
-def _tls12_or_newer(version: str) -> bool:
-    return version.startswith(("TLSv1.2", "TLSv1.3"))
+#: CloudFront viewer security policies at least as strict as TLSv1.2_2021 (TLS 1.2+, the 2021 ciphers):
+#: https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/secure-connections-supported-viewer-protocols-ciphers.html
+def _tls12_2021_or_newer(version: str) -> bool:
+    match = re.fullmatch(r"TLSv1\.([23])_(\d{4})", version)
+    return match is not None and (match.group(1) == "3" or int(match.group(2)) >= 2021)
 
 
 def cloudfront_tls12(r: Resource, report: Report, _: Settings) -> None:
@@ -150,15 +157,15 @@ def cloudfront_tls12(r: Resource, report: Report, _: Settings) -> None:
     version = cert.get("minimumProtocolVersion")
     if is_unknown(version):
         return
-    if not isinstance(version, str) or not _tls12_or_newer(version):
+    if not isinstance(version, str) or not _tls12_2021_or_newer(version):
         shown = "not set (TLSv1)" if version is None else f"{version!r}"
-        report(f"viewerCertificate.minimumProtocolVersion is {shown}: viewers must use TLS 1.2 or newer. "
-               "Set minimumProtocolVersion='TLSv1.2_2021'.")
+        report(f"viewerCertificate.minimumProtocolVersion is {shown}: viewers must use TLS 1.2 with the 2021 "
+               "ciphers or newer. Set minimumProtocolVersion='TLSv1.2_2021'.")
 
 
 resource_policy(
     "cloudfront-tls12", concern="transit", citation=TRANSMISSION, types=(CLOUDFRONT,),
-    description="CloudFront negotiates TLS 1.2 or newer with viewers (a custom certificate with a TLSv1.2+ policy).",
+    description="CloudFront negotiates TLS 1.2 or newer with viewers (a custom certificate, TLSv1.2_2021 or newer).",
 )(cloudfront_tls12)
 
 
@@ -223,6 +230,40 @@ resource_policy(
     "lb-listener-https", concern="transit", citation=TRANSIT, types=LISTENERS,
     description="Load balancer listeners use HTTPS/TLS with a TLS 1.2+ policy (HTTP only to redirect to HTTPS).",
 )(lb_listener_https)
+
+
+#: ALB security policies allowing TLS 1.2 and 1.3 only (or 1.3 only), ELBSecurityPolicy-TLS13-1-2-2021-06 or newer:
+#: https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html
+_ALB_TLS_POLICY = re.compile(r"ELBSecurityPolicy-TLS13-1-[23]-.*20\d\d-\d\d")
+ALB_ANNOTATION = "alb.ingress.kubernetes.io/"
+
+
+def alb_ingress(r: Resource) -> dict[str, Any] | None:
+    """An ALB Ingress's annotations (None for another Ingress class or unknown metadata)."""
+    annotations = r.get("metadata.annotations")
+    if r.get("spec.ingressClassName") != "alb" or not isinstance(annotations, dict):
+        return None
+    return annotations
+
+
+def alb_ingress_tls(r: Resource, report: Report, _: Settings) -> None:
+    annotations = alb_ingress(r)
+    if annotations is None:
+        return
+    policy = annotations.get(f"{ALB_ANNOTATION}ssl-policy")
+    if is_unknown(policy):
+        return
+    if not isinstance(policy, str) or not _ALB_TLS_POLICY.fullmatch(policy):
+        shown = "not set (the controller's default ELBSecurityPolicy-2016-08 allows TLS 1.0)" if policy is None \
+            else f"{policy!r}"
+        report(f"annotation {ALB_ANNOTATION}ssl-policy is {shown}: the ALB must negotiate TLS 1.2 or newer. "
+               "Set it to 'ELBSecurityPolicy-TLS13-1-2-2021-06' (components/app_service/exposure.py).")
+
+
+resource_policy(
+    "alb-ingress-tls", concern="transit", citation=TRANSMISSION, types=(K8S_INGRESS,),
+    description="ALB Ingresses use an SSL policy of TLS 1.2+ (ELBSecurityPolicy-TLS13-1-2-2021-06 or newer).",
+)(alb_ingress_tls)
 
 
 POLICIES = policies_of(__name__)

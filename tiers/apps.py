@@ -26,6 +26,7 @@ from components.monitoring import tracing_environment
 from tiers.compute import ComputeTier
 from tiers.context import Stack
 from tiers.data import DataTier
+from tiers.edge import EdgeTier
 from tiers.security import Keys
 
 
@@ -38,8 +39,19 @@ class AppsTier:
     def by_output_name(self) -> dict[str, AppService]:
         return {"nlfhir": self.nlfhir, "prmApi": self.prm_api, "prmWorker": self.prm_worker}
 
+    def ingress_statuses(self) -> dict[str, pulumi.Output[object] | None]:
+        """Each app's Ingress status by app name (None without an Ingress): where its ALB answers."""
+        return {"nlfhir": _status(self.nlfhir), "prm-api": _status(self.prm_api),
+                "prm-worker": _status(self.prm_worker)}
 
-def apps_tier(stack: Stack, keys: Keys, data: DataTier, compute: ComputeTier) -> AppsTier:
+
+def _status(app: AppService) -> pulumi.Output[object] | None:
+    return app.ingress.status if app.ingress is not None else None  # type: ignore[return-value]
+
+
+def apps_tier(stack: Stack, keys: Keys, data: DataTier, compute: ComputeTier,
+              edge: EdgeTier | None = None) -> AppsTier:
+    """``edge`` publishes the apps with ``published: true`` (their Ingress, ALB access logs to the log bucket)."""
     cfg, cluster = stack.cfg, compute.cluster
     network = cfg.network
 
@@ -48,6 +60,7 @@ def apps_tier(stack: Stack, keys: Keys, data: DataTier, compute: ComputeTier) ->
 
     def app(app_name: str, config: AppConfig, bindings: Sequence[Binding],
             wait_for: Sequence[pulumi.Resource] = ()) -> AppService:
+        publication = edge.publication(app_name, config) if edge is not None else None
         return AppService(
             f"{stack.prefix}-{app_name}", config, app_name=app_name, bindings=[*bindings, tracing],
             region=stack.region,
@@ -55,6 +68,8 @@ def apps_tier(stack: Stack, keys: Keys, data: DataTier, compute: ComputeTier) ->
             secret_kms_key_arns=[keys.arn("secrets")],
             load_balancer_cidrs={"internet-facing": network.subnet_cidrs("public"),
                                  "internal": network.subnet_cidrs("private")},
+            publication=publication,
+            access_logs_bucket=data.storage.bucket_names["accessLogs"] if publication is not None else None,
             wait_for=[*cluster.addons_ready, *wait_for], tags=stack.tags, opts=compute.workloads,
         )
 

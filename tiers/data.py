@@ -18,6 +18,7 @@ from components.network import Network
 from components.storage import Storage
 from components.streaming import KafkaCluster
 from tiers.context import Providers, Stack
+from tiers.edge import EdgeTier
 from tiers.security import Keys
 
 
@@ -40,7 +41,9 @@ def audit_name(stack: Stack) -> str:
     return f"{stack.prefix}-audit"
 
 
-def data_tier(stack: Stack, providers: Providers, keys: Keys, network: Network) -> DataTier:
+def data_tier(stack: Stack, providers: Providers, keys: Keys, network: Network,
+              edge: EdgeTier | None = None) -> DataTier:
+    """``edge``: the CDN that reads the static-assets bucket (its distribution is named in the bucket policy)."""
     cfg, prefix, protection, tags = stack.cfg, stack.prefix, stack.cfg.protection, stack.tags
     primary, dr = providers.in_primary, providers.dr
     vpc_id, subnet_ids = network.vpc_id, network.subnet_ids["database"]
@@ -77,7 +80,8 @@ def data_tier(stack: Stack, providers: Providers, keys: Keys, network: Network) 
             # The audit-log bucket admits CloudTrail and AWS Config (tiers/audit.py) in its one bucket policy.
             audit_log_statements=functools.partial(audit_bucket_statements, name=audit_name(stack), config=cfg.audit,
                                                    account_id=stack.account_id, region=stack.region),
-            protect=protection.protect, tags=tags, opts=primary,
+            protect=protection.protect, alb_logs_region=stack.region,
+            cdn_distribution_arn=edge.distribution_arn if edge is not None else None, tags=tags, opts=primary,
         ),
         backup=Backup(
             f"{prefix}-backup", cfg.backup, account_id=stack.account_id, region=stack.region,

@@ -41,6 +41,7 @@ class AppService(pulumi.ComponentResource):
         secret_kms_key_arns: Sequence[pulumi.Input[str]] = (),
         load_balancer_cidrs: Mapping[str, Sequence[str]] | None = None,
         access_logs_bucket: pulumi.Input[str] | None = None,
+        publication: exposure.Publication | None = None,
         wait_for: Sequence[pulumi.Resource] = (),
         tags: Mapping[str, str],
         opts: pulumi.ResourceOptions | None = None,
@@ -48,6 +49,8 @@ class AppService(pulumi.ComponentResource):
         super().__init__("care:compute:AppService", name, None, opts)
         if not re.fullmatch(DNS_LABEL, app_name):
             raise ValueError(f"app_name {app_name!r} must be a DNS label")
+        if publication is not None and not config.published:
+            raise ValueError(f"{name}: a publication was given but the app is not published (published: false)")
         wiring = Wiring.merge(name, bindings, region, account_id)
         spec = AppSpec.build(name, app_name, config, wiring, tags)
         self.namespace, self.selector, self.pod_labels = spec.namespace, spec.selector, spec.pod_labels
@@ -69,7 +72,7 @@ class AppService(pulumi.ComponentResource):
             self, spec, [*ready, *([self.pre_deploy_job] if self.pre_deploy_job else [])])
         self.hpa = autoscaling.create_hpa(self, spec, self.deployment)
         self.pdb = autoscaling.create_pdb(spec, k8s_opts)
-        self._expose(spec, dict(load_balancer_cidrs or {}), access_logs_bucket, k8s_opts)
+        self._expose(spec, dict(load_balancer_cidrs or {}), access_logs_bucket, publication, k8s_opts)
         self.cron_jobs = jobs.create_cron_jobs(self, spec, ready)
 
         self.register_outputs({
@@ -80,17 +83,24 @@ class AppService(pulumi.ComponentResource):
         })
 
     def _expose(self, spec: AppSpec, load_balancer_cidrs: Mapping[str, Sequence[str]],
-                access_logs_bucket: pulumi.Input[str] | None, k8s_opts: pulumi.ResourceOptions) -> None:
+                access_logs_bucket: pulumi.Input[str] | None, publication: exposure.Publication | None,
+                k8s_opts: pulumi.ResourceOptions) -> None:
+        """The Service, the NetworkPolicy and, for a configured or published app, the ALB Ingress.
+
+        A published app (``published: true``) gets its Ingress only from the edge's ``publication``: with
+        the edge disabled it has none, so no ALB is internet-facing.
+        """
         self.service = exposure.create_service(spec, k8s_opts)
         self.url = (pulumi.Output.from_input(f"http://{spec.app}.{spec.namespace}.svc.cluster.local")
                     if self.service else None)
-        self.network_policy = exposure.create_network_policy(spec, load_balancer_cidrs, k8s_opts)
+        ingress = publication or spec.config.ingress
+        scheme = "internet-facing" if publication else (spec.config.ingress.scheme if spec.config.ingress else None)
+        self.network_policy = exposure.create_network_policy(spec, load_balancer_cidrs, k8s_opts, scheme)
         self.ingress: k8s.networking.v1.Ingress | None = None
         self.peer_authentication: k8s.apiextensions.CustomResource | None = None
-        if spec.config.ingress is not None:
+        if ingress is not None:
             self.ingress, self.peer_authentication = exposure.create_ingress(
-                spec, spec.config.ingress, access_logs_bucket=access_logs_bucket, service=self.service,
-                opts=k8s_opts)
+                spec, ingress, access_logs_bucket=access_logs_bucket, service=self.service, opts=k8s_opts)
 
     @staticmethod
     def labels_for(app_name: str) -> dict[str, str]:

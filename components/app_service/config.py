@@ -104,6 +104,9 @@ class AppConfig(ConfigModel):
     run_as_user: int = Field(default=10001, ge=1000)
     tmp_size: str = Field(default="256Mi", pattern=r"^\d+(Mi|Gi)$")
     ingress: AppIngressConfig | None = None
+    #: Reached from the internet only through the edge (CloudFront + WAF -> an ALB admitting CloudFront only):
+    #: the edge gives it its Ingress. Never for a worker or a store.
+    published: bool = False
     pre_deploy: PreDeployConfig | None = None
     cron_jobs: tuple[CronJobConfig, ...] = ()
     #: Prometheus metrics (scraped through Istio's merged endpoint); null for an app that serves none.
@@ -141,6 +144,11 @@ class AppConfig(ConfigModel):
                 problems.add(("cronJobs", index, "name"), job_name, "each cron job needs a distinct name")
         if self.ingress is not None and not self.service:
             problems.add("ingress", self.ingress.host, "needs service: true (the Ingress routes to the Service)")
+        if self.published and not self.service:
+            problems.add("published", True, "needs service: true (the edge's Ingress routes to the Service)")
+        if self.published and self.ingress is not None:
+            problems.add("ingress", self.ingress.host, "must not be set on a published app: the edge gives it its "
+                                                        "Ingress (CloudFront and WAF in front)")
         problems.raise_if_any()
         return self
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pulumi
 import pytest
 
 import config
 from components.app_service import AppService, EnvironmentBinding, KafkaBinding, SecretRef
+from components.app_service.exposure import Publication
 from tests.helpers import PROD_TAGS, render, rendered_stack, stack_config, stack_raw, with_overrides
 
 ACCOUNT = "333333333333"
@@ -26,6 +28,7 @@ PROMETHEUS_RULE = {"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/
 IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-2.amazonaws.com/nl-fhir:1.0.0"
 
 FULL = {
+    "apps__nlfhir__published": False,  # an Ingress of its own (the edge publishes the others)
     "apps__nlfhir__ingress": {"host": "nlfhir.care.example", "certificateArn": CERT, "wafAclArn": WAF,
                               "scheme": "internet-facing"},
     "apps__nlfhir__preDeploy": {"command": ["alembic", "upgrade", "head"], "timeoutSeconds": 900},
@@ -288,6 +291,59 @@ def test_alb_ingress_https_only_with_certificate_and_waf(full) -> None:  # type:
                          "mtls": {"mode": "STRICT"}, "portLevelMtls": {"8000": {"mode": "PERMISSIVE"}}}
 
 
+ORIGIN_CERT = f"arn:aws:acm:us-east-2:{ACCOUNT}:certificate/9f8e7d6c-1111-2222-3333-444455556666"
+ALB_SG = "sg-0123456789abcdef0"
+
+
+@pytest.fixture(scope="module")
+def published():  # type: ignore[no-untyped-def]
+    cfg = stack_config("prod")
+
+    def build() -> None:
+        AppService("care-prod-nlfhir", cfg.apps.nlfhir, app_name="nlfhir", access_logs_bucket="care-prod-access-logs",
+                   publication=Publication(host="nlfhir.origin.care.example", certificate_arn=ORIGIN_CERT,
+                                           waf_acl_arn=WAF, security_group_id=ALB_SG,
+                                           origin_secret=pulumi.Output.secret("s3cr3t"), shield_advanced=True),
+                   **_wiring())
+
+    return render(build)
+
+
+def test_published_app_gets_the_edge_ingress(published) -> None:  # type: ignore[no-untyped-def]
+    ingress = published.named("care-prod-nlfhir-ingress").unmasked_inputs()
+    short = {k.removeprefix("alb.ingress.kubernetes.io/"): v for k, v in ingress["metadata"]["annotations"].items()}
+    assert {k: v for k, v in short.items() if k != "tags"} == {
+        "scheme": "internet-facing", "target-type": "ip", "listen-ports": '[{"HTTPS": 443}]',
+        "certificate-arn": ORIGIN_CERT, "ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "backend-protocol": "HTTP", "healthcheck-path": "/health", "wafv2-acl-arn": WAF,
+        "load-balancer-attributes": "routing.http.drop_invalid_header_fields.enabled=true,access_logs.s3.enabled=true,"
+                                    "access_logs.s3.bucket=care-prod-access-logs,access_logs.s3.prefix=alb/nlfhir",
+        "security-groups": ALB_SG, "manage-backend-security-group-rules": "true",
+        "shield-advanced-protection": "true",
+        "conditions.nlfhir": '[{"field": "http-header", "httpHeaderConfig": {"httpHeaderName": "X-Origin-Verify", '
+                             '"values": ["s3cr3t"]}}]',
+    }
+    assert ingress["spec"]["rules"][0]["host"] == "nlfhir.origin.care.example"
+    masked = _k8s(published, "ingress")["metadata"]["annotations"]
+    assert masked["alb.ingress.kubernetes.io/conditions.nlfhir"] == "[secret]"
+    policy = _k8s(published, "netpol")["spec"]["ingress"]
+    assert policy[-1]["from"] == [{"ipBlock": {"cidr": cidr}} for cidr in PUBLIC_CIDRS]
+
+
+def test_a_publication_needs_a_published_app() -> None:
+    cfg = stack_config("prod", apps__prmWorker__published=False)
+
+    def build() -> None:
+        AppService("care-prod-prm-worker", cfg.apps.prm_worker, app_name="prm-worker",
+                   publication=Publication(host="w.origin.care.example", certificate_arn=ORIGIN_CERT,
+                                           waf_acl_arn=WAF, security_group_id=ALB_SG, origin_secret="x"),
+                   **_wiring())
+
+    with pytest.raises(Exception, match=r"care-prod-prm-worker: a publication was given but the app is not "
+                                        r"published \(published: false\)"):
+        render(build)
+
+
 def test_pre_deploy_job_runs_before_the_rollout(full) -> None:  # type: ignore[no-untyped-def]
     job = full.named("care-prod-nlfhir-predeploy")
     name = job.inputs["metadata"]["name"]
@@ -370,6 +426,15 @@ def test_ingress_and_cron_errors() -> None:
         "(arn:aws:wafv2:<region>:<account>:regional/webacl/<name>/<id>); an ALB cannot use a CloudFront-scope ACL",
         "prod: apps.nlfhir.cronJobs.0.schedule: '@daily': must be a five-field cron expression like '0 3 * * *'",
         "prod: apps.prmWorker.ingress: 'w.care.example': needs service: true (the Ingress routes to the Service)",
+    ]
+
+
+def test_published_errors() -> None:
+    assert _errors(apps__prmWorker__published=True,
+                   apps__nlfhir__ingress={"host": "n.care.example", "certificateArn": CERT}) == [
+        "prod: apps.nlfhir.ingress: 'n.care.example': must not be set on a published app: the edge gives it its "
+        "Ingress (CloudFront and WAF in front)",
+        "prod: apps.prmWorker.published: true: needs service: true (the edge's Ingress routes to the Service)",
     ]
 
 

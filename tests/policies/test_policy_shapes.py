@@ -164,8 +164,8 @@ def test_every_custom_origin_is_checked_after_an_s3_one() -> None:
 
 @pytest.mark.parametrize(("cert", "expected"), [
     ({"acmCertificateArn": "arn", "minimumProtocolVersion": "TLSv1.2_2021"}, []),
-    ({"acmCertificateArn": "arn"}, ["viewerCertificate.minimumProtocolVersion is not set (TLSv1): viewers must use TLS 1.2 or newer. Set minimumProtocolVersion='TLSv1.2_2021'."]),
-    ({"acmCertificateArn": "arn", "minimumProtocolVersion": "TLSv1.1_2016"}, ["viewerCertificate.minimumProtocolVersion is 'TLSv1.1_2016': viewers must use TLS 1.2 or newer. Set minimumProtocolVersion='TLSv1.2_2021'."]),
+    ({"acmCertificateArn": "arn"}, ["viewerCertificate.minimumProtocolVersion is not set (TLSv1): viewers must use TLS 1.2 with the 2021 ciphers or newer. Set minimumProtocolVersion='TLSv1.2_2021'."]),
+    ({"acmCertificateArn": "arn", "minimumProtocolVersion": "TLSv1.1_2016"}, ["viewerCertificate.minimumProtocolVersion is 'TLSv1.1_2016': viewers must use TLS 1.2 with the 2021 ciphers or newer. Set minimumProtocolVersion='TLSv1.2_2021'."]),
     ({"acmCertificateArn": "arn", "minimumProtocolVersion": U}, []),
     (U, []),
     (DROP, []),
@@ -233,7 +233,7 @@ def test_probes_are_not_required_of_init_containers() -> None:
     assert check("k8s-probes", "kubernetes:apps/v1:Deployment", props) == []
 
 
-@pytest.mark.parametrize(("version", "count"), [("TLSv1.3_2025", 0), ("TLSv1.2_2019", 0), ("TLSv1.2_2021", 0), ("TLSv1_2016", 1), ("SSLv3", 1)])
+@pytest.mark.parametrize(("version", "count"), [("TLSv1.3_2025", 0), ("TLSv1.2_2019", 1), ("TLSv1.2_2021", 0), ("TLSv1_2016", 1), ("SSLv3", 1)])
 def test_tls_versions(version: str, count: int) -> None:
     cert = {"acmCertificateArn": "arn", "minimumProtocolVersion": version}
     assert len(check("cloudfront-tls12", CF_T, {"enabled": True, "viewerCertificate": cert})) == count

@@ -99,6 +99,18 @@ def github_role(condition: dict) -> dict:
 
 GITHUB_ROLE = github_role({"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
                                             "token.actions.githubusercontent.com:sub": "repo:acme/care:environment:prod"}})
+INGRESS_T = "kubernetes:networking.k8s.io/v1:Ingress"
+WAF_LOG_T = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+ALB = "metadata__annotations__alb.ingress.kubernetes.io/"
+SSL_POLICY, WAF_ANNOTATION, SCHEME = f"{ALB}ssl-policy", f"{ALB}wafv2-acl-arn", f"{ALB}scheme"
+ALB_INGRESS = {"metadata": {"name": "nlfhir", "namespace": "nlfhir", "annotations": {
+    "alb.ingress.kubernetes.io/scheme": "internet-facing",
+    "alb.ingress.kubernetes.io/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    "alb.ingress.kubernetes.io/wafv2-acl-arn": "arn:aws:wafv2:us-east-2:333333333333:regional/webacl/alb/abc"}},
+    "spec": {"ingressClassName": "alb"}}
+WAF_LOGGING = {"resourceArn": "arn:aws:wafv2:us-east-1:333333333333:global/webacl/cdn/abc",
+               "logDestinationConfigs": ["arn:aws:logs:us-east-1:333333333333:log-group:aws-waf-logs-cdn"],
+               "redactedFields": [{"singleHeader": {"name": "authorization"}}, {"singleHeader": {"name": "cookie"}}]}
 
 CASES = [
     # --- encryption at rest
@@ -196,6 +208,16 @@ CASES = [
      edit(CLOUDFRONT, viewerCertificate={"cloudfrontDefaultCertificate": True}), {}),
     ("cf-tls1", "cloudfront-tls12", CF_T, edit(CLOUDFRONT, viewerCertificate__minimumProtocolVersion="TLSv1_2016"), {}),
     ("cf-tls-unknown", "cloudfront-tls12", CF_T, edit(CLOUDFRONT, viewerCertificate__minimumProtocolVersion=U), {}),
+    ("cf-tls12-2019", "cloudfront-tls12", CF_T,
+     edit(CLOUDFRONT, viewerCertificate__minimumProtocolVersion="TLSv1.2_2019"), {}),
+    ("alb-ingress-tls-ok", "alb-ingress-tls", INGRESS_T, ALB_INGRESS, {}),
+    ("alb-ingress-tls-default", "alb-ingress-tls", INGRESS_T, edit(ALB_INGRESS, **{SSL_POLICY: DROP}), {}),
+    ("alb-ingress-tls-fs", "alb-ingress-tls", INGRESS_T,
+     edit(ALB_INGRESS, **{SSL_POLICY: "ELBSecurityPolicy-TLS-1-1-2017-01"}), {}),
+    ("alb-ingress-tls13-only", "alb-ingress-tls", INGRESS_T,
+     edit(ALB_INGRESS, **{SSL_POLICY: "ELBSecurityPolicy-TLS13-1-3-2021-06"}), {}),
+    ("alb-ingress-tls-unknown", "alb-ingress-tls", INGRESS_T, edit(ALB_INGRESS, **{SSL_POLICY: U}), {}),
+    ("nginx-ingress-ignored", "alb-ingress-tls", INGRESS_T, edit(ALB_INGRESS, spec__ingressClassName="nginx"), {}),
     ("cf-origin-ok", "cloudfront-origin-https", CF_T, CLOUDFRONT, {}),
     ("cf-origin-http", "cloudfront-origin-https", CF_T,
      edit(CLOUDFRONT, origins__0__customOriginConfig__originProtocolPolicy="match-viewer",
@@ -292,6 +314,17 @@ CASES = [
     ("msk-public-unknown", "msk-not-public", MSK_T,
      edit(MSK, brokerNodeGroupInfo__connectivityInfo={"publicAccess": {"type": U}}), {}),
     ("sg-vpc-only", "sg-no-public-ingress", SG_T, SG_WORKLOAD, {}),
+    ("cf-oac-ok", "cloudfront-s3-oac", CF_T, CLOUDFRONT, {}),
+    ("cf-s3-no-oac", "cloudfront-s3-oac", CF_T, edit(CLOUDFRONT, origins__1__originAccessControlId=DROP), {}),
+    ("cf-s3-oai", "cloudfront-s3-oac", CF_T,
+     edit(CLOUDFRONT, origins__1__originAccessControlId=DROP,
+          origins__1__s3OriginConfig={"originAccessIdentity": "origin-access-identity/cloudfront/E1OAI"}), {}),
+    ("cf-oac-unknown", "cloudfront-s3-oac", CF_T, edit(CLOUDFRONT, origins__1__originAccessControlId=U), {}),
+    ("alb-ingress-waf-ok", "alb-ingress-waf", INGRESS_T, ALB_INGRESS, {}),
+    ("alb-ingress-no-waf", "alb-ingress-waf", INGRESS_T, edit(ALB_INGRESS, **{WAF_ANNOTATION: DROP}), {}),
+    ("alb-internal-no-waf", "alb-ingress-waf", INGRESS_T,
+     edit(ALB_INGRESS, **{WAF_ANNOTATION: DROP, SCHEME: "internal"}), {}),
+    ("alb-ingress-waf-unknown", "alb-ingress-waf", INGRESS_T, edit(ALB_INGRESS, **{WAF_ANNOTATION: U}), {}),
     ("sg-alb-https", "sg-no-public-ingress", SG_T, SG_ALB, {}),
     ("sg-postgres-open", "sg-no-public-ingress", SG_T,
      edit(SG_WORKLOAD, ingress__0__cidrBlocks=["0.0.0.0/0"]), {}),
@@ -360,9 +393,10 @@ CASES = [
     ("msk-logs-disabled", "msk-broker-logs", MSK_T,
      edit(MSK, loggingInfo__brokerLogs__cloudwatchLogs__enabled=False), {}),
     ("msk-logs-unknown", "msk-broker-logs", MSK_T, edit(MSK, loggingInfo__brokerLogs__cloudwatchLogs__enabled=U), {}),
-    ("cf-logging-ok", "cloudfront-logging", CF_T, CLOUDFRONT, {}),
-    ("cf-no-logging", "cloudfront-logging", CF_T, edit(CLOUDFRONT, loggingConfig=DROP), {}),
-    ("cf-logging-unknown", "cloudfront-logging", CF_T, edit(CLOUDFRONT, loggingConfig__bucket=U), {}),
+    ("waf-redacts", "waf-log-redaction", WAF_LOG_T, WAF_LOGGING, {}),
+    ("waf-redacts-cookie-only", "waf-log-redaction", WAF_LOG_T, edit(WAF_LOGGING, redactedFields__0=DROP), {}),
+    ("waf-redacts-nothing", "waf-log-redaction", WAF_LOG_T, edit(WAF_LOGGING, redactedFields=DROP), {}),
+    ("waf-redaction-unknown", "waf-log-redaction", WAF_LOG_T, edit(WAF_LOGGING, redactedFields=U), {}),
     ("trail-ok", "cloudtrail-log-validation", TRAIL_T, TRAIL, {}),
     ("trail-weak", "cloudtrail-log-validation", TRAIL_T,
      edit(TRAIL, enableLogFileValidation=DROP, isMultiRegionTrail=False, enableLogging=False), {}),
@@ -567,7 +601,25 @@ EXPECTED: dict[str, list[str]] = {
         "viewerCertificate.cloudfrontDefaultCertificate is true: the *.cloudfront.net certificate allows TLS 1.0. Use the ACM certificate (us-east-1) with minimumProtocolVersion='TLSv1.2_2021'.",
     ],
     'cf-tls1': [
-        "viewerCertificate.minimumProtocolVersion is 'TLSv1_2016': viewers must use TLS 1.2 or newer. Set minimumProtocolVersion='TLSv1.2_2021'.",
+        "viewerCertificate.minimumProtocolVersion is 'TLSv1_2016': viewers must use TLS 1.2 with the 2021 ciphers or newer. Set minimumProtocolVersion='TLSv1.2_2021'.",
+    ],
+    'cf-tls12-2019': [
+        "viewerCertificate.minimumProtocolVersion is 'TLSv1.2_2019': viewers must use TLS 1.2 with the 2021 ciphers or newer. Set minimumProtocolVersion='TLSv1.2_2021'.",
+    ],
+    'alb-ingress-tls-default': [
+        "annotation alb.ingress.kubernetes.io/ssl-policy is not set (the controller's default ELBSecurityPolicy-2016-08 allows TLS 1.0): the ALB must negotiate TLS 1.2 or newer. Set it to 'ELBSecurityPolicy-TLS13-1-2-2021-06' (components/app_service/exposure.py).",
+    ],
+    'alb-ingress-tls-fs': [
+        "annotation alb.ingress.kubernetes.io/ssl-policy is 'ELBSecurityPolicy-TLS-1-1-2017-01': the ALB must negotiate TLS 1.2 or newer. Set it to 'ELBSecurityPolicy-TLS13-1-2-2021-06' (components/app_service/exposure.py).",
+    ],
+    'cf-s3-no-oac': [
+        "origin assets: an S3 origin without originAccessControlId: the bucket would have to be readable without CloudFront's signature. Set originAccessControlId to the edge's OriginAccessControl (components/edge.py).",
+    ],
+    'cf-s3-oai': [
+        "origin assets: uses the legacy origin access identity 'origin-access-identity/cloudfront/E1OAI': use Origin Access Control (SigV4, SSE-KMS support) instead (components/edge.py).",
+    ],
+    'alb-ingress-no-waf': [
+        "an internet-facing ALB Ingress without the annotation alb.ingress.kubernetes.io/wafv2-acl-arn: the ALB would take requests with no managed rules or rate limit. Publish the app through the edge (published: true), which sets the regional web ACL.",
     ],
     'cf-origin-http': [
         "origin alb: originProtocolPolicy is 'match-viewer': the edge-to-origin hop would carry PHI in plaintext. Set originProtocolPolicy='https-only'.",
@@ -712,8 +764,11 @@ EXPECTED: dict[str, list[str]] = {
     'msk-logs-disabled': [
         'loggingInfo.brokerLogs enables no destination: broker connection and authorization events would be lost. Set loggingInfo.brokerLogs.cloudwatchLogs={enabled: True, logGroup: <KMS-encrypted group>}.',
     ],
-    'cf-no-logging': [
-        "loggingConfig.bucket is not set: viewer requests for PHI-bearing pages would leave no access log. Set loggingConfig={bucket: <log bucket>.bucketDomainName, prefix: 'cloudfront/'} in components/edge.py.",
+    'waf-redacts-cookie-only': [
+        "redactedFields does not redact the authorization header(s): WAF request logs of a PHI API would hold credentials. Add redactedFields=[{singleHeader: {name: 'authorization'}}, {singleHeader: {name: 'cookie'}}] (components/edge_waf.py).",
+    ],
+    'waf-redacts-nothing': [
+        "redactedFields does not redact the authorization, cookie header(s): WAF request logs of a PHI API would hold credentials. Add redactedFields=[{singleHeader: {name: 'authorization'}}, {singleHeader: {name: 'cookie'}}] (components/edge_waf.py).",
     ],
     'trail-weak': [
         'enableLogFileValidation is not true: tampering with the audit trail could not be detected. Set enableLogFileValidation=True on the trail.',

@@ -227,6 +227,35 @@ def test_waf_logging() -> None:
         ("has no WebAclLoggingConfiguration: blocked and allowed requests would leave no trace. Add one that sends to a KMS-encrypted 'aws-waf-logs-' log group.", "care-prod-edge-acl")]
 
 
+SOURCE_T = "aws:cloudwatch/logDeliverySource:LogDeliverySource"
+DELIVERY_T = "aws:cloudwatch/logDelivery:LogDelivery"
+
+
+def logged_distribution(*, legacy: bool = False, source: bool = True, delivery: bool = True,
+                        log_type: str = "ACCESS_LOGS") -> list[Res]:
+    dist = Res(CF_T, "care-prod-edge-cdn", edit({"enabled": True, "tags": TAGS},
+               loggingConfig={"bucket": "logs.s3.amazonaws.com"} if legacy else DROP))
+    resources = [dist]
+    if source:
+        src = Res(SOURCE_T, "care-prod-edge-cdn-log-source", {"name": "care-prod-edge-cdn", "logType": log_type,
+                                                              "resourceArn": U}, property_depends={"resourceArn": (dist,)})
+        resources.append(src)
+        if delivery:
+            resources.append(Res(DELIVERY_T, "care-prod-edge-cdn-log-delivery",
+                                 {"deliverySourceName": U, "deliveryDestinationArn": U},
+                                 property_depends={"deliverySourceName": (src,)}))
+    return resources
+
+
+def test_cloudfront_logging() -> None:
+    missing = [("has no access logs: neither loggingConfig nor a CloudWatch log delivery (a LogDeliverySource of logType ACCESS_LOGS on the distribution and a LogDelivery from it): viewer requests to PHI-bearing apps would leave no trace. Use standard logging v2 (components/edge.py).", "care-prod-edge-cdn")]
+    assert check_stack("cloudfront-logging", logged_distribution()) == []
+    assert check_stack("cloudfront-logging", logged_distribution(legacy=True, source=False)) == []
+    assert check_stack("cloudfront-logging", logged_distribution(delivery=False)) == missing
+    assert check_stack("cloudfront-logging", logged_distribution(source=False)) == missing
+    assert check_stack("cloudfront-logging", logged_distribution(log_type="CONNECTION_LOGS")) == missing
+
+
 def subnets(zones: list[str], tier: str = "private", vpc_id: str = "vpc-1") -> list[Res]:
     return [Res(SUBNET_T, f"{tier}-{z}", edit(SUBNET, vpcId=vpc_id, availabilityZone=z, tags__Tier=tier)) for z in zones]
 

@@ -66,6 +66,11 @@ NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
 CONTAINER = "spec.template.spec.containers.0"
 BUDGET = "aws:budgets/budget:Budget"
+CLOUDFRONT = "aws:cloudfront/distribution:Distribution"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+WAF_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+LOG_DELIVERY = "aws:cloudwatch/logDelivery:LogDelivery"
+ALB = "alb.ingress.kubernetes.io/"
 
 
 # --------------------------------------------------------------------------------------------------
@@ -114,6 +119,17 @@ def open_ingress(port: int) -> Callable[[Raw], None]:
     def change(raw: Raw) -> None:
         raw.setdefault("ingress", []).append({"protocol": "tcp", "fromPort": port, "toPort": port,
                                               "cidrBlocks": ["0.0.0.0/0"], "description": "mutation"})
+    return change
+
+
+def annotation(key: str, value: Any = None) -> Callable[[Raw], None]:
+    """Set (or, with None, remove) one ALB annotation (annotation keys hold dots, so not a dotted path)."""
+    def change(raw: Raw) -> None:
+        annotations = raw["metadata"]["annotations"]
+        if value is None:
+            del annotations[f"{ALB}{key}"]
+        else:
+            annotations[f"{ALB}{key}"] = value
     return change
 
 
@@ -192,6 +208,26 @@ class Mutation:
 
 
 MUTATIONS: list[Mutation] = [
+    # The edge (#11): CloudFront, WAF and the published ALBs.
+    Mutation("cdn-no-web-acl", "cloudfront-waf", CLOUDFRONT, "webAclId is not set", delete("webAclId"),
+             unlink="aws:wafv2/"),
+    Mutation("cdn-viewer-http", "cloudfront-viewer-https", CLOUDFRONT, "viewerProtocolPolicy is 'allow-all'",
+             set_("defaultCacheBehavior.viewerProtocolPolicy", "allow-all")),
+    Mutation("cdn-tls-2019", "cloudfront-tls12", CLOUDFRONT, "minimumProtocolVersion is 'TLSv1.2_2019'",
+             set_("viewerCertificate.minimumProtocolVersion", "TLSv1.2_2019")),
+    Mutation("cdn-s3-no-oac", "cloudfront-s3-oac", CLOUDFRONT, "an S3 origin without originAccessControlId",
+             delete("origins.0.originAccessControlId")),
+    Mutation("cdn-origin-match-viewer", "cloudfront-origin-https", CLOUDFRONT,
+             "originProtocolPolicy is 'match-viewer'", set_("origins.1.customOriginConfig.originProtocolPolicy",
+                                                           "match-viewer")),
+    Mutation("cdn-no-access-logs", "cloudfront-logging", LOG_DELIVERY, "has no access logs", remove=True),
+    Mutation("alb-ingress-no-waf", "alb-ingress-waf", INGRESS, f"without the annotation {ALB}wafv2-acl-arn",
+             annotation("wafv2-acl-arn"), unlink="aws:wafv2/"),
+    Mutation("alb-ingress-tls10", "alb-ingress-tls", INGRESS, "ssl-policy is 'ELBSecurityPolicy-2016-08'",
+             annotation("ssl-policy", "ELBSecurityPolicy-2016-08")),
+    Mutation("waf-logs-keep-authorization", "waf-log-redaction", WAF_LOGGING,
+             "does not redact the authorization header",
+             set_("redactedFields", [{"singleHeader": {"name": "cookie"}}])),
     # Encryption at rest, customer-managed keys.
     Mutation("kms-rotation-off", "kms-key-rotation", KMS_KEY, "enableKeyRotation is not true",
              set_("enableKeyRotation", False)),

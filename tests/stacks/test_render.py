@@ -159,3 +159,58 @@ def test_data_tier_is_deployable_in_every_stack(stack: str) -> None:
     assert sorted(jobs) == [f"care-{stack}-nlfhir-bootstrap-job", f"care-{stack}-prm-bootstrap-job"]
     for app, db in (("nlfhir", "nlfhir"), ("prm-api", "prm")):
         assert jobs[f"care-{stack}-{db}-bootstrap-job"].urn in plan.named(f"care-{stack}-{app}-deployment").dependencies
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_has_the_edge_in_front_of_the_published_apis(stack: str) -> None:
+    plan = rendered_stack(stack)
+    prefix = f"care-{stack}-edge"
+    dist = plan.named(f"{prefix}-cdn")
+    assert "aws-edge" in dist.provider
+    assert [o["originId"] for o in dist.inputs["origins"]] == ["static-assets", "nlfhir", "prm-api"]
+    assert dist.inputs["origins"][0]["domainName"] == f"care-{stack}-static-assets-{_account(stack)}.s3.us-east-2" \
+                                                      ".amazonaws.com"
+    acls = {r.inputs["scope"]: r for r in plan.of_type("aws:wafv2/webAcl:WebAcl")}
+    assert sorted(acls) == ["CLOUDFRONT", "REGIONAL"]
+    assert "aws-edge" in acls["CLOUDFRONT"].provider and "aws-primary" in acls["REGIONAL"].provider
+    ingresses = {r.inputs["metadata"]["name"]: r.inputs
+                 for r in plan.of_type("kubernetes:networking.k8s.io/v1:Ingress")}
+    assert sorted(ingresses) == ["nlfhir", "prm-api"]  # never the worker, never ChromaDB
+    for app, ingress in ingresses.items():
+        annotations = ingress["metadata"]["annotations"]
+        assert annotations["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
+        assert annotations["alb.ingress.kubernetes.io/wafv2-acl-arn"].startswith(
+            f"arn:aws:wafv2:us-east-2:{_account(stack)}:regional/webacl/{prefix}-alb-waf/")
+        assert ingress["spec"]["rules"][0]["host"].startswith(f"{app}.origin.")
+    policy = json.loads(plan.named(f"care-{stack}-static-assets-policy").unmasked_inputs()["policy"])
+    oac = next(s for s in policy["Statement"] if s["Sid"] == "CloudFrontOacRead")
+    assert oac["Condition"] == {"StringEquals": {"AWS:SourceArn": f"arn:aws:cloudfront::{_account(stack)}:"
+                                                                  f"distribution/{dist.id}"}}
+    logs = json.loads(plan.named(f"care-{stack}-access-logs-policy").unmasked_inputs()["policy"])
+    alb = next(s for s in logs["Statement"] if s["Sid"] == "AllowAlbAccessLogs")
+    assert alb == {"Sid": "AllowAlbAccessLogs", "Effect": "Allow",
+                   "Principal": {"AWS": "arn:aws:iam::033677994240:root"}, "Action": "s3:PutObject",
+                   "Resource": f"arn:aws:s3:::care-{stack}-access-logs-{_account(stack)}/alb/*/AWSLogs/"
+                               f"{_account(stack)}/*"}
+
+
+def _account(stack: str) -> str:
+    return config.validate(stack, stack_raw(stack)).environment.account_id
+
+
+def test_prod_edge_exports_and_shield() -> None:
+    prod, staging = rendered_stack("prod"), rendered_stack("staging")
+    edge = prod.outputs["edge"]
+    assert edge["enabled"] is True and edge["dnsRecords"] is None  # prod's records are created in Route 53
+    assert edge["urls"] == {"nlfhir": "https://care.example/nlfhir/", "prm-api": "https://care.example/prm-api/",
+                            "staticAssets": "https://care.example/"}
+    assert edge["cloudfrontAclArn"].startswith("arn:aws:wafv2:us-east-1:333333333333:global/webacl/")
+    assert edge["regionalAclArn"].startswith("arn:aws:wafv2:us-east-2:333333333333:regional/webacl/")
+    assert len(prod.of_type("aws:shield/protection:Protection")) == 1
+    assert staging.of_type("aws:shield/protection:Protection") == []
+    records = staging.outputs["edge"]["dnsRecords"]
+    assert [(r["name"].split(".", 1)[1], r["type"]) for r in records] == [
+        ("staging.care.example.", "CNAME"), ("origin.staging.care.example.", "CNAME"),
+        ("origin.staging.care.example", "CNAME"), ("origin.staging.care.example", "CNAME")]
+    assert [r["name"] for r in records[2:]] == ["nlfhir.origin.staging.care.example",
+                                                "prm-api.origin.staging.care.example"]
