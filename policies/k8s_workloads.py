@@ -1,8 +1,8 @@
 """Kubernetes workload hardening: HIPAA 164.312(a)(1) access control, 164.312(c)(1) integrity,
 164.308(a)(7)(ii)(C) emergency mode operation.
 
-Checks every pod template the program declares (Deployments, StatefulSets, DaemonSets, Jobs,
-CronJobs, Pods). Helm releases render inside the cluster and are not visible here.
+Checks every pod template the program declares (Deployments, Argo Rollouts, StatefulSets, DaemonSets,
+Jobs, CronJobs, Pods). Helm releases render inside the cluster and are not visible here.
 (Named k8s_workloads, not kubernetes, so it does not shadow the pulumi_kubernetes-style import name.)
 """
 
@@ -17,6 +17,7 @@ from common import (
     K8S_DEPLOYMENT,
     K8S_NETWORK_POLICY,
     K8S_POD,
+    K8S_ROLLOUT,
     K8S_STATEFULSET,
     K8S_WORKLOADS,
     UNKNOWN,
@@ -37,7 +38,7 @@ INTEGRITY = "164.312(c)(1)"
 EMERGENCY_MODE = "164.308(a)(7)(ii)(C)"
 
 #: Workloads that keep running (probes make sense for them; Jobs and CronJobs run to completion).
-LONG_RUNNING = (K8S_DEPLOYMENT, K8S_STATEFULSET, K8S_DAEMONSET, K8S_POD)
+LONG_RUNNING = (K8S_DEPLOYMENT, K8S_ROLLOUT, K8S_STATEFULSET, K8S_DAEMONSET, K8S_POD)
 
 
 def pod_spec(r: Resource) -> Any:

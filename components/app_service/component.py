@@ -9,7 +9,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.app_service import autoscaling, exposure, identity, jobs, secrets, workload
+from components.app_service import analysis, autoscaling, exposure, identity, jobs, rollout, secrets, workload
 from components.app_service.bindings import Binding, Wiring
 from components.app_service.config import DNS_LABEL, AppConfig
 from components.app_service.spec import AppSpec, labels_for
@@ -65,11 +65,23 @@ class AppService(pulumi.ComponentResource):
         ready = [*wait_for, self.service_account, *([self.external_secret] if self.external_secret else []),
                  *ident.policies]
         self.pre_deploy_job = jobs.create_pre_deploy_job(self, spec, ready)
-        self.deployment = workload.create_deployment(
-            self, spec, [*ready, *([self.pre_deploy_job] if self.pre_deploy_job else [])])
-        self.hpa = autoscaling.create_hpa(self, spec, self.deployment)
-        self.pdb = autoscaling.create_pdb(spec, k8s_opts)
         self._expose(spec, dict(load_balancer_cidrs or {}), access_logs_bucket, k8s_opts)
+        # The new version rolls out only after its migration Job succeeded (the Job's await fails the
+        # update when the Job fails, so the running version is left untouched).
+        gate = [*ready, *([self.pre_deploy_job] if self.pre_deploy_job else [])]
+        self.deployment: k8s.apps.v1.Deployment | None = None
+        self.rollout: k8s.apiextensions.CustomResource | None = None
+        self.analysis_template: k8s.apiextensions.CustomResource | None = None
+        if config.rollout == "rolling":
+            self.deployment = workload.create_deployment(self, spec, gate)
+            workload_resource: pulumi.Resource = self.deployment
+        else:
+            self.analysis_template = analysis.create_analysis_template(spec, k8s_opts)
+            services = [s for s in (self.service, self.preview_service) if s is not None]
+            self.rollout = rollout.create_rollout(self, spec, [*gate, self.analysis_template, *services])
+            workload_resource = self.rollout
+        self.hpa = autoscaling.create_hpa(self, spec, workload_resource)
+        self.pdb = autoscaling.create_pdb(spec, k8s_opts)
         self.cron_jobs = jobs.create_cron_jobs(self, spec, ready)
 
         self.register_outputs({
@@ -77,11 +89,14 @@ class AppService(pulumi.ComponentResource):
             "serviceAccount": app_name,
             "roleArn": self.role.arn if self.role else None,
             "url": self.url,
+            "rollout": config.rollout,
         })
 
     def _expose(self, spec: AppSpec, load_balancer_cidrs: Mapping[str, Sequence[str]],
                 access_logs_bucket: pulumi.Input[str] | None, k8s_opts: pulumi.ResourceOptions) -> None:
         self.service = exposure.create_service(spec, k8s_opts)
+        self.preview_service = (exposure.create_service(spec, k8s_opts, preview=True)
+                                if spec.config.rollout == "blueGreen" else None)
         self.url = (pulumi.Output.from_input(f"http://{spec.app}.{spec.namespace}.svc.cluster.local")
                     if self.service else None)
         self.network_policy = exposure.create_network_policy(spec, load_balancer_cidrs, k8s_opts)

@@ -54,6 +54,26 @@ class PreDeployConfig(ConfigModel):
     backoff_limit: int = Field(default=1, ge=0, le=6)
 
 
+class AnalysisConfig(ConfigModel):
+    """The SLO a new version must hold before it takes all the traffic (Argo Rollouts' AnalysisTemplate).
+
+    The thresholds default to the seed's SLOs (EPIC-024: error rate 0.1 %, API p99 500 ms); the analysis
+    reads the SLO recording rules (``components/app_service/analysis.py``) every ``intervalSeconds``,
+    ``count`` times; more than ``failureLimit`` failed measurements abort the rollout (automatic rollback).
+    """
+
+    max_error_ratio: float = Field(default=0.001, gt=0, lt=1)
+    max_p99_latency_seconds: float = Field(default=0.5, gt=0, le=60)
+    interval_seconds: int = Field(default=60, ge=30, le=600)
+    count: int = Field(default=5, ge=1, le=60)
+    failure_limit: int = Field(default=1, ge=0, le=10)
+
+    @property
+    def duration_seconds(self) -> int:
+        """How long one analysis run takes (its measurements, one interval apart)."""
+        return self.interval_seconds * self.count
+
+
 class CronJobConfig(ConfigModel):
     name: str = Field(pattern=DNS_LABEL, max_length=30)
     schedule: str
@@ -88,6 +108,14 @@ class AppConfig(ConfigModel):
     allow_from: tuple[str, ...] = ()
     cpu_target_percent: int = Field(default=70, ge=10, le=100)
     memory_target_percent: int | None = Field(default=80, ge=10, le=100)
+    #: How a new version replaces the running one: a rolling Deployment (the default), or an Argo Rollout
+    #: (blue-green: a preview stack, then a switch; canary: weighted steps), both gated by the SLO analysis.
+    rollout: Literal["rolling", "blueGreen", "canary"] = "rolling"
+    #: A rollout that makes no progress for this long fails (and ``pulumi up`` with it, instead of hanging).
+    progress_deadline_seconds: int = Field(default=600, ge=60, le=3600)
+    analysis: AnalysisConfig = AnalysisConfig()
+    #: Canary traffic weights (percent of the pods), each step followed by an analysis run; 100 % comes last.
+    canary_weights: tuple[int, ...] = Field(default=(20, 50), min_length=1, max_length=10)
     max_surge: str = Field(default="25%", pattern=r"^\d+%?$")
     min_ready_seconds: int = Field(default=10, ge=0, le=600)
     termination_grace_seconds: int = Field(default=60, ge=5, le=3600)
@@ -129,6 +157,13 @@ class AppConfig(ConfigModel):
         for index, job_name in enumerate(names):
             if names.index(job_name) != index:
                 problems.add(("cronJobs", index, "name"), job_name, "each cron job needs a distinct name")
+        if any(not 0 < w < 100 for w in self.canary_weights) or list(self.canary_weights) != sorted(
+                set(self.canary_weights)):
+            problems.add("canaryWeights", list(self.canary_weights),
+                         "must be increasing percentages between 1 and 99 (the last step to 100 % is implicit)")
+        if self.rollout != "rolling" and not self.service:
+            problems.add("rollout", self.rollout, "needs service: true (the analysis reads the service's request "
+                                                  "metrics; blue-green switches Services)")
         if self.ingress is not None and not self.service:
             problems.add("ingress", self.ingress.host, "needs service: true (the Ingress routes to the Service)")
         problems.raise_if_any()

@@ -15,6 +15,7 @@ import pytest
 
 from tests.policies.support import DROP, REGISTRY, check, edit
 from tests.policies.test_policy_branches import NETPOL, REPLICATION
+from tests.policies.test_release_policies import BG_MESSAGE, BLUE_GREEN, LINEAR, ROLLOUT_T, STRATEGY_T
 from tests.policies.wire import (
     ACCOUNT,
     BACKUP_PLAN,
@@ -81,6 +82,13 @@ def wildcard_policy(sid="Open", condition=None):
 
 # (id, policy, resource type, inputs, keyword arguments for check())
 CASES = [
+    # --- releases (availability): SLO analysis on Rollouts, gradual AppConfig deployments
+    ("rollout-analysis-ok", "rollout-analysis", ROLLOUT_T, BLUE_GREEN, {}),
+    ("rollout-no-analysis", "rollout-analysis", ROLLOUT_T,
+     edit(BLUE_GREEN, spec__strategy__blueGreen__prePromotionAnalysis=DROP,
+          spec__strategy__blueGreen__postPromotionAnalysis=DROP), {}),
+    ("appconfig-gradual-ok", "appconfig-gradual-deployment", STRATEGY_T, LINEAR, {}),
+    ("appconfig-no-bake", "appconfig-gradual-deployment", STRATEGY_T, edit(LINEAR, finalBakeTimeInMinutes=0), {}),
     # --- encryption at rest
     ("rds-encrypted-ok", "rds-storage-encrypted", RDS, RDS_PRIMARY, {}),
     ("rds-replica-inherits-key", "rds-storage-encrypted", RDS, RDS_REPLICA, {}),
@@ -416,6 +424,10 @@ CASES = [
 
 
 EXPECTED: dict[str, list[str]] = {
+    'rollout-no-analysis': [BG_MESSAGE],
+    'appconfig-no-bake': [
+        'finalBakeTimeInMinutes is 0: nothing watches the alarms after the flag change reaches 100 %. Set apps.<app>.featureFlags.strategy.finalBakeTimeInMinutes above 0 in Pulumi.<stack>.yaml.',
+    ],
     'imds-two-hops': [
         "metadataOptions.httpPutResponseHopLimit is 2: a pod one network hop away could take the node role's credentials from the instance metadata service. Set httpPutResponseHopLimit=1 on the launch template (pods get AWS credentials from IRSA).",
     ],
