@@ -49,7 +49,10 @@ def apps_tier(stack: Stack, keys: Keys, data: DataTier, compute: ComputeTier) ->
             secret_kms_key_arns=[keys.arn("secrets")],
             load_balancer_cidrs={"internet-facing": network.subnet_cidrs("public"),
                                  "internal": network.subnet_cidrs("private")},
-            wait_for=[*cluster.addons_ready, *wait_for], tags=stack.tags, opts=compute.workloads,
+            wait_for=[*cluster.addons_ready, *wait_for],
+            # The app's CloudWatch alarms that roll a feature-flag change back (none wired yet).
+            flag_alarm_arns=(),
+            tags=stack.tags, opts=compute.workloads,
         )
 
     return AppsTier(

@@ -9,7 +9,17 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.app_service import analysis, autoscaling, exposure, identity, jobs, rollout, secrets, workload
+from components.app_service import (
+    analysis,
+    autoscaling,
+    exposure,
+    feature_flags,
+    identity,
+    jobs,
+    rollout,
+    secrets,
+    workload,
+)
 from components.app_service.bindings import Binding, Wiring
 from components.app_service.config import DNS_LABEL, AppConfig
 from components.app_service.spec import AppSpec, labels_for
@@ -22,6 +32,8 @@ class AppService(pulumi.ComponentResource):
     Give it ``providers`` for ``aws`` and ``kubernetes`` through ``opts``; ``wait_for`` lists what the
     Kubernetes objects need first (the cluster's add-ons: CRDs, webhooks, the namespace). ``bindings``
     bind it to stores (components/app_service/bindings.py): each gives environment, secrets and IAM.
+    ``flag_alarm_arns``: the app's CloudWatch alarms (at most 5) that roll a feature-flag change back
+    (``config.featureFlags``: AWS AppConfig, components/app_service/feature_flags.py).
     """
 
     role: aws.iam.Role | None
@@ -42,12 +54,19 @@ class AppService(pulumi.ComponentResource):
         load_balancer_cidrs: Mapping[str, Sequence[str]] | None = None,
         access_logs_bucket: pulumi.Input[str] | None = None,
         wait_for: Sequence[pulumi.Resource] = (),
+        flag_alarm_arns: Sequence[pulumi.Input[str]] = (),
         tags: Mapping[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("care:compute:AppService", name, None, opts)
         if not re.fullmatch(DNS_LABEL, app_name):
             raise ValueError(f"app_name {app_name!r} must be a DNS label")
+        self.feature_flags: feature_flags.FeatureFlags | None = None
+        if config.feature_flags is not None:
+            self.feature_flags = feature_flags.create_feature_flags(
+                self, name, config.feature_flags, environment_name=tags.get("Environment", "default"),
+                alarm_arns=flag_alarm_arns, account_id=account_id, tags=tags)
+            bindings = [*bindings, self.feature_flags.binding]
         wiring = Wiring.merge(name, bindings, region, account_id)
         spec = AppSpec.build(name, app_name, config, wiring, tags)
         self.namespace, self.selector, self.pod_labels = spec.namespace, spec.selector, spec.pod_labels

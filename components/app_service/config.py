@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from components.app_service.flags import load_flags
 from components.common import ConfigModel, PinnedImage
 from components.problems import ProblemCollector
 from components.reloader import ReloaderConfig
@@ -74,6 +75,39 @@ class AnalysisConfig(ConfigModel):
         return self.interval_seconds * self.count
 
 
+class FlagStrategyConfig(ConfigModel):
+    """How a flag change reaches the app's pods: AppConfig's deployment strategy (API bounds: durations
+    0-1440 minutes, growth 1-100 %; https://docs.aws.amazon.com/appconfig/2019-10-09/APIReference/API_CreateDeploymentStrategy.html).
+
+    The default is linear 20 % every 6 minutes (5 steps over 30 minutes), then 10 minutes of bake time
+    in which the environment's alarms still roll the change back.
+    """
+
+    growth_type: Literal["LINEAR", "EXPONENTIAL"] = "LINEAR"
+    growth_factor: float = Field(default=20, ge=1, le=100)
+    deployment_duration_minutes: int = Field(default=30, ge=0, le=1440)
+    final_bake_time_minutes: int = Field(default=10, ge=0, le=1440)
+
+
+class FeatureFlagsConfig(ConfigModel):
+    """The app's feature flags in AWS AppConfig: definitions from the repository, rolled out gradually."""
+
+    #: The AWS.AppConfig.FeatureFlags document, relative to the repository root (validated at load).
+    file: str = Field(pattern=r"^flags/[a-z0-9][a-z0-9-]*\.json$")
+    strategy: FlagStrategyConfig = FlagStrategyConfig()
+
+    @field_validator("file")
+    @classmethod
+    def _valid_document(cls, value: str) -> str:
+        load_flags(value)  # one line naming the file and each problem
+        return value
+
+    @property
+    def content(self) -> str:
+        """The validated document as compact JSON (what the hosted configuration version stores)."""
+        return load_flags(self.file)
+
+
 class CronJobConfig(ConfigModel):
     name: str = Field(pattern=DNS_LABEL, max_length=30)
     schedule: str
@@ -126,6 +160,7 @@ class AppConfig(ConfigModel):
     ingress: AppIngressConfig | None = None
     pre_deploy: PreDeployConfig | None = None
     cron_jobs: tuple[CronJobConfig, ...] = ()
+    feature_flags: FeatureFlagsConfig | None = None
 
     @model_validator(mode="after")
     def _replicas(self) -> AppConfig:

@@ -8,7 +8,7 @@ import pytest
 
 import config
 from components.app_service import AppService, EnvironmentBinding, KafkaBinding, SecretRef
-from tests.helpers import PROD_TAGS, render, rendered_stack, stack_config, stack_raw, with_overrides
+from tests.helpers import DELETE, PROD_TAGS, render, rendered_stack, stack_config, stack_raw, with_overrides
 
 ACCOUNT = "333333333333"
 ISSUER = "https://oidc.eks.us-east-2.amazonaws.com/id/ABC123"
@@ -24,6 +24,7 @@ IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-2.amazonaws.com/nl-fhir:1.0.0"
 FULL = {
     # The Deployment (prod's nlfhir is blue-green: tests/components/test_app_releases.py).
     "apps__nlfhir__rollout": "rolling",
+    "apps__nlfhir__featureFlags": DELETE,  # AppConfig: tests/components/test_app_feature_flags.py
     "apps__nlfhir__ingress": {"host": "nlfhir.care.example", "certificateArn": CERT, "wafAclArn": WAF,
                               "scheme": "internet-facing"},
     "apps__nlfhir__preDeploy": {"command": ["alembic", "upgrade", "head"], "timeoutSeconds": 900},
@@ -388,7 +389,7 @@ def test_prod_program_wires_the_apps_to_the_data_tier() -> None:
 def with_database():  # type: ignore[no-untyped-def]
     from components.app_service import PostgresBinding
 
-    cfg = stack_config("prod", apps__prmApi__rollout="rolling")
+    cfg = stack_config("prod", apps__prmApi__rollout="rolling", apps__prmApi__featureFlags=DELETE)
     binding = PostgresBinding(host="db.example", port=5432, database_name="app", username="prm_api",
                               resource_ids=["db-PRIMARY", "db-REPLICA1"], reader_hosts=["r1.example"])
 
