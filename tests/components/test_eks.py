@@ -332,6 +332,7 @@ def test_workload_namespaces_are_meshed_restricted_and_default_deny(prod) -> Non
         labels = prod.named(f"{NAME}-ns-{ns}").inputs["metadata"]["labels"]
         assert labels["istio-injection"] == "enabled"
         assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+        assert labels["elbv2.k8s.aws/pod-readiness-gate-inject"] == "enabled"  # ALB readiness gates
         deny = prod.named(f"{NAME}-ns-{ns}-default-deny").inputs
         assert deny["metadata"] == {"name": "default-deny-ingress", "namespace": ns}
         assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}
