@@ -41,6 +41,8 @@ def reloader_values() -> dict[str, object]:
         "ignoreCronJobs": True,
         "ignoreConfigMaps": True,
         "readOnlyRootFileSystem": True,
+        # Apps released with Argo Rollouts (rollout: blueGreen | canary) carry the annotation on their Rollout.
+        "isArgoRollouts": True,
         "deployment": {
             "nodeSelector": {POOL_LABEL: "app"},
             "resources": {"requests": {"cpu": "10m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},

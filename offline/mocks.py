@@ -46,6 +46,27 @@ _FAKE_CA = base64.b64encode(
 ).decode()
 
 
+def _appconfig(typ: str, inputs: dict[str, Any], region: str, account: str, digest: str) -> dict[str, Any]:
+    """AppConfig identifiers are 7 lowercase letters and digits; ARNs nest the environment in its application."""
+    short = digest[:7]
+    app = f"arn:aws:appconfig:{region}:{account}:application/{inputs.get('applicationId', short)}"
+    if typ == "aws:appconfig/application:Application":
+        return {"__id": short, "arn": app}
+    if typ == "aws:appconfig/environment:Environment":
+        return {"__id": f"{short}:{inputs.get('applicationId')}", "environmentId": short,
+                "arn": f"{app}/environment/{short}"}
+    if typ == "aws:appconfig/configurationProfile:ConfigurationProfile":
+        return {"__id": f"{short}:{inputs.get('applicationId')}", "configurationProfileId": short,
+                "arn": f"{app}/configurationprofile/{short}"}
+    if typ == "aws:appconfig/hostedConfigurationVersion:HostedConfigurationVersion":
+        return {"versionNumber": 1}
+    if typ == "aws:appconfig/deploymentStrategy:DeploymentStrategy":
+        return {"__id": short, "arn": f"arn:aws:appconfig:{region}:{account}:deploymentstrategy/{short}"}
+    if typ == "aws:appconfig/deployment:Deployment":
+        return {"deploymentNumber": 1}
+    return {}
+
+
 def _digest(*parts: str, length: int = 17) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:length]
 
@@ -140,6 +161,8 @@ class CarePlatformMocks(Mocks):
             return {"defaultSecurityGroupId": f"sg-{_digest(name, 'default')}",
                     "mainRouteTableId": f"rtb-{_digest(name, 'main')}",
                     "defaultNetworkAclId": f"acl-{_digest(name, 'acl')}"}
+        if typ.startswith("aws:appconfig/"):
+            return _appconfig(typ, inputs, region, account, digest)
         if typ == "aws:rds/instance:Instance":
             address = f"{inputs.get('identifier', name)}.c{digest[:11]}.{region}.rds.amazonaws.com"
             port = inputs.get("port", 5432)

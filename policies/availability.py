@@ -1,4 +1,5 @@
-"""Availability of PHI systems across AZ failures: HIPAA 164.308(a)(7)(ii)(C) emergency mode operation.
+"""Availability of PHI systems across AZ failures and bad releases: HIPAA 164.308(a)(7)(ii)(C) emergency
+mode operation.
 
 Thresholds (AZ counts) come from the policy config per stack (policies/config/<stack>.json); dev
 relaxes these policies to advisory.
@@ -7,8 +8,10 @@ relaxes these policies to advisory.
 from __future__ import annotations
 
 from common import (
+    APPCONFIG_DEPLOYMENT_STRATEGY,
     CACHE_RG,
     EKS_NODE_GROUP,
+    K8S_ROLLOUT,
     MSK,
     RDS_INSTANCE,
     Report,
@@ -21,6 +24,7 @@ from common import (
     is_unknown,
     min_azs,
     policies_of,
+    required_flag,
     resource_policy,
 )
 
@@ -104,6 +108,66 @@ resource_policy(
     config=min_azs(3),
     description="EKS node groups span at least the stack's AZ count.",
 )(eks_node_group_az_spread)
+
+
+def _has_templates(analysis: object) -> bool:
+    return isinstance(analysis, dict) and bool(as_list(analysis.get("templates")))
+
+
+def rollout_analysis(r: Resource, report: Report, cfg: Settings) -> None:
+    if not cfg["required"]:
+        return
+    strategy = r.get("spec.strategy")
+    if is_unknown(strategy):
+        return
+    blue_green, canary = (strategy or {}).get("blueGreen"), (strategy or {}).get("canary")
+    if isinstance(blue_green, dict):
+        if not (_has_templates(blue_green.get("prePromotionAnalysis"))
+                or _has_templates(blue_green.get("postPromotionAnalysis"))):
+            report("the blue-green Rollout has no pre- or post-promotion analysis: a version that breaks the SLO "
+                   "would take all the traffic and stay. Keep the app service's AnalysisTemplate "
+                   "(apps.<app>.analysis) on the Rollout.")
+    elif isinstance(canary, dict):
+        steps = as_list(canary.get("steps"))
+        stepped = not is_unknown(steps) and any(isinstance(s, dict) and _has_templates(s.get("analysis"))
+                                                for s in steps)
+        if not (stepped or _has_templates(canary.get("analysis"))):
+            report("the canary Rollout has no analysis step: a version that breaks the SLO would be promoted "
+                   "step by step to all the traffic. Keep the app service's analysis steps (apps.<app>.analysis).")
+    else:
+        report("the Rollout has neither a blueGreen nor a canary strategy with analysis.")
+
+
+resource_policy(
+    "rollout-analysis", concern="availability", citation=EMERGENCY_MODE, types=(K8S_ROLLOUT,),
+    config=required_flag(True, "an SLO analysis on every Argo Rollout (automatic rollback)"),
+    description="Argo Rollouts run an SLO analysis before a new version takes all the traffic, so a bad "
+                "version is rolled back automatically.",
+)(rollout_analysis)
+
+
+def appconfig_gradual_deployment(r: Resource, report: Report, cfg: Settings) -> None:
+    if not cfg["required"]:
+        return
+    growth, duration = r.get("growthFactor"), as_int(r.get("deploymentDurationInMinutes"))
+    bake = as_int(r.get("finalBakeTimeInMinutes"))
+    if isinstance(growth, (int, float)) and growth >= 100 or duration == 0:
+        shown = f"{growth:g}" if isinstance(growth, (int, float)) else growth
+        report(f"deploys to every target at once (growthFactor {shown}, deploymentDurationInMinutes {duration}): "
+               "a bad flag change would reach every user before an alarm could roll it back. "
+               "Set apps.<app>.featureFlags.strategy (e.g. growthFactor 20 over 30 minutes) in Pulumi.<stack>.yaml.")
+    if bake == 0:
+        report("finalBakeTimeInMinutes is 0: nothing watches the alarms after the flag change reaches 100 %. "
+               "Set apps.<app>.featureFlags.strategy.finalBakeTimeInMinutes above 0 in Pulumi.<stack>.yaml.")
+
+
+resource_policy(
+    "appconfig-gradual-deployment", concern="availability", citation=EMERGENCY_MODE,
+    types=(APPCONFIG_DEPLOYMENT_STRATEGY,),
+    config=required_flag(True, "gradual AppConfig deployments (feature flags) watched by alarms"),
+    description="AppConfig deployment strategies roll feature-flag changes out gradually, with a final bake "
+                "time in which the app's alarms roll them back.",
+)(appconfig_gradual_deployment)
 
 
 POLICIES = policies_of(__name__)

@@ -496,6 +496,8 @@ VPC = "aws:ec2/vpc:Vpc"
 FLOW_LOG = "aws:ec2/flowLog:FlowLog"
 SNS_TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
 
+APPCONFIG_DEPLOYMENT_STRATEGY = "aws:appconfig/deploymentStrategy:DeploymentStrategy"
+
 K8S_DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 K8S_STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 K8S_DAEMONSET = "kubernetes:apps/v1:DaemonSet"
@@ -507,7 +509,12 @@ K8S_HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 K8S_STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
 K8S_NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 K8S_INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
-K8S_WORKLOADS = (K8S_DEPLOYMENT, K8S_STATEFULSET, K8S_DAEMONSET, K8S_JOB, K8S_CRONJOB, K8S_POD)
+#: Argo Rollouts' replacement for a Deployment (the app service's ``rollout: blueGreen | canary``).
+K8S_ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
+K8S_ANALYSIS_TEMPLATE = "kubernetes:argoproj.io/v1alpha1:AnalysisTemplate"
+#: What runs an app's long-lived pods: a Deployment or the Rollout that replaces it.
+K8S_APP_WORKLOADS = (K8S_DEPLOYMENT, K8S_ROLLOUT)
+K8S_WORKLOADS = (K8S_DEPLOYMENT, K8S_ROLLOUT, K8S_STATEFULSET, K8S_DAEMONSET, K8S_JOB, K8S_CRONJOB, K8S_POD)
 
 
 def is_replica(db: Resource) -> bool:

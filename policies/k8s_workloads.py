@@ -1,8 +1,8 @@
 """Kubernetes workload hardening: HIPAA 164.312(a)(1) access control, 164.312(c)(1) integrity,
 164.308(a)(7)(ii)(C) emergency mode operation.
 
-Checks every pod template the program declares (Deployments, StatefulSets, DaemonSets, Jobs,
-CronJobs, Pods). Helm releases render inside the cluster: their pod templates are not visible here, so
+Checks every pod template the program declares (Deployments, Argo Rollouts, StatefulSets, DaemonSets,
+Jobs, CronJobs, Pods). Helm releases render inside the cluster: their pod templates are not visible here, so
 for the observability charts the pack checks the values the program gives them (every workload's
 requests and limits, Grafana's admin login from a Secret) and lists, in ``HELM_EXCEPTIONS``, what the
 charts' pods need that the workload policies would otherwise refuse.
@@ -20,6 +20,7 @@ from common import (
     K8S_DEPLOYMENT,
     K8S_NETWORK_POLICY,
     K8S_POD,
+    K8S_ROLLOUT,
     K8S_STATEFULSET,
     K8S_WORKLOADS,
     UNKNOWN,
@@ -41,7 +42,7 @@ INTEGRITY = "164.312(c)(1)"
 EMERGENCY_MODE = "164.308(a)(7)(ii)(C)"
 
 #: Workloads that keep running (probes make sense for them; Jobs and CronJobs run to completion).
-LONG_RUNNING = (K8S_DEPLOYMENT, K8S_STATEFULSET, K8S_DAEMONSET, K8S_POD)
+LONG_RUNNING = (K8S_DEPLOYMENT, K8S_ROLLOUT, K8S_STATEFULSET, K8S_DAEMONSET, K8S_POD)
 
 
 def pod_spec(r: Resource) -> Any:

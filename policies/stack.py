@@ -20,6 +20,7 @@ from common import (
     CLOUDFRONT,
     EBS_VOLUME,
     FLOW_LOG,
+    K8S_APP_WORKLOADS,
     K8S_DEPLOYMENT,
     K8S_HPA,
     K8S_PDB,
@@ -417,7 +418,8 @@ def _hpa_for(deployment: Resource, hpas: list[Resource]) -> Resource | None:
         if not _same_namespace(hpa, deployment):
             continue
         ref = hpa.get("spec.scaleTargetRef") or {}
-        if is_unknown(ref) or ref.get("kind") not in (None, "Deployment"):
+        kind = "Deployment" if deployment.type == K8S_DEPLOYMENT else "Rollout"
+        if is_unknown(ref) or ref.get("kind") not in (None, kind):
             continue
         target = ref.get("name")
         if hpa.depends_on(deployment, "spec") or (isinstance(target, str) and target == name):
@@ -437,7 +439,7 @@ def _min_replicas(deployment: Resource, hpas: list[Resource]) -> Any:
 def app_min_replicas(resources: list[Resource], report: Report, cfg: Settings) -> None:
     needed = cfg["minReplicas"]
     hpas = list(of_type(resources, K8S_HPA))
-    for deployment in of_type(resources, K8S_DEPLOYMENT):
+    for deployment in of_type(resources, *K8S_APP_WORKLOADS):
         count = _min_replicas(deployment, hpas)
         if count is None or is_unknown(count):
             continue
@@ -448,7 +450,7 @@ def app_min_replicas(resources: list[Resource], report: Report, cfg: Settings) -
 
 
 stack_policy(
-    "app-min-replicas", concern="availability", citation=EMERGENCY_MODE, types=(K8S_DEPLOYMENT, K8S_HPA),
+    "app-min-replicas", concern="availability", citation=EMERGENCY_MODE, types=(*K8S_APP_WORKLOADS, K8S_HPA),
     config={"minReplicas": {"type": "integer", "minimum": 1, "default": 2,
                             "description": "The fewest replicas an app Deployment may run in this stack."}},
     description="App Deployments run at least the stack's minimum replicas (the HPA's minReplicas when scaled).",
@@ -474,7 +476,7 @@ def app_pod_disruption_budget(resources: list[Resource], report: Report, cfg: Se
         return
     pdbs = list(of_type(resources, K8S_PDB))
     hpas = list(of_type(resources, K8S_HPA))
-    for deployment in of_type(resources, K8S_DEPLOYMENT):
+    for deployment in of_type(resources, *K8S_APP_WORKLOADS):
         labels = _pod_labels(deployment)
         mine = [p for p in pdbs if _same_namespace(p, deployment) and _selects(p, labels)]
         if not mine:
@@ -492,7 +494,8 @@ def app_pod_disruption_budget(resources: list[Resource], report: Report, cfg: Se
 
 
 stack_policy(
-    "app-pod-disruption-budget", concern="availability", citation=EMERGENCY_MODE, types=(K8S_DEPLOYMENT, K8S_PDB),
+    "app-pod-disruption-budget", concern="availability", citation=EMERGENCY_MODE,
+    types=(*K8S_APP_WORKLOADS, K8S_PDB),
     config=required_flag(True, "a PodDisruptionBudget for every app Deployment"),
     description="Every app Deployment has a PodDisruptionBudget (where the stack requires one) that allows "
                 "node drains.",

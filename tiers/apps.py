@@ -70,7 +70,10 @@ def apps_tier(stack: Stack, keys: Keys, data: DataTier, compute: ComputeTier,
                                  "internal": network.subnet_cidrs("private")},
             publication=publication,
             access_logs_bucket=data.storage.bucket_names["accessLogs"] if publication is not None else None,
-            wait_for=[*cluster.addons_ready, *wait_for], tags=stack.tags, opts=compute.workloads,
+            wait_for=[*cluster.addons_ready, *wait_for],
+            # The app's CloudWatch alarms that roll a feature-flag change back (none wired yet).
+            flag_alarm_arns=(),
+            tags=stack.tags, opts=compute.workloads,
         )
 
     return AppsTier(

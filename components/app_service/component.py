@@ -9,7 +9,17 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.app_service import autoscaling, exposure, identity, jobs, secrets, workload
+from components.app_service import (
+    analysis,
+    autoscaling,
+    exposure,
+    feature_flags,
+    identity,
+    jobs,
+    rollout,
+    secrets,
+    workload,
+)
 from components.app_service.bindings import Binding, Wiring
 from components.app_service.config import DNS_LABEL, AppConfig
 from components.app_service.spec import AppSpec, labels_for
@@ -22,6 +32,8 @@ class AppService(pulumi.ComponentResource):
     Give it ``providers`` for ``aws`` and ``kubernetes`` through ``opts``; ``wait_for`` lists what the
     Kubernetes objects need first (the cluster's add-ons: CRDs, webhooks, the namespace). ``bindings``
     bind it to stores (components/app_service/bindings.py): each gives environment, secrets and IAM.
+    ``flag_alarm_arns``: the app's CloudWatch alarms (at most 5) that roll a feature-flag change back
+    (``config.featureFlags``: AWS AppConfig, components/app_service/feature_flags.py).
     """
 
     role: aws.iam.Role | None
@@ -43,6 +55,7 @@ class AppService(pulumi.ComponentResource):
         access_logs_bucket: pulumi.Input[str] | None = None,
         publication: exposure.Publication | None = None,
         wait_for: Sequence[pulumi.Resource] = (),
+        flag_alarm_arns: Sequence[pulumi.Input[str]] = (),
         tags: Mapping[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -51,6 +64,12 @@ class AppService(pulumi.ComponentResource):
             raise ValueError(f"app_name {app_name!r} must be a DNS label")
         if publication is not None and not config.published:
             raise ValueError(f"{name}: a publication was given but the app is not published (published: false)")
+        self.feature_flags: feature_flags.FeatureFlags | None = None
+        if config.feature_flags is not None:
+            self.feature_flags = feature_flags.create_feature_flags(
+                self, name, config.feature_flags, environment_name=tags.get("Environment", "default"),
+                alarm_arns=flag_alarm_arns, account_id=account_id, tags=tags)
+            bindings = [*bindings, self.feature_flags.binding]
         wiring = Wiring.merge(name, bindings, region, account_id)
         spec = AppSpec.build(name, app_name, config, wiring, tags)
         self.namespace, self.selector, self.pod_labels = spec.namespace, spec.selector, spec.pod_labels
@@ -68,11 +87,23 @@ class AppService(pulumi.ComponentResource):
         ready = [*wait_for, self.service_account, *([self.external_secret] if self.external_secret else []),
                  *ident.policies]
         self.pre_deploy_job = jobs.create_pre_deploy_job(self, spec, ready)
-        self.deployment = workload.create_deployment(
-            self, spec, [*ready, *([self.pre_deploy_job] if self.pre_deploy_job else [])])
-        self.hpa = autoscaling.create_hpa(self, spec, self.deployment)
-        self.pdb = autoscaling.create_pdb(spec, k8s_opts)
         self._expose(spec, dict(load_balancer_cidrs or {}), access_logs_bucket, publication, k8s_opts)
+        # The new version rolls out only after its migration Job succeeded (the Job's await fails the
+        # update when the Job fails, so the running version is left untouched).
+        gate = [*ready, *([self.pre_deploy_job] if self.pre_deploy_job else [])]
+        self.deployment: k8s.apps.v1.Deployment | None = None
+        self.rollout: k8s.apiextensions.CustomResource | None = None
+        self.analysis_template: k8s.apiextensions.CustomResource | None = None
+        if config.rollout == "rolling":
+            self.deployment = workload.create_deployment(self, spec, gate)
+            workload_resource: pulumi.Resource = self.deployment
+        else:
+            self.analysis_template = analysis.create_analysis_template(spec, k8s_opts)
+            services = [s for s in (self.service, self.preview_service) if s is not None]
+            self.rollout = rollout.create_rollout(self, spec, [*gate, self.analysis_template, *services])
+            workload_resource = self.rollout
+        self.hpa = autoscaling.create_hpa(self, spec, workload_resource)
+        self.pdb = autoscaling.create_pdb(spec, k8s_opts)
         self.cron_jobs = jobs.create_cron_jobs(self, spec, ready)
 
         self.register_outputs({
@@ -80,6 +111,7 @@ class AppService(pulumi.ComponentResource):
             "serviceAccount": app_name,
             "roleArn": self.role.arn if self.role else None,
             "url": self.url,
+            "rollout": config.rollout,
         })
 
     def _expose(self, spec: AppSpec, load_balancer_cidrs: Mapping[str, Sequence[str]],
@@ -91,6 +123,8 @@ class AppService(pulumi.ComponentResource):
         the edge disabled it has none, so no ALB is internet-facing.
         """
         self.service = exposure.create_service(spec, k8s_opts)
+        self.preview_service = (exposure.create_service(spec, k8s_opts, preview=True)
+                                if spec.config.rollout == "blueGreen" else None)
         self.url = (pulumi.Output.from_input(f"http://{spec.app}.{spec.namespace}.svc.cluster.local")
                     if self.service else None)
         ingress = publication or spec.config.ingress

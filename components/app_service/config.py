@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from components.app_service.flags import load_flags
 from components.common import ConfigModel, PinnedImage
 from components.problems import ProblemCollector
 from components.reloader import ReloaderConfig
@@ -54,6 +55,59 @@ class PreDeployConfig(ConfigModel):
     backoff_limit: int = Field(default=1, ge=0, le=6)
 
 
+class AnalysisConfig(ConfigModel):
+    """The SLO a new version must hold before it takes all the traffic (Argo Rollouts' AnalysisTemplate).
+
+    The thresholds default to the seed's SLOs (EPIC-024: error rate 0.1 %, API p99 500 ms); the analysis
+    reads the SLO recording rules (``components/app_service/analysis.py``) every ``intervalSeconds``,
+    ``count`` times; more than ``failureLimit`` failed measurements abort the rollout (automatic rollback).
+    """
+
+    max_error_ratio: float = Field(default=0.001, gt=0, lt=1)
+    max_p99_latency_seconds: float = Field(default=0.5, gt=0, le=60)
+    interval_seconds: int = Field(default=60, ge=30, le=600)
+    count: int = Field(default=5, ge=1, le=60)
+    failure_limit: int = Field(default=1, ge=0, le=10)
+
+    @property
+    def duration_seconds(self) -> int:
+        """How long one analysis run takes (its measurements, one interval apart)."""
+        return self.interval_seconds * self.count
+
+
+class FlagStrategyConfig(ConfigModel):
+    """How a flag change reaches the app's pods: AppConfig's deployment strategy (API bounds: durations
+    0-1440 minutes, growth 1-100 %; https://docs.aws.amazon.com/appconfig/2019-10-09/APIReference/API_CreateDeploymentStrategy.html).
+
+    The default is linear 20 % every 6 minutes (5 steps over 30 minutes), then 10 minutes of bake time
+    in which the environment's alarms still roll the change back.
+    """
+
+    growth_type: Literal["LINEAR", "EXPONENTIAL"] = "LINEAR"
+    growth_factor: float = Field(default=20, ge=1, le=100)
+    deployment_duration_minutes: int = Field(default=30, ge=0, le=1440)
+    final_bake_time_minutes: int = Field(default=10, ge=0, le=1440)
+
+
+class FeatureFlagsConfig(ConfigModel):
+    """The app's feature flags in AWS AppConfig: definitions from the repository, rolled out gradually."""
+
+    #: The AWS.AppConfig.FeatureFlags document, relative to the repository root (validated at load).
+    file: str = Field(pattern=r"^flags/[a-z0-9][a-z0-9-]*\.json$")
+    strategy: FlagStrategyConfig = FlagStrategyConfig()
+
+    @field_validator("file")
+    @classmethod
+    def _valid_document(cls, value: str) -> str:
+        load_flags(value)  # one line naming the file and each problem
+        return value
+
+    @property
+    def content(self) -> str:
+        """The validated document as compact JSON (what the hosted configuration version stores)."""
+        return load_flags(self.file)
+
+
 class CronJobConfig(ConfigModel):
     name: str = Field(pattern=DNS_LABEL, max_length=30)
     schedule: str
@@ -96,6 +150,14 @@ class AppConfig(ConfigModel):
     allow_from: tuple[str, ...] = ()
     cpu_target_percent: int = Field(default=70, ge=10, le=100)
     memory_target_percent: int | None = Field(default=80, ge=10, le=100)
+    #: How a new version replaces the running one: a rolling Deployment (the default), or an Argo Rollout
+    #: (blue-green: a preview stack, then a switch; canary: weighted steps), both gated by the SLO analysis.
+    rollout: Literal["rolling", "blueGreen", "canary"] = "rolling"
+    #: A rollout that makes no progress for this long fails (and ``pulumi up`` with it, instead of hanging).
+    progress_deadline_seconds: int = Field(default=600, ge=60, le=3600)
+    analysis: AnalysisConfig = AnalysisConfig()
+    #: Canary traffic weights (percent of the pods), each step followed by an analysis run; 100 % comes last.
+    canary_weights: tuple[int, ...] = Field(default=(20, 50), min_length=1, max_length=10)
     max_surge: str = Field(default="25%", pattern=r"^\d+%?$")
     min_ready_seconds: int = Field(default=10, ge=0, le=600)
     termination_grace_seconds: int = Field(default=60, ge=5, le=3600)
@@ -111,6 +173,7 @@ class AppConfig(ConfigModel):
     cron_jobs: tuple[CronJobConfig, ...] = ()
     #: Prometheus metrics (scraped through Istio's merged endpoint); null for an app that serves none.
     metrics: AppMetricsConfig | None = AppMetricsConfig()
+    feature_flags: FeatureFlagsConfig | None = None
 
     @model_validator(mode="after")
     def _replicas(self) -> AppConfig:
@@ -142,6 +205,13 @@ class AppConfig(ConfigModel):
         for index, job_name in enumerate(names):
             if names.index(job_name) != index:
                 problems.add(("cronJobs", index, "name"), job_name, "each cron job needs a distinct name")
+        if any(not 0 < w < 100 for w in self.canary_weights) or list(self.canary_weights) != sorted(
+                set(self.canary_weights)):
+            problems.add("canaryWeights", list(self.canary_weights),
+                         "must be increasing percentages between 1 and 99 (the last step to 100 % is implicit)")
+        if self.rollout != "rolling" and not self.service:
+            problems.add("rollout", self.rollout, "needs service: true (the analysis reads the service's request "
+                                                  "metrics; blue-green switches Services)")
         if self.ingress is not None and not self.service:
             problems.add("ingress", self.ingress.host, "needs service: true (the Ingress routes to the Service)")
         if self.published and not self.service:

@@ -41,13 +41,18 @@ class Publication:
     shield_advanced: bool = False
 
 
-def create_service(spec: AppSpec, opts: pulumi.ResourceOptions) -> k8s.core.v1.Service | None:
-    """A ClusterIP Service on port 80 to the pods' ``http`` port (none for a worker without callers)."""
+def create_service(spec: AppSpec, opts: pulumi.ResourceOptions, *,
+                   preview: bool = False) -> k8s.core.v1.Service | None:
+    """A ClusterIP Service on port 80 to the pods' ``http`` port (none for a worker without callers).
+
+    ``preview``: blue-green's preview Service (``<app>-preview``). Argo Rollouts adds the
+    ``rollouts-pod-template-hash`` of the active (or preview) version to either Service's selector.
+    """
     if not spec.config.service:
         return None
     return k8s.core.v1.Service(
-        f"{spec.name}-service",
-        metadata=spec.metadata(),
+        f"{spec.name}-preview-service" if preview else f"{spec.name}-service",
+        metadata=spec.metadata(f"{spec.app}-preview" if preview else None),
         spec=k8s.core.v1.ServiceSpecArgs(
             type="ClusterIP",
             selector=spec.selector,

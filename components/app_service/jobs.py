@@ -1,5 +1,12 @@
 """The app's Jobs: the pre-deploy Job (migrations) before each rollout, and its CronJobs.
 
+The pre-deploy Job gates the release: the Deployment or Rollout depends on it, and pulumi-kubernetes
+waits for a Job to complete and fails the update when the Job fails (its Failed condition; at most
+``pulumi.com/timeoutSeconds``, set past the Job's own ``activeDeadlineSeconds``), so a failed
+migration stops ``pulumi up`` before the new version starts and the running version is untouched.
+``pulumi.com/replaceUnready`` makes the next ``pulumi up`` run a failed Job again (a new Job) instead
+of only re-reading its status (https://github.com/pulumi/pulumi-kubernetes/pull/1575).
+
 Jobs run the app's image and container settings without a sidecar (a sidecar would keep a finished
 Job's pod alive), so they may call AWS services but not STRICT-mTLS services in the mesh.
 """
@@ -13,7 +20,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.app_service.spec import AppSpec
-from components.app_service.workload import container, pod_spec
+from components.app_service.workload import AWAIT_MARGIN_SECONDS, TIMEOUT_ANNOTATION, container, pod_spec
 from components.common import child_opts
 
 
@@ -40,7 +47,10 @@ def create_pre_deploy_job(parent: pulumi.Resource, spec: AppSpec,
         return None
     return k8s.batch.v1.Job(
         f"{spec.name}-predeploy",
-        metadata=spec.metadata(f"{spec.app}-predeploy-{_hash(spec.config.image, *pre.command)}"),
+        metadata=spec.metadata(f"{spec.app}-predeploy-{_hash(spec.config.image, *pre.command)}", annotations={
+            TIMEOUT_ANNOTATION: str(pre.timeout_seconds + AWAIT_MARGIN_SECONDS),
+            "pulumi.com/replaceUnready": "true",
+        }),
         spec=k8s.batch.v1.JobSpecArgs(
             backoff_limit=pre.backoff_limit,
             active_deadline_seconds=pre.timeout_seconds,

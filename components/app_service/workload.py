@@ -24,7 +24,7 @@ from components.scraping import scrape_annotations
 RELOAD_ANNOTATION = "secret.reloader.stakater.com/reload"
 
 
-def _int_or_str(value: str) -> int | str:
+def int_or_str(value: str) -> int | str:
     return value if value.endswith("%") else int(value)
 
 
@@ -100,31 +100,55 @@ def pod_spec(spec: AppSpec, *, containers: list[k8s.core.v1.ContainerArgs], topo
     )
 
 
+#: pulumi-kubernetes' await logic: how long ``pulumi up`` waits for a workload to become ready before it
+#: fails the update (https://github.com/pulumi/pulumi-kubernetes/pull/457; the Deployment awaiter also
+#: fails as soon as Kubernetes reports ProgressDeadlineExceeded). No app object sets
+#: ``pulumi.com/skipAwait`` (the deploy stage refuses it), so an update that never becomes ready fails.
+TIMEOUT_ANNOTATION = "pulumi.com/timeoutSeconds"
+#: The margin past Kubernetes' own progress deadline, so Kubernetes' verdict (and its message) comes first.
+AWAIT_MARGIN_SECONDS = 60
+
+
+def pod_template(spec: AppSpec) -> k8s.core.v1.PodTemplateSpecArgs:
+    """The app's pods (the same for a Deployment and an Argo Rollout)."""
+    c = spec.config
+    return k8s.core.v1.PodTemplateSpecArgs(
+        metadata=k8s.meta.v1.ObjectMetaArgs(labels=spec.pod_labels, annotations=scrape_annotations(
+            c.metrics.port or c.port, c.metrics.path) if c.metrics is not None else None),
+        spec=pod_spec(spec, containers=[container(spec, probes=True)], topology_spread=True),
+    )
+
+
+def workload_annotations(spec: AppSpec, timeout_seconds: int) -> dict[str, str]:
+    """Reloader's annotation (when the app has secrets) and the await timeout of ``pulumi up``."""
+    annotations = {TIMEOUT_ANNOTATION: str(timeout_seconds)}
+    if spec.secrets:
+        # Reloader (components/reloader.py) rolls the pods when External Secrets refreshes this
+        # Secret after a rotation, so no pod keeps a stale credential.
+        annotations[RELOAD_ANNOTATION] = spec.secret_name
+    return annotations
+
+
 def create_deployment(parent: pulumi.Resource, spec: AppSpec,
                       depends_on: Sequence[pulumi.Resource]) -> k8s.apps.v1.Deployment:
     """The Deployment, after ``depends_on`` (the identity, its policies, the secrets, the pre-deploy Job)."""
     c = spec.config
     return k8s.apps.v1.Deployment(
         f"{spec.name}-deployment",
-        # Reloader (components/reloader.py) rolls the pods when External Secrets refreshes this
-        # Secret after a rotation, so no pod keeps a stale credential.
-        metadata=spec.metadata(annotations={RELOAD_ANNOTATION: spec.secret_name} if spec.secrets else None),
+        metadata=spec.metadata(annotations=workload_annotations(
+            spec, c.progress_deadline_seconds + AWAIT_MARGIN_SECONDS)),
         spec=k8s.apps.v1.DeploymentSpecArgs(
             # No replicas: the HPA owns the count (between minReplicas and maxReplicas).
             selector=k8s.meta.v1.LabelSelectorArgs(match_labels=spec.selector),
             strategy=k8s.apps.v1.DeploymentStrategyArgs(
                 type="RollingUpdate",
                 rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0,
-                                                                       max_surge=_int_or_str(c.max_surge)),
+                                                                       max_surge=int_or_str(c.max_surge)),
             ),
             min_ready_seconds=c.min_ready_seconds,
             revision_history_limit=5,
-            progress_deadline_seconds=600,
-            template=k8s.core.v1.PodTemplateSpecArgs(
-                metadata=k8s.meta.v1.ObjectMetaArgs(labels=spec.pod_labels, annotations=scrape_annotations(
-                    c.metrics.port or c.port, c.metrics.path) if c.metrics is not None else None),
-                spec=pod_spec(spec, containers=[container(spec, probes=True)], topology_spread=True),
-            ),
+            progress_deadline_seconds=c.progress_deadline_seconds,
+            template=pod_template(spec),
         ),
         opts=child_opts(parent, depends_on=list(depends_on)),
     )

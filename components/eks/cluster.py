@@ -9,7 +9,8 @@ parts below are functions, not components, so the URNs are those of one flat com
 - ``node_pools.py``: node role, launch templates, managed node groups
 - ``kubeconfig.py``: the kubeconfig and the ``kubernetes.Provider``
 - ``storage.py``: the default StorageClass; ``namespaces.py``: workload namespaces with default-deny
-- ``helm_addons.py``: the Helm add-ons (ALB controller, Cluster Autoscaler, metrics-server, ESO, Istio)
+- ``helm_addons.py``: the Helm add-ons (ALB controller, Cluster Autoscaler, metrics-server, ESO, Istio,
+  Argo Rollouts)
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ class EksCluster(pulumi.ComponentResource):
             account_id=account_id, vpc_id=vpc_id)
         self.addons_ready: list[pulumi.Resource] = [
             self.releases["aws-load-balancer-controller"], self.releases["external-secrets"],
-            self.releases["istiod"], self.storage_class, *self.namespaces.values(),
+            self.releases["istiod"], self.releases["argo-rollouts"], self.storage_class, *self.namespaces.values(),
         ]
 
         self.register_outputs({

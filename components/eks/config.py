@@ -87,6 +87,9 @@ class EksChartsConfig(ConfigModel):
       must match the Kubernetes minor (https://github.com/kubernetes/autoscaler/tree/master/cluster-autoscaler#releases)
     - metrics-server 3.13.0, https://github.com/kubernetes-sigs/metrics-server/releases
     - external-secrets 2.6.0 (serves external-secrets.io/v1 only), https://github.com/external-secrets/external-secrets/releases/tag/v2.6.0
+    - argo-rollouts chart 2.41.1 (Argo Rollouts v1.9.1): chart 2.41.0 packages v1.9.0
+      (https://github.com/argoproj/argo-helm/blob/main/charts/argo-rollouts/Chart.yaml, 2026-07-02) and
+      2.41.1 packages v1.9.1 (https://github.com/spectrocloud/pack-central/pull/302, 2026-08-13)
     - istio 1.31.0 (released 2026-08-31, the newest minor; Istio supports a minor until 6 weeks after
       N+2, https://istio.io/latest/docs/releases/supported-releases/), which supports Kubernetes 1.36
     """
@@ -98,6 +101,7 @@ class EksChartsConfig(ConfigModel):
     metrics_server: str = Field(default="3.13.0", pattern=_CHART_VERSION)
     external_secrets: str = Field(default="2.6.0", pattern=_CHART_VERSION)
     istio: str = Field(default="1.31.0", pattern=_CHART_VERSION)
+    argo_rollouts: str = Field(default="2.41.1", pattern=_CHART_VERSION)
 
     @model_validator(mode="after")
     def _serves_v1(self) -> EksChartsConfig:

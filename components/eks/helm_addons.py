@@ -1,7 +1,8 @@
 """The cluster add-ons installed with Helm, with the IRSA roles of those that call AWS.
 
-AWS Load Balancer Controller, Cluster Autoscaler, metrics-server, External Secrets Operator and Istio
-(base, CNI node agent, istiod, mesh-wide strict mTLS). Chart versions are pinned in ``eks.charts``
+AWS Load Balancer Controller, Cluster Autoscaler, metrics-server, External Secrets Operator, Istio
+(base, CNI node agent, istiod, mesh-wide strict mTLS) and Argo Rollouts (the controller and CRDs of the
+apps' blue-green and canary releases). Chart versions are pinned in ``eks.charts``
 (``EksChartsConfig``, where each pin is cited). Every release runs on the ``app`` pool, with two replicas
 where the chart allows, and is atomic: a failed install or upgrade rolls back.
 """
@@ -28,6 +29,7 @@ HELM_REPOS: dict[str, str] = {
     "metrics-server": "https://kubernetes-sigs.github.io/metrics-server/",
     "external-secrets": "https://charts.external-secrets.io",
     "istio": "https://istio-release.storage.googleapis.com/charts",
+    "argo": "https://argoproj.github.io/argo-helm",
 }
 
 #: ``EksCluster.irsa_role``: (short, namespace, service_account, *, managed_policy_arns=(), policy=None) -> Role.
@@ -149,6 +151,20 @@ def istio(scope: HelmScope, charts: EksChartsConfig) -> k8s.apiextensions.Custom
     )
 
 
+def argo_rollouts(scope: HelmScope, charts: EksChartsConfig) -> k8s.helm.v3.Release:
+    """The Argo Rollouts controller and its CRDs (Rollout, AnalysisTemplate, ...): every app waits for this
+    release (``EksCluster.addons_ready``), so the CRDs exist before any Rollout. The CRDs stay when the
+    release is uninstalled (``keepCRDs``): deleting them would delete every app's Rollout and its pods.
+    Values: https://github.com/argoproj/argo-helm/blob/main/charts/argo-rollouts/values.yaml"""
+    return scope.release("argo-rollouts", chart="argo-rollouts", repo="argo", version=charts.argo_rollouts,
+                         namespace="argo-rollouts", create_namespace=True, values={
+                             "installCRDs": True, "keepCRDs": True,
+                             # Two replicas with leader election: a node drain never stops a release half-way.
+                             "controller": {"replicas": 2, **_system_pool()},
+                             "dashboard": {"enabled": False},
+                         })
+
+
 def cluster_addons(scope: HelmScope, charts: EksChartsConfig, *, irsa_role: IrsaRole,
                    cluster_name: pulumi.Input[str], region: str, account_id: str,
                    vpc_id: pulumi.Input[str]) -> k8s.apiextensions.CustomResource:
@@ -158,4 +174,5 @@ def cluster_addons(scope: HelmScope, charts: EksChartsConfig, *, irsa_role: Irsa
     cluster_autoscaler(scope, charts, irsa_role=irsa_role, cluster_name=cluster_name, region=region)
     metrics_server(scope, charts)
     external_secrets(scope, charts)
+    argo_rollouts(scope, charts)
     return istio(scope, charts)

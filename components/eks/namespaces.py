@@ -1,4 +1,5 @@
-"""The workload namespaces: meshed (Istio sidecar injection), restricted Pod Security, default-deny ingress."""
+"""The workload namespaces: meshed (Istio sidecar injection), restricted Pod Security, ALB readiness gates,
+default-deny ingress."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ def workload_namespaces(name: str, namespaces: Sequence[str], *, opts: K8sOpts) 
                 "pod-security.kubernetes.io/enforce": "restricted",
                 "pod-security.kubernetes.io/audit": "restricted",
                 "pod-security.kubernetes.io/warn": "restricted",
+                # The AWS Load Balancer Controller injects its readiness gate into pods behind an ALB (target
+                # type ip): a new pod is Ready only once its target is healthy, so a rollout never leaves the
+                # target group with only initial or draining targets (zero-downtime rolling updates;
+                # https://kubernetes-sigs.github.io/aws-load-balancer-controller/latest/deploy/pod_readiness_gate/).
+                "elbv2.k8s.aws/pod-readiness-gate-inject": "enabled",
             }),
             opts=opts(),
         )

@@ -9,6 +9,7 @@ import deploy_access
 import deploy_cfnlint
 import deploy_cost
 import deploy_ordering
+import deploy_releases
 import deploy_versions
 import deploy_workloads
 from pulumi_policy import EnforcementLevel, PolicyPack
@@ -22,6 +23,7 @@ PolicyPack(
         *deploy_ordering.POLICIES,
         *deploy_workloads.POLICIES,
         *deploy_cost.POLICIES,
+        *deploy_releases.POLICIES,
         *deploy_cfnlint.POLICIES,
     ],
     description="Deploy stage: AWS API constraints, version lifecycles and a cfn-lint cross-check.",

@@ -18,6 +18,7 @@ import deploy_access  # noqa: E402,F401  (importing a module registers its polic
 import deploy_cfnlint  # noqa: E402,F401
 import deploy_cost  # noqa: E402,F401
 import deploy_ordering  # noqa: E402,F401
+import deploy_releases  # noqa: E402,F401
 import deploy_versions  # noqa: E402,F401
 import deploy_workloads  # noqa: E402,F401
 import readme_table  # noqa: E402  (policies/readme_table.py: deploy_common, imported above, put policies/ on sys.path)

@@ -51,7 +51,8 @@ WARN = {"warnDays": {"type": "integer", "minimum": 0, "default": 90,
 ADDON_KEYS = {"vpc-cni": "vpcCni", "coredns": "coredns", "kube-proxy": "kubeProxy",
               "aws-ebs-csi-driver": "awsEbsCsiDriver"}
 CHART_KEYS = {"aws-load-balancer-controller": "awsLoadBalancerController", "cluster-autoscaler": "clusterAutoscaler",
-              "metrics-server": "metricsServer", "external-secrets": "externalSecrets", "istio": "istio"}
+              "metrics-server": "metricsServer", "external-secrets": "externalSecrets", "istio": "istio",
+              "argo-rollouts": "argoRollouts"}
 #: Charts configured outside eks.charts: their full config key.
 CHART_CONFIG_KEYS = {"reloader": "apps.reloader.chartVersion",
                      "kube-prometheus-stack": "observability.charts.kubePrometheusStack",

@@ -10,7 +10,7 @@ import pytest
 import config
 from components.app_service import AppService, EnvironmentBinding, KafkaBinding, SecretRef
 from components.app_service.exposure import Publication
-from tests.helpers import PROD_TAGS, render, rendered_stack, stack_config, stack_raw, with_overrides
+from tests.helpers import DELETE, PROD_TAGS, render, rendered_stack, stack_config, stack_raw, with_overrides
 
 ACCOUNT = "333333333333"
 ISSUER = "https://oidc.eks.us-east-2.amazonaws.com/id/ABC123"
@@ -29,6 +29,9 @@ IMAGE = f"{ACCOUNT}.dkr.ecr.us-east-2.amazonaws.com/nl-fhir:1.0.0"
 
 FULL = {
     "apps__nlfhir__published": False,  # an Ingress of its own (the edge publishes the others)
+    # The Deployment (prod's nlfhir is blue-green: tests/components/test_app_releases.py).
+    "apps__nlfhir__rollout": "rolling",
+    "apps__nlfhir__featureFlags": DELETE,  # AppConfig: tests/components/test_app_feature_flags.py
     "apps__nlfhir__ingress": {"host": "nlfhir.care.example", "certificateArn": CERT, "wafAclArn": WAF,
                               "scheme": "internet-facing"},
     "apps__nlfhir__preDeploy": {"command": ["alembic", "upgrade", "head"], "timeoutSeconds": 900},
@@ -440,7 +443,8 @@ def test_published_errors() -> None:
 
 def test_prod_program_wires_the_apps_to_the_data_tier() -> None:
     plan = rendered_stack("prod")
-    nlfhir = plan.named("care-prod-nlfhir-deployment").inputs["spec"]["template"]["spec"]["containers"][0]
+    # prod releases nlfhir blue-green and prm-api canary (Argo Rollouts), prm-worker rolling (a Deployment).
+    nlfhir = plan.named("care-prod-nlfhir-rollout").inputs["spec"]["template"]["spec"]["containers"][0]
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in nlfhir["env"]}
     assert env["CHROMA_URL"] == "http://chromadb.nlfhir.svc.cluster.local:8000"
     # Its own database user through IAM authentication: no database password, never the master user.
@@ -465,7 +469,7 @@ def test_prod_program_wires_the_apps_to_the_data_tier() -> None:
     assert connect["Statement"][0]["Resource"] == [
         f"arn:aws:rds-db:us-east-2:333333333333:dbuser:{plan.outputs['nlfhirDatabase']['resourceIds'][0]}/nlfhir_api"]
     assert resource_id  # the instance exists in the plan; its DbiResourceId is what IAM names
-    deployment = plan.named("care-prod-nlfhir-deployment")
+    deployment = plan.named("care-prod-nlfhir-rollout")
     assert plan.named("care-prod-nlfhir-bootstrap-job").urn in deployment.dependencies
     assert plan.named("care-prod-nlfhir-irsa-rds-connect-attachment").urn in deployment.dependencies
     prm_connect = json.loads(plan.named("care-prod-prm-api-irsa-rds-connect").inputs["policy"])
@@ -483,7 +487,7 @@ def test_prod_program_wires_the_apps_to_the_data_tier() -> None:
 def with_database():  # type: ignore[no-untyped-def]
     from components.app_service import PostgresBinding
 
-    cfg = stack_config("prod")
+    cfg = stack_config("prod", apps__prmApi__rollout="rolling", apps__prmApi__featureFlags=DELETE)
     binding = PostgresBinding(host="db.example", port=5432, database_name="app", username="prm_api",
                               resource_ids=["db-PRIMARY", "db-REPLICA1"], reader_hosts=["r1.example"])
 
@@ -521,5 +525,8 @@ def test_role_policies_exist_before_anything_assumes_the_role(with_database) -> 
 
 def test_pods_restart_when_their_secret_changes(with_database, worker) -> None:  # type: ignore[no-untyped-def]
     metadata = with_database.named("care-prod-prm-api-deployment").inputs["metadata"]
-    assert metadata["annotations"] == {"secret.reloader.stakater.com/reload": "prm-api-secrets"}
-    assert "annotations" not in worker.named("care-prod-prm-worker-deployment").inputs["metadata"]  # no secrets
+    assert metadata["annotations"] == {"secret.reloader.stakater.com/reload": "prm-api-secrets",
+                                       "pulumi.com/timeoutSeconds": "660"}
+    # No secrets: only the await timeout (progressDeadlineSeconds 600 + 60).
+    assert worker.named("care-prod-prm-worker-deployment").inputs["metadata"]["annotations"] == {
+        "pulumi.com/timeoutSeconds": "660"}

@@ -92,10 +92,14 @@ def test_reloader_is_pinned_and_restarts_only_annotated_workloads(plan) -> None:
     values = release["values"]["reloader"]
     assert (values["reloadStrategy"], values["autoReloadAll"], values["ignoreJobs"], values["ignoreCronJobs"]) == (
         "annotations", False, True, True)
+    assert values["isArgoRollouts"] is True  # prod's nlfhir and prm-api are Argo Rollouts
     assert plan.named("care-prod-eks-external-secrets").urn in plan.named("care-prod-reloader-release").dependencies
-    annotated = {r.name: r.inputs["metadata"].get("annotations") for r in plan.of_type("kubernetes:apps/v1:Deployment")}
+    workloads = [*plan.of_type("kubernetes:apps/v1:Deployment"),
+                 *plan.of_type("kubernetes:argoproj.io/v1alpha1:Rollout")]
+    annotated = {r.name: r.inputs["metadata"]["annotations"].get("secret.reloader.stakater.com/reload")
+                 for r in workloads}
     assert annotated == {
-        "care-prod-nlfhir-deployment": {"secret.reloader.stakater.com/reload": "nlfhir-secrets"},
-        "care-prod-prm-api-deployment": {"secret.reloader.stakater.com/reload": "prm-api-secrets"},
-        "care-prod-prm-worker-deployment": {"secret.reloader.stakater.com/reload": "prm-worker-secrets"},
+        "care-prod-nlfhir-rollout": "nlfhir-secrets",
+        "care-prod-prm-api-rollout": "prm-api-secrets",
+        "care-prod-prm-worker-deployment": "prm-worker-secrets",
     }

@@ -76,7 +76,7 @@ def test_children_and_counts(prod) -> None:  # type: ignore[no-untyped-def]
         "care:compute:EksCluster": 1,
         "kubernetes:core/v1:Namespace": 2,
         "kubernetes:networking.k8s.io/v1:NetworkPolicy": 2,
-        RELEASE: 7,
+        RELEASE: 8,
         "kubernetes:security.istio.io/v1:PeerAuthentication": 1,
         "kubernetes:storage.k8s.io/v1:StorageClass": 1,
         "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 1,
@@ -284,6 +284,7 @@ def test_helm_releases_pinned_through_the_cluster_provider(prod) -> None:  # typ
         "istio-base": ("base", "1.31.0", "https://istio-release.storage.googleapis.com/charts", "istio-system"),
         "istio-cni": ("cni", "1.31.0", "https://istio-release.storage.googleapis.com/charts", "istio-system"),
         "istiod": ("istiod", "1.31.0", "https://istio-release.storage.googleapis.com/charts", "istio-system"),
+        "argo-rollouts": ("argo-rollouts", "2.41.1", "https://argoproj.github.io/argo-helm", "argo-rollouts"),
     }
     for release in releases.values():
         assert release.provider == provider_ref
@@ -301,6 +302,11 @@ def test_helm_releases_pinned_through_the_cluster_provider(prod) -> None:  # typ
     assert releases["external-secrets"].inputs["values"]["installCRDs"] is True
     assert releases["istiod"].inputs["values"]["pilot"]["cni"] == {"enabled": True}
     assert releases["istio-base"].urn in releases["istiod"].dependencies
+    # Argo Rollouts: its CRDs installed (and kept on uninstall: deleting them would delete every Rollout).
+    argo = releases["argo-rollouts"].inputs
+    assert argo["values"] == {"installCRDs": True, "keepCRDs": True, "dashboard": {"enabled": False},
+                              "controller": {"replicas": 2, "nodeSelector": {"care.platform/pool": "app"}}}
+    assert argo["createNamespace"] is True
 
 
 def test_mesh_wide_strict_mtls_after_istiod(prod) -> None:  # type: ignore[no-untyped-def]
@@ -329,6 +335,7 @@ def test_workload_namespaces_are_meshed_restricted_and_default_deny(prod) -> Non
         labels = prod.named(f"{NAME}-ns-{ns}").inputs["metadata"]["labels"]
         assert labels["istio-injection"] == "enabled"
         assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+        assert labels["elbv2.k8s.aws/pod-readiness-gate-inject"] == "enabled"  # ALB readiness gates
         deny = prod.named(f"{NAME}-ns-{ns}-default-deny").inputs
         assert deny["metadata"] == {"name": "default-deny-ingress", "namespace": ns}
         assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Ingress"]}

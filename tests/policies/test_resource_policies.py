@@ -17,6 +17,7 @@ from components.monitoring.values import kube_prometheus_stack_values
 from tests.helpers import stack_config
 from tests.policies.support import DROP, REGISTRY, check, edit
 from tests.policies.test_policy_branches import NETPOL, REPLICATION
+from tests.policies.test_release_policies import BG_MESSAGE, BLUE_GREEN, LINEAR, ROLLOUT_T, STRATEGY_T
 from tests.policies.wire import (
     ACCOUNT,
     BACKUP_PLAN,
@@ -113,6 +114,13 @@ WAF_LOGGING = {"resourceArn": "arn:aws:wafv2:us-east-1:333333333333:global/webac
                "redactedFields": [{"singleHeader": {"name": "authorization"}}, {"singleHeader": {"name": "cookie"}}]}
 
 CASES = [
+    # --- releases (availability): SLO analysis on Rollouts, gradual AppConfig deployments
+    ("rollout-analysis-ok", "rollout-analysis", ROLLOUT_T, BLUE_GREEN, {}),
+    ("rollout-no-analysis", "rollout-analysis", ROLLOUT_T,
+     edit(BLUE_GREEN, spec__strategy__blueGreen__prePromotionAnalysis=DROP,
+          spec__strategy__blueGreen__postPromotionAnalysis=DROP), {}),
+    ("appconfig-gradual-ok", "appconfig-gradual-deployment", STRATEGY_T, LINEAR, {}),
+    ("appconfig-no-bake", "appconfig-gradual-deployment", STRATEGY_T, edit(LINEAR, finalBakeTimeInMinutes=0), {}),
     # --- encryption at rest
     ("rds-encrypted-ok", "rds-storage-encrypted", RDS, RDS_PRIMARY, {}),
     ("rds-replica-inherits-key", "rds-storage-encrypted", RDS, RDS_REPLICA, {}),
@@ -490,6 +498,9 @@ CASES = [
 EXPECTED: dict[str, list[str]] = {
     'github-trust-any-repo': [
         "statement GitHubActions trusts token.actions.githubusercontent.com:sub 'repo:*': a wildcard or non-repository subject lets other repositories, branches or environments assume this role; name exact subjects (repo:<org>/<repo>:environment:<stack>)",
+    'rollout-no-analysis': [BG_MESSAGE],
+    'appconfig-no-bake': [
+        'finalBakeTimeInMinutes is 0: nothing watches the alarms after the flag change reaches 100 %. Set apps.<app>.featureFlags.strategy.finalBakeTimeInMinutes above 0 in Pulumi.<stack>.yaml.',
     ],
     'imds-two-hops': [
         "metadataOptions.httpPutResponseHopLimit is 2: a pod one network hop away could take the node role's credentials from the instance metadata service. Set httpPutResponseHopLimit=1 on the launch template (pods get AWS credentials from IRSA).",

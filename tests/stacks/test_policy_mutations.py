@@ -64,6 +64,8 @@ HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
+ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
+APPCONFIG_STRATEGY = "aws:appconfig/deploymentStrategy:DeploymentStrategy"
 CONTAINER = "spec.template.spec.containers.0"
 BUDGET = "aws:budgets/budget:Budget"
 CLOUDFRONT = "aws:cloudfront/distribution:Distribution"
@@ -355,6 +357,15 @@ MUTATIONS: list[Mutation] = [
     Mutation("no-backup-selection", "stateful-store-backup-coverage", BACKUP_SELECTION, "backup", remove=True),
     Mutation("no-pdb", "app-pod-disruption-budget", PDB, "PodDisruptionBudget", remove=True),
     Mutation("one-replica", "app-min-replicas", HPA, "replica", set_("spec.minReplicas", 1)),
+    # Releases: a blue-green Rollout without its SLO analysis, a canary without analysis steps, and an
+    # all-at-once AppConfig strategy.
+    Mutation("blue-green-without-analysis", "rollout-analysis", ROLLOUT, "no pre- or post-promotion analysis",
+             both(delete("spec.strategy.blueGreen.prePromotionAnalysis"),
+                  delete("spec.strategy.blueGreen.postPromotionAnalysis")), pick=has("spec.strategy.blueGreen")),
+    Mutation("canary-without-analysis", "rollout-analysis", ROLLOUT, "no analysis step",
+             set_("spec.strategy.canary.steps", [{"setWeight": 50}]), pick=has("spec.strategy.canary")),
+    Mutation("flags-all-at-once", "appconfig-gradual-deployment", APPCONFIG_STRATEGY, "every target at once",
+             both(set_("growthFactor", 100), set_("deploymentDurationInMinutes", 0))),
     Mutation("foreign-log-key", "kms-keys-in-stack", LOG_GROUP, "arn:aws:kms:us-east-2:111122223333:key/",
              set_("kmsKeyId", "arn:aws:kms:us-east-2:111122223333:key/0b9a2f55-0000-4000-8000-000000000000"),
              unlink="aws:kms/", pick=has("kmsKeyId")),

@@ -158,7 +158,9 @@ def test_data_tier_is_deployable_in_every_stack(stack: str) -> None:
     jobs = {r.name: r for r in plan.of_type("kubernetes:batch/v1:Job") if "bootstrap" in r.name}
     assert sorted(jobs) == [f"care-{stack}-nlfhir-bootstrap-job", f"care-{stack}-prm-bootstrap-job"]
     for app, db in (("nlfhir", "nlfhir"), ("prm-api", "prm")):
-        assert jobs[f"care-{stack}-{db}-bootstrap-job"].urn in plan.named(f"care-{stack}-{app}-deployment").dependencies
+        workload = next(r for r in plan.resources
+                        if r.name in (f"care-{stack}-{app}-deployment", f"care-{stack}-{app}-rollout"))
+        assert jobs[f"care-{stack}-{db}-bootstrap-job"].urn in workload.dependencies
 
 
 @pytest.mark.parametrize("stack", STACKS)

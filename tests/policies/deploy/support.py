@@ -20,6 +20,7 @@ import deploy_access  # noqa: E402,F401  (importing registers the policies)
 import deploy_cfnlint  # noqa: E402,F401
 import deploy_cost  # noqa: E402,F401
 import deploy_ordering  # noqa: E402,F401
+import deploy_releases  # noqa: E402,F401
 import deploy_versions  # noqa: E402,F401
 import deploy_workloads  # noqa: E402,F401
 from deploy_common import REGISTRY  # noqa: E402

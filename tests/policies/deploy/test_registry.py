@@ -16,7 +16,7 @@ STACKS = ("dev", "staging", "prod")
 
 
 def test_every_rule_is_named_described_sourced_and_mandatory_but_the_warning() -> None:
-    assert len(REGISTRY) == 20
+    assert len(REGISTRY) == 23
     for info in REGISTRY.values():
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", info.name)
         assert info.source.startswith("https://") and info.description.endswith("."), info.name
@@ -46,4 +46,4 @@ def test_the_readme_table_is_generated_from_the_registry() -> None:
 def test_the_pack_declares_its_runtime_and_dependencies() -> None:
     assert "virtualenv: ../../.venv" in (DEPLOY_DIR / "PulumiPolicy.yaml").read_text()
     assert (DEPLOY_DIR / "requirements.txt").read_text().splitlines() == [
-        "pulumi-policy>=1.13,<2", "pulumi>=3,<4", "pyyaml>=6,<7", "cfn-lint>=1.58,<2"]
+        "pulumi-policy>=1.13,<2", "pulumi>=3,<4", "pyyaml>=6,<7", "cfn-lint>=1.58,<2", "botocore>=1.34,<2"]
