@@ -14,6 +14,7 @@ from tiers.apps import apps_tier
 from tiers.compute import compute_tier
 from tiers.context import Providers, Stack
 from tiers.data import data_tier
+from tiers.identity import network_identities
 from tiers.security import key_rings
 
 stack = Stack(config.load())
@@ -30,11 +31,14 @@ keys = key_rings(stack, providers)
 network = Network(stack.prefix, cfg.network, region=stack.region, account_id=stack.account_id,
                   logs_kms_key_arn=keys.arn("logs"), tags=stack.tags, opts=providers.in_primary)
 
+# --- Network identities: one security group per workload (security groups for Pods) ----------------------
+pods = network_identities(stack, providers, network)
+
 # --- Data tier (database subnets): PostgreSQL (PRM, NL-FHIR), Redis, Kafka; S3 and AWS Backup ----------
-data = data_tier(stack, providers, keys, network)
+data = data_tier(stack, providers, keys, network, pods)
 
 # --- Compute tier (private subnets): EKS, ChromaDB, the database bootstrap Jobs, Reloader --------------
-compute = compute_tier(stack, providers, keys, network, data)
+compute = compute_tier(stack, providers, keys, network, data, pods)
 
 # --- Apps on EKS: NL-FHIR API, PRM API, PRM worker, bound to their stores --------------------------------
 apps = apps_tier(stack, keys, data, compute)

@@ -11,6 +11,7 @@ import backup
 import encryption
 import exposure
 import k8s_workloads
+import network_access
 import stack
 import tags
 import transit
@@ -25,6 +26,7 @@ PolicyPack(
         *availability.POLICIES,
         *backup.POLICIES,
         *exposure.POLICIES,
+        *network_access.POLICIES,
         *audit_logging.POLICIES,
         *k8s_workloads.POLICIES,
         *tags.POLICIES,

@@ -1,13 +1,15 @@
 """The apps (Railway-style): NL-FHIR API, PRM API and PRM worker, each bound to its stores.
 
 How an app reaches a store is a typed binding (components/app_service/bindings.py): the binding
-gives the environment, the secret references and the IAM role policies together. Every app starts
+gives the environment, the secret references and the IAM role policies together. Which stores an app
+is bound to is ``tiers/identity.APP_STORES``, the same table its security group is admitted by; each
+app waits for its ``SecurityGroupPolicy`` (new pods only get their group once it exists). Every app starts
 after the cluster's add-ons and, if it has a database, after that database's bootstrap Job.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -24,6 +26,7 @@ from components.app_service import (
 from tiers.compute import ComputeTier
 from tiers.context import Stack
 from tiers.data import DataTier
+from tiers.identity import APP_STORES
 from tiers.security import Keys
 
 
@@ -41,22 +44,26 @@ def apps_tier(stack: Stack, keys: Keys, data: DataTier, compute: ComputeTier) ->
     cfg, cluster = stack.cfg, compute.cluster
     network = cfg.network
 
-    def app(app_name: str, config: AppConfig, bindings: Sequence[Binding],
-            wait_for: Sequence[pulumi.Resource] = ()) -> AppService:
+    stores: dict[str, Callable[[], Binding]] = {
+        "prm_db": lambda: PostgresBinding.of(data.prm_db), "nlfhir_db": lambda: PostgresBinding.of(data.nlfhir_db),
+        "redis": lambda: RedisBinding.of(data.redis), "kafka": lambda: KafkaBinding.of(data.kafka),
+        "chromadb": lambda: ChromaDbBinding.of(compute.chromadb),
+    }
+
+    def app(app_name: str, config: AppConfig, wait_for: Sequence[pulumi.Resource] = ()) -> AppService:
+        bindings: Sequence[Binding] = [stores[store]() for store in APP_STORES[app_name]]
         return AppService(
             f"{stack.prefix}-{app_name}", config, app_name=app_name, bindings=bindings, region=stack.region,
             account_id=stack.account_id, oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer,
             secret_kms_key_arns=[keys.arn("secrets")],
             load_balancer_cidrs={"internet-facing": network.subnet_cidrs("public"),
                                  "internal": network.subnet_cidrs("private")},
-            wait_for=[*cluster.addons_ready, *wait_for], tags=stack.tags, opts=compute.workloads,
+            wait_for=[*cluster.addons_ready, compute.security_group_policies[app_name], *wait_for], tags=stack.tags,
+            opts=compute.workloads,
         )
 
     return AppsTier(
-        nlfhir=app("nlfhir", cfg.apps.nlfhir,
-                   [PostgresBinding.of(data.nlfhir_db), ChromaDbBinding.of(compute.chromadb)],
-                   wait_for=[compute.bootstraps["nlfhir"].job]),
-        prm_api=app("prm-api", cfg.apps.prm_api, [PostgresBinding.of(data.prm_db), RedisBinding.of(data.redis)],
-                    wait_for=[compute.bootstraps["prm"].job]),
-        prm_worker=app("prm-worker", cfg.apps.prm_worker, [RedisBinding.of(data.redis), KafkaBinding.of(data.kafka)]),
+        nlfhir=app("nlfhir", cfg.apps.nlfhir, wait_for=[compute.bootstraps["nlfhir"].job]),
+        prm_api=app("prm-api", cfg.apps.prm_api, wait_for=[compute.bootstraps["prm"].job]),
+        prm_worker=app("prm-worker", cfg.apps.prm_worker),
     )
