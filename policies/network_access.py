@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from common import (
     CACHE_RG,
+    K8S_NETWORK_POLICY,
     MSK,
     RDS_INSTANCE,
     SECURITY_GROUP,
@@ -90,5 +91,35 @@ stack_policy(
     "store-ingress-bound-clients", concern="exposure", citation=ACCESS, types=(SECURITY_GROUP, SG_INGRESS_RULE),
     description="Each store's security group admits only the security groups of the workloads bound to it.",
 )(store_ingress_bound_clients)
+
+K8S_NAMESPACE = "kubernetes:core/v1:Namespace"
+
+
+def _selects_all(selector: object) -> bool:
+    return not selector or (isinstance(selector, dict) and not selector.get("matchLabels")
+                            and not selector.get("matchExpressions"))
+
+
+def _denies_all_egress(policy: Resource) -> bool:
+    types = policy.get("spec.policyTypes")
+    return (_selects_all(policy.get("spec.podSelector")) and isinstance(types, list) and "Egress" in types
+            and not as_list(policy.get("spec.egress")))
+
+
+def namespace_default_deny_egress(resources: list[Resource], report: Report, _: Settings) -> None:
+    denied = {p.get("metadata.namespace") for p in of_type(resources, K8S_NETWORK_POLICY) if _denies_all_egress(p)}
+    for namespace in of_type(resources, K8S_NAMESPACE):
+        name = namespace.get("metadata.name")
+        if isinstance(name, str) and name not in denied:
+            report(f"namespace {name} has no default-deny egress NetworkPolicy (empty podSelector, policyTypes "
+                   "[Egress], no egress rules): a compromised pod could reach anything, the instance metadata "
+                   "service and the internet included. Create it with the namespace (components/egress.py "
+                   "namespace_egress) and allow each workload's destinations explicitly.", namespace.urn)
+
+
+stack_policy(
+    "namespace-default-deny-egress", concern="kubernetes", citation=ACCESS, types=(K8S_NAMESPACE, K8S_NETWORK_POLICY),
+    description="Every namespace the stack creates denies all egress by default (explicit allows per workload).",
+)(namespace_default_deny_egress)
 
 POLICIES = policies_of(__name__)

@@ -58,7 +58,8 @@ def apps_tier(stack: Stack, keys: Keys, data: DataTier, compute: ComputeTier) ->
             secret_kms_key_arns=[keys.arn("secrets")],
             load_balancer_cidrs={"internet-facing": network.subnet_cidrs("public"),
                                  "internal": network.subnet_cidrs("private")},
-            wait_for=[*cluster.addons_ready, compute.security_group_policies[app_name], *wait_for], tags=stack.tags,
+            wait_for=[*cluster.addons_ready, compute.security_group_policies[app_name],
+                      compute.egress_policies[app_name], *wait_for], tags=stack.tags,
             opts=compute.workloads,
         )
 

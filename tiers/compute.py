@@ -28,6 +28,7 @@ from components.pod_network import PodSecurityGroups
 from components.reloader import Reloader
 from tiers.context import Providers, Stack
 from tiers.data import DataTier
+from tiers.egress import egress_policies
 from tiers.identity import pod_security_group_policy
 from tiers.security import Keys
 
@@ -43,6 +44,8 @@ class ComputeTier:
     reloader: Reloader
     #: The workloads' ``SecurityGroupPolicy`` objects, by identity (tiers/identity.py).
     security_group_policies: dict[str, pulumi.Resource]
+    #: The workloads' egress NetworkPolicies (tiers/egress.py), by workload.
+    egress_policies: dict[str, pulumi.Resource]
 
 
 def _cluster(stack: Stack, providers: Providers, keys: Keys, network: Network, pods: PodSecurityGroups) -> EksCluster:
@@ -60,13 +63,14 @@ def _cluster(stack: Stack, providers: Providers, keys: Keys, network: Network, p
 
 
 def _bootstrap(stack: Stack, keys: Keys, cluster: EksCluster, workloads: pulumi.ResourceOptions, name: str,
-               db: PostgresDatabase, policy: pulumi.Resource) -> DatabaseBootstrap:
+               db: PostgresDatabase, policy: pulumi.Resource, egress: pulumi.Resource) -> DatabaseBootstrap:
     return DatabaseBootstrap(
         f"{stack.prefix}-{name}-bootstrap", stack.cfg.database.bootstrap, database=name, host=db.endpoint,
         port=db.port, database_name=db.database_name, app_username=db.app_username,
         master_secret_arn=db.master_secret_arn, secret_kms_key_arn=keys.arn("secrets"), region=stack.region,
         oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer,
-        wait_for=[*cluster.addons_ready, db.primary, db.master_secret_version, policy], tags=stack.tags,
+        wait_for=[*cluster.addons_ready, db.primary, db.master_secret_version, policy, egress],
+        tags=stack.tags,
         opts=workloads,
     )
 
@@ -88,7 +92,10 @@ def compute_tier(stack: Stack, providers: Providers, keys: Keys, network: Networ
     )
     pods.admit("chromadb", pods.ids["chromadb"], [(cfg.chromadb.port, cfg.chromadb.port, "ChromaDB HTTP")],
                store_ingress=True)
-    bootstraps = {name: _bootstrap(stack, keys, cluster, workloads, name, db, policies[f"bootstrap-{name}"])
+    egress = egress_policies(stack, data, chromadb, pulumi.ResourceOptions.merge(
+        workloads, pulumi.ResourceOptions(depends_on=cluster.addons_ready)))
+    bootstraps = {name: _bootstrap(stack, keys, cluster, workloads, name, db, policies[f"bootstrap-{name}"],
+                                   egress[f"bootstrap-{name}"])
                   for name, db in (("prm", data.prm_db), ("nlfhir", data.nlfhir_db))}
     reloader = Reloader(f"{stack.prefix}-reloader", cfg.apps.reloader, wait_for=cluster.addons_ready, opts=workloads)
-    return ComputeTier(cluster, workloads, chromadb, bootstraps, reloader, policies)
+    return ComputeTier(cluster, workloads, chromadb, bootstraps, reloader, policies, egress)

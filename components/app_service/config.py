@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Literal
 
@@ -70,6 +71,15 @@ class CronJobConfig(ConfigModel):
         return value
 
 
+class EgressDestinationConfig(ConfigModel):
+    """A named destination outside the cluster an app may reach (its NetworkPolicy egress allow-list)."""
+
+    name: str = Field(pattern=DNS_LABEL)
+    cidr: ipaddress.IPv4Network
+    ports: tuple[int, ...] = Field(default=(443,), min_length=1)
+    why: str = Field(min_length=3)
+
+
 class AppConfig(ConfigModel):
     image: PinnedImage
     cpu: str = Field(default="500m", pattern=r"^\d+(m)?$")
@@ -98,6 +108,8 @@ class AppConfig(ConfigModel):
     ingress: AppIngressConfig | None = None
     pre_deploy: PreDeployConfig | None = None
     cron_jobs: tuple[CronJobConfig, ...] = ()
+    #: Named destinations outside the cluster (components/egress.py); everything else is denied.
+    egress_to: tuple[EgressDestinationConfig, ...] = ()
 
     @model_validator(mode="after")
     def _replicas(self) -> AppConfig:

@@ -21,6 +21,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.egress import namespace_egress
 from components.eks import addons, control_plane, helm_addons, kubeconfig, node_pools, pod_access
 from components.eks.config import EksConfig
 from components.eks.iam import ebs_kms_policy
@@ -189,6 +190,7 @@ class EksCluster(pulumi.ComponentResource):
                                            opts=self._k8s_opts(depends_on=[self.addons["aws-ebs-csi-driver"]]))
         self.namespaces = workload_namespaces(name, namespaces, opts=self._k8s_opts)
         self.default_deny = default_deny(name, self.namespaces, opts=self._k8s_opts)
+        self.namespace_egress = namespace_egress(name, self.namespaces, opts=self._k8s_opts())
 
     # -- building blocks -------------------------------------------------------------------------
     def _k8s_opts(self, **kwargs: Any) -> pulumi.ResourceOptions:

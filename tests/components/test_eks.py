@@ -75,7 +75,7 @@ def test_children_and_counts(prod) -> None:  # type: ignore[no-untyped-def]
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 6,
         "care:compute:EksCluster": 1,
         "kubernetes:core/v1:Namespace": 2,
-        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 2,
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 6,  # per namespace: deny ingress, deny egress, DNS+istiod
         RELEASE: 7,
         "kubernetes:security.istio.io/v1:PeerAuthentication": 1,
         "kubernetes:storage.k8s.io/v1:StorageClass": 1,

@@ -413,3 +413,27 @@ def test_a_separate_ingress_rule_from_an_unbound_group_fails() -> None:
 def test_a_store_on_an_untagged_group_fails() -> None:
     assert check_stack("store-ingress-bound-clients", na_stack(store_tag=None)) == [
         ("care-prod-prm-db uses security group care-prod-prm-sg, which names no store (care.platform/store is not set): the pack cannot tell who may reach it. Build store security groups in the data tier (tiers/data.py), which tags them.", "care-prod-prm-db")]
+
+
+# --- namespace-default-deny-egress (policies/network_access.py) ----------------------------------------------
+NS_T = "kubernetes:core/v1:Namespace"
+NP_T = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def ns_stack(**deny_changes: object) -> list[Res]:
+    namespace = Res(NS_T, "care-prod-eks-ns-prm", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prm"}})
+    deny = Res(NP_T, "care-prod-eks-ns-prm-default-deny-egress", edit(
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+         "metadata": {"name": "default-deny-egress", "namespace": "prm"},
+         "spec": {"podSelector": {}, "policyTypes": ["Egress"]}}, **deny_changes))
+    return [namespace, deny]
+
+
+def test_namespace_default_deny_egress() -> None:
+    assert check_stack("namespace-default-deny-egress", ns_stack()) == []
+    message = ("namespace prm has no default-deny egress NetworkPolicy (empty podSelector, policyTypes [Egress], no egress rules): a compromised pod could reach anything, the instance metadata service and the internet included. Create it with the namespace (components/egress.py namespace_egress) and allow each workload's destinations explicitly.", "care-prod-eks-ns-prm")
+    assert check_stack("namespace-default-deny-egress", ns_stack()[:1]) == [message]
+    assert check_stack("namespace-default-deny-egress", ns_stack(spec__policyTypes=["Ingress"])) == [message]
+    assert check_stack("namespace-default-deny-egress", ns_stack(spec__podSelector={"matchLabels": {"a": "b"}})) == [message]
+    assert check_stack("namespace-default-deny-egress", ns_stack(spec__egress=[{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}])) == [message]
+    assert check_stack("namespace-default-deny-egress", ns_stack(metadata__namespace="nlfhir")) == [message]

@@ -123,3 +123,49 @@ def test_the_cni_and_the_cluster_role_enable_security_groups_for_pods(prod: Plan
                          and r.name in ("care-prod-eks-cluster-policy", "care-prod-eks-vpc-resource-controller"))
     assert attachments == ["arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
                            "arn:aws:iam::aws:policy/AmazonEKSVPCResourceController"]
+
+
+NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+DATABASE = ["10.30.112.0/24", "10.30.113.0/24", "10.30.114.0/24"]
+PRIVATE = ["10.30.0.0/19", "10.30.32.0/19", "10.30.64.0/19"]
+
+
+def _egress(plan: Plan, name: str) -> list[tuple[list[int], list[object]]]:
+    spec = by_name(plan, NETPOL)[name].inputs["spec"]
+    assert spec["policyTypes"] == ["Egress"]
+    return [([p["port"] for p in rule["ports"]],
+             [peer["ipBlock"]["cidr"] if "ipBlock" in peer else
+              (peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+               peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]) for peer in rule["to"]])
+            for rule in spec["egress"]]
+
+
+def test_every_workload_namespace_denies_egress_but_dns_and_istiod(prod: Plan) -> None:
+    policies = by_name(prod, NETPOL)
+    for ns in ("db-bootstrap", "nlfhir", "prm"):
+        deny = policies[f"care-prod-eks-ns-{ns}-default-deny-egress"].inputs
+        assert deny["metadata"] == {"name": "default-deny-egress", "namespace": ns}
+        assert deny["spec"] == {"podSelector": {}, "policyTypes": ["Egress"]}
+        allow = policies[f"care-prod-eks-ns-{ns}-allow-dns-and-istiod"].inputs["spec"]
+        assert allow["podSelector"] == {}
+        assert [([(p["protocol"], p["port"]) for p in r["ports"]],
+                 r["to"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+                 r["to"][0]["podSelector"]["matchLabels"]) for r in allow["egress"]] == [
+            ([("UDP", 53), ("TCP", 53)], "kube-system", {"k8s-app": "kube-dns"}),
+            ([("TCP", 15012)], "istio-system", {"app": "istiod"}),
+        ]
+
+
+def test_each_workload_reaches_its_bound_stores_and_the_endpoints_only(prod: Plan) -> None:
+    assert _egress(prod, "care-prod-prm-api-egress") == [([5432], DATABASE), ([6379], DATABASE), ([443], PRIVATE)]
+    assert _egress(prod, "care-prod-prm-worker-egress") == [([6379], DATABASE), ([9098], DATABASE), ([443], PRIVATE)]
+    assert _egress(prod, "care-prod-nlfhir-egress") == [
+        ([5432], DATABASE), ([8000], [("nlfhir", "chromadb")]), ([443], PRIVATE)]
+    assert _egress(prod, "care-prod-bootstrap-prm-egress") == [([5432], DATABASE), ([443], PRIVATE)]
+    # No rule anywhere reaches the instance metadata service.
+    assert all("169.254." not in json.dumps(r.inputs) or "except" in json.dumps(r.inputs)
+               for r in by_name(prod, NETPOL).values())
+    # Each workload starts only once its egress allow-list exists (default deny would otherwise cut it off).
+    deployments = {r.name: r for r in prod.resources if r.type == "kubernetes:apps/v1:Deployment"}
+    egress = by_name(prod, NETPOL)["care-prod-prm-api-egress"]
+    assert egress.urn in deployments["care-prod-prm-api-deployment"].dependencies
