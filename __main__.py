@@ -21,6 +21,7 @@ from tiers.delivery import delivery_tier
 from tiers.edge import edge_tier, publish
 from tiers.notifications import notifications_tier
 from tiers.observability import observability_tier
+from tiers.identity import network_identities
 from tiers.security import key_rings
 
 stack = Stack(config.load())
@@ -40,14 +41,17 @@ alerts = notifications_tier(stack, providers, keys)
 network = Network(stack.prefix, cfg.network, region=stack.region, account_id=stack.account_id,
                   logs_kms_key_arn=keys.arn("logs"), tags=stack.tags, opts=providers.in_primary)
 
+# --- Network identities: one security group per workload (security groups for Pods) ----------------------
+pods = network_identities(stack, providers, network)
+
 # --- Edge: CloudFront + WAF (us-east-1 and regional), certificates, Shield; before the bucket and apps it fronts
 edge = edge_tier(stack, providers, keys, network)
 
 # --- Data tier (database subnets): PostgreSQL (PRM, NL-FHIR), Redis, Kafka; S3 and AWS Backup ----------
-data = data_tier(stack, providers, keys, network, edge)
+data = data_tier(stack, providers, keys, network, pods, edge)
 
 # --- Compute tier (private subnets): EKS, ChromaDB, the database bootstrap Jobs, Reloader --------------
-compute = compute_tier(stack, providers, keys, network, data)
+compute = compute_tier(stack, providers, keys, network, data, pods)
 
 # --- Apps on EKS: NL-FHIR API, PRM API, PRM worker, bound to their stores --------------------------------
 apps = apps_tier(stack, keys, data, compute, edge)

@@ -31,6 +31,7 @@ from components.common import ConfigModel
 from components.database import DatabasesConfig
 from components.edge import EdgeConfig
 from components.eks import EksConfig
+from components.eks.config import pod_eni_problem
 from components.encryption import EncryptionConfig
 from components.instance_classes import Service
 from components.network import NetworkConfig
@@ -162,6 +163,8 @@ class StackConfig(ConfigModel):
         wanted.append((("streaming", "instanceType"), "msk", self.streaming.instance_type))
         for path, service, value in wanted:
             message = instance_classes.problem(service, value, region) if value else None
+            if not message and service == "ec2" and value:
+                message = pod_eni_problem(value)
             if message:
                 problems.add(path, value, message)
 

@@ -106,8 +106,13 @@ def client_security_group(
     client_security_group_ids: Sequence[pulumi.Input[str]],
     tags: Mapping[str, str],
     opts: pulumi.ResourceOptions,
+    sources: Mapping[int, Sequence[pulumi.Input[str]]] | None = None,
 ) -> aws.ec2.SecurityGroup:
-    """A data store's security group: the given TCP port ranges from the client security groups only, no egress."""
+    """A data store's security group: the given TCP port ranges from the client security groups only, no egress.
+
+    ``sources`` replaces the clients for the port ranges starting at its keys (MSK's exporters: Prometheus).
+    """
+    sources = sources or {}
     return aws.ec2.SecurityGroup(
         name,
         aws.ec2.SecurityGroupArgs(
@@ -116,7 +121,7 @@ def client_security_group(
             ingress=[
                 aws.ec2.SecurityGroupIngressArgs(
                     protocol="tcp", from_port=low, to_port=high,
-                    security_groups=list(client_security_group_ids), description=what,
+                    security_groups=list(sources.get(low, client_security_group_ids)), description=what,
                 )
                 for low, high, what in ports
             ],

@@ -93,6 +93,16 @@ class StreamingConfig(ConfigModel):
         ]) + "\n"
 
 
+def kafka_client_ports(config: StreamingConfig) -> list[tuple[int, int, str]]:
+    """The broker ports clients use: SASL/SCRAM and IAM, as configured (TLS only)."""
+    ports: list[tuple[int, int, str]] = []
+    if config.client_auth_scram:
+        ports.append((PORT_SASL_SCRAM, PORT_SASL_SCRAM, "Kafka SASL/SCRAM from clients"))
+    if config.client_auth_iam:
+        ports.append((PORT_SASL_IAM, PORT_SASL_IAM, "Kafka IAM auth from clients"))
+    return ports
+
+
 class KafkaCluster(pulumi.ComponentResource):
     """An MSK provisioned cluster in the database tier, reachable only from its client security groups."""
 
@@ -108,6 +118,7 @@ class KafkaCluster(pulumi.ComponentResource):
         vpc_id: pulumi.Input[str],
         subnet_ids: Sequence[pulumi.Input[str]],
         client_security_group_ids: Sequence[pulumi.Input[str]],
+        monitoring_security_group_ids: Sequence[pulumi.Input[str]] = (),
         kms_key_arn: pulumi.Input[str],
         logs_kms_key_arn: pulumi.Input[str],
         log_retention_days: int,
@@ -121,16 +132,14 @@ class KafkaCluster(pulumi.ComponentResource):
         if len(client_subnets) < 2 or config.broker_count % len(client_subnets):
             raise ValueError(f"{name}: {config.broker_count} brokers cannot spread evenly over "
                              f"{len(client_subnets)} client subnets")
-        ports: list[tuple[int, int, str]] = []
-        if config.client_auth_scram:
-            ports.append((PORT_SASL_SCRAM, PORT_SASL_SCRAM, "Kafka SASL/SCRAM from clients"))
-        if config.client_auth_iam:
-            ports.append((PORT_SASL_IAM, PORT_SASL_IAM, "Kafka IAM auth from clients"))
-        if config.open_monitoring:
+        ports = kafka_client_ports(config)
+        # The exporters are unauthenticated: only the monitoring groups (Prometheus) reach them, never the clients.
+        if config.open_monitoring and monitoring_security_group_ids:
             ports.append((*PORTS_OPEN_MONITORING, "Prometheus JMX and node exporters"))
         self.security_group = client_security_group(
             f"{name}-sg", vpc_id=vpc_id, description=f"MSK {name}: broker ports from its clients only",
             ports=ports, client_security_group_ids=client_security_group_ids, tags=tags, opts=child,
+            sources={PORTS_OPEN_MONITORING[0]: list(monitoring_security_group_ids)},
         )
         self.security_group_id = self.security_group.id
 

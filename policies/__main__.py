@@ -14,6 +14,7 @@ import conformance_rules
 import encryption
 import exposure
 import k8s_workloads
+import network_access
 import stack
 import tags
 import transit
@@ -28,6 +29,7 @@ PolicyPack(
         *availability.POLICIES,
         *backup.POLICIES,
         *exposure.POLICIES,
+        *network_access.POLICIES,
         *audit_logging.POLICIES,
         *k8s_workloads.POLICIES,
         *tags.POLICIES,

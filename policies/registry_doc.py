@@ -23,6 +23,7 @@ import conformance_rules  # noqa: E402,F401
 import encryption  # noqa: E402,F401
 import exposure  # noqa: E402,F401
 import k8s_workloads  # noqa: E402,F401
+import network_access  # noqa: E402,F401
 import readme_table  # noqa: E402
 import stack  # noqa: E402,F401
 import tags  # noqa: E402,F401

@@ -108,6 +108,9 @@ BAD_CONFIGS: list[tuple[str, dict, list[str]]] = [
       "us-east-2; did you mean t3.large?",
       "prod: database.nlfhir.instanceClass: 'db.m3.large': an RDS PostgreSQL instance class AWS does not offer "
       "in us-east-2; did you mean db.t3.large?"]),
+    ("node-type-without-pod-enis", {"eks.nodePools.app.instanceTypes": ["m5.large", "t3.large"]},
+     ["prod: eks.nodePools.app.instanceTypes.1: 't3.large': nodes must support security groups for Pods (a trunk "
+      "network interface); use a family in m5, c5, r5, m6g, c6g, r6g (no t family type has one)"]),
     ("region-pattern-in-words", {"regions.dr": "oregon"},
      ["prod: regions.dr: 'oregon': must be an AWS region name like us-east-2"]),
     ("missing-value", {"environment.accountId": DELETE},

@@ -1,13 +1,15 @@
 """The apps (Railway-style): NL-FHIR API, PRM API and PRM worker, each bound to its stores.
 
 How an app reaches a store is a typed binding (components/app_service/bindings.py): the binding
-gives the environment, the secret references and the IAM role policies together. Every app starts
+gives the environment, the secret references and the IAM role policies together. Which stores an app
+is bound to is ``tiers/identity.APP_STORES``, the same table its security group is admitted by; each
+app waits for its ``SecurityGroupPolicy`` (new pods only get their group once it exists). Every app starts
 after the cluster's add-ons and, if it has a database, after that database's bootstrap Job.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -27,6 +29,7 @@ from tiers.compute import ComputeTier
 from tiers.context import Stack
 from tiers.data import DataTier
 from tiers.edge import EdgeTier
+from tiers.identity import APP_STORES
 from tiers.security import Keys
 
 
@@ -57,9 +60,14 @@ def apps_tier(stack: Stack, keys: Keys, data: DataTier, compute: ComputeTier,
 
     # Every app sends its traces to Tempo (OTLP endpoint and sampling from observability.tempo).
     tracing = EnvironmentBinding(values=tracing_environment(cfg.observability.tempo))
+    stores: dict[str, Callable[[], Binding]] = {
+        "prm_db": lambda: PostgresBinding.of(data.prm_db), "nlfhir_db": lambda: PostgresBinding.of(data.nlfhir_db),
+        "redis": lambda: RedisBinding.of(data.redis), "kafka": lambda: KafkaBinding.of(data.kafka),
+        "chromadb": lambda: ChromaDbBinding.of(compute.chromadb),
+    }
 
-    def app(app_name: str, config: AppConfig, bindings: Sequence[Binding],
-            wait_for: Sequence[pulumi.Resource] = ()) -> AppService:
+    def app(app_name: str, config: AppConfig, wait_for: Sequence[pulumi.Resource] = ()) -> AppService:
+        bindings: Sequence[Binding] = [stores[store]() for store in APP_STORES[app_name]]
         publication = edge.publication(app_name, config) if edge is not None else None
         return AppService(
             f"{stack.prefix}-{app_name}", config, app_name=app_name, bindings=[*bindings, tracing],
@@ -70,17 +78,15 @@ def apps_tier(stack: Stack, keys: Keys, data: DataTier, compute: ComputeTier,
                                  "internal": network.subnet_cidrs("private")},
             publication=publication,
             access_logs_bucket=data.storage.bucket_names["accessLogs"] if publication is not None else None,
-            wait_for=[*cluster.addons_ready, *wait_for],
+            wait_for=[*cluster.addons_ready, compute.security_group_policies[app_name],
+                      compute.egress_policies[app_name], *wait_for],
             # The app's CloudWatch alarms that roll a feature-flag change back (none wired yet).
             flag_alarm_arns=(),
             tags=stack.tags, opts=compute.workloads,
         )
 
     return AppsTier(
-        nlfhir=app("nlfhir", cfg.apps.nlfhir,
-                   [PostgresBinding.of(data.nlfhir_db), ChromaDbBinding.of(compute.chromadb)],
-                   wait_for=[compute.bootstraps["nlfhir"].job]),
-        prm_api=app("prm-api", cfg.apps.prm_api, [PostgresBinding.of(data.prm_db), RedisBinding.of(data.redis)],
-                    wait_for=[compute.bootstraps["prm"].job]),
-        prm_worker=app("prm-worker", cfg.apps.prm_worker, [RedisBinding.of(data.redis), KafkaBinding.of(data.kafka)]),
+        nlfhir=app("nlfhir", cfg.apps.nlfhir, wait_for=[compute.bootstraps["nlfhir"].job]),
+        prm_api=app("prm-api", cfg.apps.prm_api, wait_for=[compute.bootstraps["prm"].job]),
+        prm_worker=app("prm-worker", cfg.apps.prm_worker),
     )

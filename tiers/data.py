@@ -1,7 +1,8 @@
 """The data tier: PostgreSQL (PRM, NL-FHIR), Redis, Kafka, S3 and AWS Backup.
 
-Everything lives in the primary region on the database subnets and admits only the EKS nodes'
-workload security group. Children in the DR region (RDS backup replication, the DR bucket, the DR
+Everything lives in the primary region on the database subnets and admits only the security groups of
+the workloads bound to it (tiers/identity.py; security groups for Pods), each store on its own ports;
+MSK's exporters admit Prometheus only. Children in the DR region (RDS backup replication, the DR bucket, the DR
 backup vault) are created with the DR provider handed over as ``dr_provider``.
 """
 
@@ -15,10 +16,12 @@ from components.backup import Backup
 from components.cache import RedisCluster
 from components.database import DatabaseInstanceConfig, PostgresDatabase
 from components.network import Network
+from components.pod_network import STORE_TAG, PodSecurityGroups
 from components.storage import Storage
-from components.streaming import KafkaCluster
+from components.streaming import PORTS_OPEN_MONITORING, KafkaCluster, kafka_client_ports
 from tiers.context import Providers, Stack
 from tiers.edge import EdgeTier
+from tiers.identity import KAFKA_EXPORTERS
 from tiers.security import Keys
 
 
@@ -41,39 +44,55 @@ def audit_name(stack: Stack) -> str:
     return f"{stack.prefix}-audit"
 
 
-def data_tier(stack: Stack, providers: Providers, keys: Keys, network: Network,
+def data_tier(stack: Stack, providers: Providers, keys: Keys, network: Network, pods: PodSecurityGroups,
               edge: EdgeTier | None = None) -> DataTier:
     """``edge``: the CDN that reads the static-assets bucket (its distribution is named in the bucket policy)."""
     cfg, prefix, protection, tags = stack.cfg, stack.prefix, stack.cfg.protection, stack.tags
     primary, dr = providers.in_primary, providers.dr
     vpc_id, subnet_ids = network.vpc_id, network.subnet_ids["database"]
-    clients = [network.workload_security_group_id]
     log_retention_days = cfg.observability.log_retention_days
 
+    def tags(*stores: str) -> dict[str, str]:
+        """The standard tags plus the store keys the policy pack matches the clients' bindings against."""
+        return {**stack.tags, STORE_TAG: " ".join(stores)}
+
     def postgres(name: str, db_config: DatabaseInstanceConfig) -> PostgresDatabase:
-        return PostgresDatabase(
+        db = PostgresDatabase(
             f"{prefix}-{name}", db_config, vpc_id=vpc_id, subnet_ids=subnet_ids, availability_zones=cfg.network.zones,
-            client_security_group_ids=clients, kms_key_arn=keys.arn("database"),
+            client_security_group_ids=pods.clients_of(f"{name}_db"), kms_key_arn=keys.arn("database"),
             secret_kms_key_arn=keys.arn("secrets"), logs_kms_key_arn=keys.arn("logs"),
             log_retention_days=log_retention_days, dr_kms_key_arn=keys.dr_arn("database"), dr_provider=dr,
             protect=protection.protect, deletion_protection=protection.deletion_protection,
-            skip_final_snapshot=protection.skip_final_snapshot, tags=tags, opts=primary,
+            skip_final_snapshot=protection.skip_final_snapshot, tags=tags(f"{name}_db"), opts=primary,
         )
+        pods.admit(f"{name}_db", db.security_group_id, [(db.port, db.port, "PostgreSQL")])
+        return db
+
+    redis = RedisCluster(
+        f"{prefix}-redis", cfg.cache, vpc_id=vpc_id, subnet_ids=subnet_ids,
+        client_security_group_ids=pods.clients_of("redis"),
+        kms_key_arn=keys.arn("cache"), secret_kms_key_arn=keys.arn("secrets"), logs_kms_key_arn=keys.arn("logs"),
+        log_retention_days=log_retention_days, protect=protection.protect,
+        skip_final_snapshot=protection.skip_final_snapshot, tags=tags("redis"), opts=primary,
+    )
+    pods.admit("redis", redis.security_group_id, [(redis.port, redis.port, "Redis (TLS)")])
+    kafka = KafkaCluster(
+        f"{prefix}-kafka", cfg.streaming, vpc_id=vpc_id, subnet_ids=subnet_ids,
+        client_security_group_ids=pods.clients_of("kafka"),
+        monitoring_security_group_ids=pods.clients_of(KAFKA_EXPORTERS),
+        kms_key_arn=keys.arn("streaming"), logs_kms_key_arn=keys.arn("logs"),
+        log_retention_days=log_retention_days, protect=protection.protect, tags=tags("kafka", KAFKA_EXPORTERS),
+        opts=primary,
+    )
+    pods.admit("kafka", kafka.security_group_id, kafka_client_ports(cfg.streaming))
+    if cfg.streaming.open_monitoring:
+        pods.admit(KAFKA_EXPORTERS, kafka.security_group_id, [(*PORTS_OPEN_MONITORING, "MSK JMX and node exporters")])
 
     return DataTier(
         prm_db=postgres("prm", cfg.database.prm),
         nlfhir_db=postgres("nlfhir", cfg.database.nlfhir),
-        redis=RedisCluster(
-            f"{prefix}-redis", cfg.cache, vpc_id=vpc_id, subnet_ids=subnet_ids, client_security_group_ids=clients,
-            kms_key_arn=keys.arn("cache"), secret_kms_key_arn=keys.arn("secrets"), logs_kms_key_arn=keys.arn("logs"),
-            log_retention_days=log_retention_days, protect=protection.protect,
-            skip_final_snapshot=protection.skip_final_snapshot, tags=tags, opts=primary,
-        ),
-        kafka=KafkaCluster(
-            f"{prefix}-kafka", cfg.streaming, vpc_id=vpc_id, subnet_ids=subnet_ids, client_security_group_ids=clients,
-            kms_key_arn=keys.arn("streaming"), logs_kms_key_arn=keys.arn("logs"),
-            log_retention_days=log_retention_days, protect=protection.protect, tags=tags, opts=primary,
-        ),
+        redis=redis,
+        kafka=kafka,
         storage=Storage(
             prefix, cfg.storage, account_id=stack.account_id, kms_key_arn=keys.arn("storage"),
             dr_kms_key_arn=keys.dr_arn("storage"), dr_provider=dr, force_destroy=protection.force_destroy_buckets,
@@ -86,6 +105,6 @@ def data_tier(stack: Stack, providers: Providers, keys: Keys, network: Network,
         backup=Backup(
             f"{prefix}-backup", cfg.backup, account_id=stack.account_id, region=stack.region,
             kms_key_arn=keys.arn("backup"), dr_kms_key_arn=keys.dr_arn("backup"), dr_provider=dr,
-            force_destroy=protection.force_destroy_buckets, protect=protection.protect, tags=tags, opts=primary,
+            force_destroy=protection.force_destroy_buckets, protect=protection.protect, tags=stack.tags, opts=primary,
         ),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Literal
 
@@ -130,6 +131,13 @@ class AppMetricsConfig(ConfigModel):
     #: None: the app's own ``port``.
     port: int | None = Field(default=None, ge=1024, le=65535)
     path: str = Field(default="/metrics", pattern=r"^/[\w./-]*$")
+class EgressDestinationConfig(ConfigModel):
+    """A named destination outside the cluster an app may reach (its NetworkPolicy egress allow-list)."""
+
+    name: str = Field(pattern=DNS_LABEL)
+    cidr: ipaddress.IPv4Network
+    ports: tuple[int, ...] = Field(default=(443,), min_length=1)
+    why: str = Field(min_length=3)
 
 
 class AppConfig(ConfigModel):
@@ -174,6 +182,8 @@ class AppConfig(ConfigModel):
     #: Prometheus metrics (scraped through Istio's merged endpoint); null for an app that serves none.
     metrics: AppMetricsConfig | None = AppMetricsConfig()
     feature_flags: FeatureFlagsConfig | None = None
+    #: Named destinations outside the cluster (components/egress.py); everything else is denied.
+    egress_to: tuple[EgressDestinationConfig, ...] = ()
 
     @model_validator(mode="after")
     def _replicas(self) -> AppConfig:

@@ -14,8 +14,16 @@ import pulumi_aws as aws
 
 from components.common import tags_for
 
-#: The VPC CNI's configuration: enforce Kubernetes NetworkPolicy (the app service and ChromaDB rely on it).
-VPC_CNI_CONFIGURATION = json.dumps({"enableNetworkPolicy": "true"})
+#: The VPC CNI's configuration: enforce Kubernetes NetworkPolicy (the app service and ChromaDB rely on it), and
+#: security groups for Pods (``ENABLE_POD_ENI``; components/pod_network.py) in ``standard`` enforcing mode:
+#: kubelet probes reach branch-ENI pods without disabling TCP early demux, NetworkPolicy still applies to those
+#: pods, and traffic leaving the VPC is translated to the node and governed by the node's groups
+#: (https://docs.aws.amazon.com/eks/latest/userguide/security-groups-pods-deployment.html; the add-on's
+#: ``env`` block: ``aws eks describe-addon-configuration --addon-name vpc-cni``).
+VPC_CNI_CONFIGURATION = json.dumps({
+    "enableNetworkPolicy": "true",
+    "env": {"ENABLE_POD_ENI": "true", "POD_SECURITY_GROUP_ENFORCING_MODE": "standard"},
+})
 
 
 def eks_addon(parent: pulumi.Resource, name: str, addon: str, version: str, *, cluster_name: pulumi.Input[str],

@@ -22,7 +22,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.eks import addons, control_plane, helm_addons, kubeconfig, node_pools
+from components.egress import namespace_egress
+from components.eks import addons, control_plane, helm_addons, kubeconfig, node_pools, pod_access
 from components.eks.config import EksConfig
 from components.eks.iam import ebs_kms_policy
 from components.eks.iam import irsa_role as _irsa_role
@@ -59,6 +60,8 @@ class EksCluster(pulumi.ComponentResource):
         ebs_kms_key_arn: pulumi.Input[str],
         logs_kms_key_arn: pulumi.Input[str],
         namespaces: Sequence[str] = (),
+        pod_security_group_ids: Mapping[str, pulumi.Input[str]] | None = None,
+        scraper_security_group_ids: Mapping[str, pulumi.Input[str]] | None = None,
         deletion_protection: bool = True,
         tags: Mapping[str, str],
         opts: pulumi.ResourceOptions | None = None,
@@ -69,6 +72,11 @@ class EksCluster(pulumi.ComponentResource):
         self._control_plane(config, subnet_ids=subnet_ids, secrets_kms_key_arn=secrets_kms_key_arn,
                             logs_kms_key_arn=logs_kms_key_arn, deletion_protection=deletion_protection)
         self._admin_access(config)
+        # Security groups for Pods: DNS, istiod and kubelet probes between the pods' groups and the nodes'.
+        self.pod_security_group_rules = pod_access.pod_security_group_rules(
+            self, name, cluster_security_group_id=self.cluster_security_group_id,
+            pod_security_group_ids=dict(pod_security_group_ids or {}),
+            scraper_security_group_ids=dict(scraper_security_group_ids or {}), tags=tags)
         self._nodes(config, subnet_ids=subnet_ids, node_security_group_ids=node_security_group_ids,
                     ebs_kms_key_arn=ebs_kms_key_arn)
         self._kubernetes(config, ebs_kms_key_arn=ebs_kms_key_arn, namespaces=namespaces)
@@ -101,11 +109,11 @@ class EksCluster(pulumi.ComponentResource):
         name, tags = self._name, self._tags
         self.log_group = control_plane.cluster_log_group(self, name, config, logs_kms_key_arn=logs_kms_key_arn,
                                                          tags=tags)
-        cluster_role, cluster_policy = control_plane.cluster_role(self, name, tags=tags)
+        cluster_role, cluster_policies = control_plane.cluster_role(self, name, tags=tags)
         self.cluster = control_plane.cluster(
             self, name, config, role_arn=cluster_role.arn, subnet_ids=subnet_ids,
             secrets_kms_key_arn=secrets_kms_key_arn, deletion_protection=deletion_protection, tags=tags,
-            depends_on=[self.log_group, cluster_policy])
+            depends_on=[self.log_group, *cluster_policies])
         self.cluster_name = self.cluster.name
         self.endpoint = self.cluster.endpoint
         self.cluster_security_group_id = self.cluster.vpc_config.cluster_security_group_id
@@ -183,6 +191,7 @@ class EksCluster(pulumi.ComponentResource):
                                            opts=self._k8s_opts(depends_on=[self.addons["aws-ebs-csi-driver"]]))
         self.namespaces = workload_namespaces(name, namespaces, opts=self._k8s_opts)
         self.default_deny = default_deny(name, self.namespaces, opts=self._k8s_opts)
+        self.namespace_egress = namespace_egress(name, self.namespaces, opts=self._k8s_opts())
 
     # -- building blocks -------------------------------------------------------------------------
     def _k8s_opts(self, **kwargs: Any) -> pulumi.ResourceOptions:

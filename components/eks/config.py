@@ -27,6 +27,22 @@ _IMAGE_TAG = r"^v\d+\.\d+\.\d+$"
 _ROLE_ARN = r"^arn:aws:iam::\d{12}:role/[\w+=,.@/-]+$"
 
 
+#: Instance families whose nodes can carry security groups for Pods (a trunk network interface): the
+#: families the EKS guide names ("the m5, c5, r5, m6g, c6g, and r6g instance family and generations are
+#: supported. No instance types in the t family are supported";
+#: https://docs.aws.amazon.com/eks/latest/userguide/security-groups-for-pods.html). Before adding one, check
+#: ``IsTrunkingCompatible: true`` in amazon-vpc-resource-controller-k8s pkg/aws/vpc/limits.go.
+TRUNK_COMPATIBLE_FAMILIES: tuple[str, ...] = ("m5", "c5", "r5", "m6g", "c6g", "r6g")
+
+
+def pod_eni_problem(instance_type: str) -> str | None:
+    """Why nodes of ``instance_type`` cannot carry security groups for Pods, or ``None`` when they can."""
+    if instance_type.split(".")[0] in TRUNK_COMPATIBLE_FAMILIES:
+        return None
+    return ("nodes must support security groups for Pods (a trunk network interface); use a family in "
+            f"{', '.join(TRUNK_COMPATIBLE_FAMILIES)} (no t family type has one)")
+
+
 class NodePoolConfig(ConfigModel):
     instance_types: tuple[Ec2InstanceType, ...] = Field(min_length=1)
     desired: int = Field(ge=0, le=100)

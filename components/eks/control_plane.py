@@ -36,9 +36,19 @@ def cluster_log_group(parent: pulumi.Resource, name: str, config: EksConfig, *, 
     )
 
 
+#: The cluster role's managed policies: the control plane's, and the VPC resource controller's (it creates the
+#: trunk and branch network interfaces of security groups for Pods, "Add the AmazonEKSVPCResourceController
+#: managed IAM policy to the cluster role",
+#: https://docs.aws.amazon.com/eks/latest/userguide/security-groups-pods-deployment.html).
+CLUSTER_ROLE_POLICIES: tuple[tuple[str, str], ...] = (
+    ("cluster-policy", "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"),
+    ("vpc-resource-controller", "arn:aws:iam::aws:policy/AmazonEKSVPCResourceController"),
+)
+
+
 def cluster_role(parent: pulumi.Resource, name: str, *,
-                 tags: Mapping[str, str]) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
-    """The control plane's service role and its AmazonEKSClusterPolicy attachment."""
+                 tags: Mapping[str, str]) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
+    """The control plane's service role and its managed policy attachments."""
     role = aws.iam.Role(
         f"{name}-cluster-role",
         aws.iam.RoleArgs(description=f"EKS control plane of {name}",
@@ -46,13 +56,15 @@ def cluster_role(parent: pulumi.Resource, name: str, *,
                          tags=tags_for(tags, f"{name}-cluster-role")),
         child_opts(parent),
     )
-    policy = aws.iam.RolePolicyAttachment(
-        f"{name}-cluster-policy",
-        aws.iam.RolePolicyAttachmentArgs(role=role.name,
-                                         policy_arn="arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"),
-        child_opts(parent),
-    )
-    return role, policy
+    policies = [
+        aws.iam.RolePolicyAttachment(
+            f"{name}-{short}",
+            aws.iam.RolePolicyAttachmentArgs(role=role.name, policy_arn=arn),
+            child_opts(parent),
+        )
+        for short, arn in CLUSTER_ROLE_POLICIES
+    ]
+    return role, policies
 
 
 def cluster(parent: pulumi.Resource, name: str, config: EksConfig, *, role_arn: pulumi.Input[str],

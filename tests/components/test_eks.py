@@ -75,7 +75,7 @@ def test_children_and_counts(prod) -> None:  # type: ignore[no-untyped-def]
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 9,
         "care:compute:EksCluster": 1,
         "kubernetes:core/v1:Namespace": 2,
-        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 2,
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy": 6,  # per namespace: deny ingress, deny egress, DNS+istiod
         RELEASE: 8,
         "kubernetes:security.istio.io/v1:PeerAuthentication": 1,
         "kubernetes:storage.k8s.io/v1:StorageClass": 1,
@@ -174,7 +174,9 @@ def test_addons_versions_and_roles(prod) -> None:  # type: ignore[no-untyped-def
     assert addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"] == \
         f"arn:aws:iam::123456789012:role/{NAME}-ebs-csi-irsa"
     assert addons["vpc-cni"].inputs["serviceAccountRoleArn"] == f"arn:aws:iam::123456789012:role/{NAME}-vpc-cni-irsa"
-    assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    assert json.loads(addons["vpc-cni"].inputs["configurationValues"]) == {
+        "enableNetworkPolicy": "true",
+        "env": {"ENABLE_POD_ENI": "true", "POD_SECURITY_GROUP_ENFORCING_MODE": "standard"}}
     for late in ("coredns", "aws-ebs-csi-driver"):
         assert prod.named(f"{NAME}-app").urn in addons[late].dependencies
 
@@ -202,6 +204,7 @@ def test_irsa_policies(prod) -> None:  # type: ignore[no-untyped-def]
                    for r in prod.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
     assert attachments == {
         f"{NAME}-cluster-policy": "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy",
+        f"{NAME}-vpc-resource-controller": "arn:aws:iam::aws:policy/AmazonEKSVPCResourceController",
         f"{NAME}-vpc-cni-irsa-0": "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
         f"{NAME}-node-worker": "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
         f"{NAME}-node-ecr": "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",

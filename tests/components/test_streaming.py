@@ -12,6 +12,7 @@ from tests.helpers import PROD_TAGS, render, stack_config, untagged
 KEY = "arn:aws:kms:us-east-2:333333333333:key/streaming"
 LOGS_KEY = "arn:aws:kms:us-east-2:333333333333:key/logs"
 CLIENT_SG = "sg-0workload"
+PROMETHEUS_SG = "sg-0prometheus"
 COMPONENT = "care:data:KafkaCluster"
 
 
@@ -22,8 +23,8 @@ def prod():
     def program() -> None:
         kafka = KafkaCluster(
             "care-prod-kafka", config, vpc_id="vpc-0abc", subnet_ids=["subnet-a", "subnet-b", "subnet-c"],
-            client_security_group_ids=[CLIENT_SG], kms_key_arn=KEY, logs_kms_key_arn=LOGS_KEY,
-            log_retention_days=365, protect=True, tags=PROD_TAGS,
+            client_security_group_ids=[CLIENT_SG], monitoring_security_group_ids=[PROMETHEUS_SG], kms_key_arn=KEY,
+            logs_kms_key_arn=LOGS_KEY, log_retention_days=365, protect=True, tags=PROD_TAGS,
         )
         pulumi.export("brokers", kafka.bootstrap_brokers)
 
@@ -111,11 +112,21 @@ def test_storage_autoscaling(prod):
 
 
 def test_security_group_admits_only_clients(prod):
+    """Clients on the broker port; the unauthenticated exporters from the monitoring group only."""
     sg = prod.named("care-prod-kafka-sg").inputs
     assert [(r["fromPort"], r["toPort"], r["securityGroups"]) for r in sg["ingress"]] == [
-        (9098, 9098, [CLIENT_SG]), (11001, 11002, [CLIENT_SG])]
+        (9098, 9098, [CLIENT_SG]), (11001, 11002, [PROMETHEUS_SG])]
     assert all("cidrBlocks" not in r for r in sg["ingress"])
     assert sg["egress"] == []
+
+
+def test_without_a_monitoring_group_the_exporters_are_closed():
+    def program() -> None:
+        KafkaCluster("k", StreamingConfig(), vpc_id="v", subnet_ids=["a", "b", "c"], client_security_group_ids=["sg-c"],
+                     kms_key_arn="k", logs_kms_key_arn="l", log_retention_days=30, tags=PROD_TAGS)
+
+    sg = render(program).named("k-sg").inputs
+    assert [(r["fromPort"], r["toPort"], r["securityGroups"]) for r in sg["ingress"]] == [(9098, 9098, ["sg-c"])]
 
 
 def test_outputs(prod):

@@ -19,8 +19,9 @@ if str(POLICIES_DIR) not in sys.path:
     sys.path.insert(0, str(POLICIES_DIR))
 
 #: The pack's modules in import order (common first: every other module imports from it).
-PACK_MODULES = ("common", "encryption", "transit", "availability", "backup", "exposure", "audit_logging",
-                "k8s_workloads", "tags", "stack", "cost_controls", "baseline", "conformance_rules", "registry_doc")
+PACK_MODULES = ("common", "encryption", "transit", "availability", "backup", "exposure", "network_access",
+                "audit_logging", "k8s_workloads", "tags", "stack", "cost_controls", "baseline", "conformance_rules",
+                "registry_doc")
 
 
 def load_pack() -> None:

@@ -69,16 +69,17 @@ def test_the_issue_minimum_is_covered() -> None:
 
 
 def test_each_module_exports_its_policies_and_only_main_builds_the_pack() -> None:
-    exported = [p.name for m in ("encryption", "transit", "availability", "backup", "exposure", "audit_logging",
-                                 "k8s_workloads", "tags", "stack", "cost_controls", "baseline", "conformance_rules")
+    exported = [p.name for m in ("encryption", "transit", "availability", "backup", "exposure", "network_access",
+                                 "audit_logging", "k8s_workloads", "tags", "stack", "cost_controls", "baseline",
+                                 "conformance_rules")
                 for p in __import__(m).POLICIES]
     assert sorted(exported) == sorted(REGISTRY)
     builders = [p.name for p in POLICIES_DIR.glob("*.py") if "PolicyPack(" in p.read_text()]
     assert builders == ["__main__.py"]
     main = (POLICIES_DIR / "__main__.py").read_text()
     assert all(f"*{m}.POLICIES" in main for m in ("encryption", "transit", "availability", "backup", "exposure",
-                                                  "audit_logging", "k8s_workloads", "tags", "stack", "baseline",
-                                                  "conformance_rules"))
+                                                  "network_access", "audit_logging", "k8s_workloads", "tags",
+                                                  "stack", "cost_controls", "baseline", "conformance_rules"))
 
 
 def test_readme_table_is_current_and_has_a_row_per_policy() -> None:

@@ -632,3 +632,88 @@ def test_eks_nodes_ssm_managed() -> None:
     assert check_stack("eks-nodes-ssm-managed", [role, group, worker]) == [(
         "the node role lacks AmazonSSMManagedInstanceCore: the nodes would not be managed by Systems Manager "
         "(inventory, Session Manager instead of SSH). Attach it (components/eks/iam.py).", "app")]
+
+
+# --- store-ingress-bound-clients (policies/network_access.py) ------------------------------------------------
+NA_SG_T = "aws:ec2/securityGroup:SecurityGroup"
+NA_RULE_T = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+NA_RDS_T = "aws:rds/instance:Instance"
+
+
+def na_group(name: str, **tags: str) -> Res:
+    return Res(NA_SG_T, name, {"vpcId": U, "description": name, "tags": {**TAGS, "Name": name, **tags}})
+
+
+def na_stack(*, db_sources: tuple[Res, ...] | None = None, store_tag: str | None = "prm_db") -> list[Res]:
+    api = na_group("care-prod-pods-prm-api-sg", **{"care.platform/stores": "prm_db redis"})
+    worker = na_group("care-prod-pods-prm-worker-sg", **{"care.platform/stores": "redis kafka"})
+    nodes = na_group("care-prod-network-workload-sg")
+    sources = (api,) if db_sources is None else db_sources
+    tags = {**TAGS, "Name": "care-prod-prm-sg", **({"care.platform/store": store_tag} if store_tag else {})}
+    store = Res(NA_SG_T, "care-prod-prm-sg", {"vpcId": U, "tags": tags, "ingress": [
+        {"protocol": "tcp", "fromPort": 5432, "toPort": 5432, "securityGroups": [U] * len(sources)}]},
+        property_depends={"ingress": sources})
+    db = Res(NA_RDS_T, "care-prod-prm-db", {"engine": "postgres", "vpcSecurityGroupIds": [U]},
+             property_depends={"vpcSecurityGroupIds": (store,)})
+    return [api, worker, nodes, store, db]
+
+
+def test_a_store_admitting_only_its_bound_clients_passes() -> None:
+    assert check_stack("store-ingress-bound-clients", na_stack()) == []
+
+
+def test_a_store_admitting_an_unbound_workload_or_the_nodes_fails() -> None:
+    resources = na_stack()
+    api, worker, nodes = resources[:3]
+    assert check_stack("store-ingress-bound-clients", na_stack(db_sources=(api, worker, nodes))) == [
+        ("store security group care-prod-prm-sg (prm_db) admits care-prod-pods-prm-worker-sg, which is not bound to it (care.platform/stores: kafka redis). Bind the workload to the store (tiers/identity.py APP_STORES) or remove the rule.", "care-prod-prm-sg"),
+        ("store security group care-prod-prm-sg (prm_db) admits care-prod-network-workload-sg, which is not bound to it (care.platform/stores: none). Bind the workload to the store (tiers/identity.py APP_STORES) or remove the rule.", "care-prod-prm-sg"),
+    ]
+
+
+def test_a_store_admitting_an_address_range_fails() -> None:
+    resources = na_stack()
+    store = resources[3]
+    store.props = edit(store.props, ingress=[*store.props["ingress"], {"protocol": "tcp", "fromPort": 5432,
+                                                                       "toPort": 5432, "cidrBlocks": ["10.30.0.0/16"]}])
+    assert check_stack("store-ingress-bound-clients", resources) == [
+        ("store security group care-prod-prm-sg admits 10.30.0.0/16: a store admits only the security groups of the workloads bound to it, never address ranges.", "care-prod-prm-sg")]
+
+
+def test_a_separate_ingress_rule_from_an_unbound_group_fails() -> None:
+    resources = na_stack()
+    worker, store = resources[1], resources[3]
+    rule = Res(NA_RULE_T, "care-prod-prm-from-worker", {"securityGroupId": U, "referencedSecurityGroupId": U,
+                                                       "ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432},
+               property_depends={"securityGroupId": (store,), "referencedSecurityGroupId": (worker,)})
+    assert check_stack("store-ingress-bound-clients", [*resources, rule]) == [
+        ("store security group care-prod-prm-sg (prm_db) admits care-prod-pods-prm-worker-sg, which is not bound to it (care.platform/stores: kafka redis). Bind the workload to the store (tiers/identity.py APP_STORES) or remove the rule.", "care-prod-prm-sg")]
+
+
+def test_a_store_on_an_untagged_group_fails() -> None:
+    assert check_stack("store-ingress-bound-clients", na_stack(store_tag=None)) == [
+        ("care-prod-prm-db uses security group care-prod-prm-sg, which names no store (care.platform/store is not set): the pack cannot tell who may reach it. Build store security groups in the data tier (tiers/data.py), which tags them.", "care-prod-prm-db")]
+
+
+# --- namespace-default-deny-egress (policies/network_access.py) ----------------------------------------------
+NS_T = "kubernetes:core/v1:Namespace"
+NP_T = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+
+def ns_stack(**deny_changes: object) -> list[Res]:
+    namespace = Res(NS_T, "care-prod-eks-ns-prm", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prm"}})
+    deny = Res(NP_T, "care-prod-eks-ns-prm-default-deny-egress", edit(
+        {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+         "metadata": {"name": "default-deny-egress", "namespace": "prm"},
+         "spec": {"podSelector": {}, "policyTypes": ["Egress"]}}, **deny_changes))
+    return [namespace, deny]
+
+
+def test_namespace_default_deny_egress() -> None:
+    assert check_stack("namespace-default-deny-egress", ns_stack()) == []
+    message = ("namespace prm has no default-deny egress NetworkPolicy (empty podSelector, policyTypes [Egress], no egress rules): a compromised pod could reach anything, the instance metadata service and the internet included. Create it with the namespace (components/egress.py namespace_egress) and allow each workload's destinations explicitly.", "care-prod-eks-ns-prm")
+    assert check_stack("namespace-default-deny-egress", ns_stack()[:1]) == [message]
+    assert check_stack("namespace-default-deny-egress", ns_stack(spec__policyTypes=["Ingress"])) == [message]
+    assert check_stack("namespace-default-deny-egress", ns_stack(spec__podSelector={"matchLabels": {"a": "b"}})) == [message]
+    assert check_stack("namespace-default-deny-egress", ns_stack(spec__egress=[{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}])) == [message]
+    assert check_stack("namespace-default-deny-egress", ns_stack(metadata__namespace="nlfhir")) == [message]

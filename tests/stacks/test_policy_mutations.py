@@ -195,6 +195,23 @@ def anything(reg: Registration) -> bool:
     return True
 
 
+def tagged(key: str, value: str) -> Callable[[Registration], bool]:
+    def pick(reg: Registration) -> bool:
+        return (reg.inputs.get("tags") or {}).get(key) == value
+    return pick
+
+
+def named_suffix(type_: str, suffix: str) -> Callable[[Registration], bool]:
+    def pick(reg: Registration) -> bool:
+        return reg.type == type_ and reg.name.endswith(suffix)
+    return pick
+
+
+def admit_group(raw: Raw) -> None:
+    raw["ingress"].append({"protocol": "tcp", "fromPort": 5432, "toPort": 5432,
+                           "securityGroups": ["sg-0mutation0workload"], "description": "mutation"})
+
+
 @dataclass(frozen=True)
 class Mutation:
     id: str
@@ -207,6 +224,8 @@ class Mutation:
     every: bool = False  # apply `change` to every resource of `type` that `pick` selects, not just the first
     unlink: str = ""  # drop the target's dependencies on resources of this type prefix (a literal replaced an output)
     pick: Callable[[Registration], bool] = anything
+    # (input, picker): the target's input now also uses the first resource the picker selects (an output wired in)
+    link: tuple[str, Callable[[Registration], bool]] | None = None
 
 
 MUTATIONS: list[Mutation] = [
@@ -296,6 +315,21 @@ MUTATIONS: list[Mutation] = [
     Mutation("msk-public", "msk-not-public", MSK, "publicAccess",
              set_("brokerNodeGroupInfo.connectivityInfo", {"publicAccess": {"type": "SERVICE_PROVIDED_EIPS"}})),
     Mutation("sg-postgres-open", "sg-no-public-ingress", SECURITY_GROUP, "0.0.0.0/0", open_ingress(5432)),
+    Mutation("store-admits-the-nodes", "store-ingress-bound-clients", SECURITY_GROUP,
+             "admits care-prod-workload-sg, which is not bound to it", admit_group,
+             pick=tagged("care.platform/store", "prm_db"),
+             link=("ingress", named_suffix(SECURITY_GROUP, "-workload-sg"))),
+    Mutation("store-admits-another-app", "store-ingress-bound-clients", SECURITY_GROUP,
+             "admits care-prod-pods-nlfhir-sg, which is not bound to it", admit_group,
+             pick=tagged("care.platform/store", "prm_db"),
+             link=("ingress", named_suffix(SECURITY_GROUP, "-pods-nlfhir-sg"))),
+    Mutation("egress-not-denied", "namespace-default-deny-egress", NETWORK_POLICY,
+             "has no default-deny egress NetworkPolicy", set_("spec.policyTypes", ["Ingress"]),
+             pick=lambda reg: reg.inputs.get("metadata", {}).get("name") == "default-deny-egress"),
+    Mutation("egress-deny-opened", "namespace-default-deny-egress", NETWORK_POLICY,
+             "has no default-deny egress NetworkPolicy",
+             set_("spec.egress", [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]),
+             pick=lambda reg: reg.inputs.get("metadata", {}).get("name") == "default-deny-egress"),
     Mutation("subnet-public-ips", "subnet-no-public-ip", SUBNET, "mapPublicIpOnLaunch",
              set_("mapPublicIpOnLaunch", True)),
     Mutation("ci-deploy-trust-wildcard", "github-oidc-trust-restricted", IAM_ROLE, "'repo:care-example/*'",
@@ -397,15 +431,29 @@ def mutate(plan: Plan, mutation: Mutation) -> tuple[Plan, Registration | None]:
         struct = struct_pb2.Struct()
         struct.update(raw)
         dependencies = [d for d in target.dependencies if not _unlinked(mutation, d)]
+        linked = _linked(plan, mutation)
         replaced[id(target)] = dataclasses.replace(
-            target, wire_inputs=struct, inputs=plain(copy.deepcopy(raw)), dependencies=dependencies,
+            target, wire_inputs=struct, inputs=plain(copy.deepcopy(raw)), dependencies=[*dependencies, *linked],
             protect=target.protect if mutation.protect is None else mutation.protect)
         if hasattr(target, "property_dependencies"):  # recorded by newer offline engines
             replaced[id(target)].property_dependencies = {
                 k: [d for d in v if not _unlinked(mutation, d)]
                 for k, v in target.property_dependencies.items()}
+            if mutation.link is not None:
+                prop = mutation.link[0]
+                replaced[id(target)].property_dependencies[prop] = [
+                    *replaced[id(target)].property_dependencies.get(prop, []), *linked]
     resources = [replaced.get(id(r), r) for r in plan.resources]
     return dataclasses.replace(plan, resources=resources), replaced[id(targets[0])]
+
+
+def _linked(plan: Plan, mutation: Mutation) -> list[str]:
+    """The URN the mutation wires into its target (none without ``link``; a picker matching nothing fails)."""
+    if mutation.link is None:
+        return []
+    found = [r.urn for r in plan.resources if mutation.link[1](r)]
+    assert found, f"mutation {mutation.id}: its link matches no resource of the plan"
+    return found[:1]
 
 
 def _unlinked(mutation: Mutation, urn: str) -> bool:

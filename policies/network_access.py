@@ -1,0 +1,125 @@
+"""Least privilege inside the VPC: each store admits only the workloads bound to it.
+HIPAA 164.312(a)(1) access control.
+
+Every workload that uses a store has its own security group (security groups for Pods), tagged
+``care.platform/stores`` with the stores it is bound to; every store's security group is tagged
+``care.platform/store`` with the store keys it serves (components/pod_network.py, tiers/data.py).
+Sources are linked the way the engine links them: the security groups a store's ``ingress`` (or a
+separate ingress rule's ``referencedSecurityGroupId``) depends on.
+"""
+
+from __future__ import annotations
+
+from common import (
+    CACHE_RG,
+    K8S_NETWORK_POLICY,
+    MSK,
+    RDS_INSTANCE,
+    SECURITY_GROUP,
+    SG_INGRESS_RULE,
+    Report,
+    Resource,
+    Settings,
+    as_list,
+    of_type,
+    policies_of,
+    stack_policy,
+)
+
+ACCESS = "164.312(a)(1)"
+
+STORE_TAG = "care.platform/store"
+CLIENT_TAG = "care.platform/stores"
+
+#: A store resource's type -> the input naming its security groups.
+STORE_SG_INPUTS: dict[str, str] = {
+    RDS_INSTANCE: "vpcSecurityGroupIds",
+    CACHE_RG: "securityGroupIds",
+    MSK: "brokerNodeGroupInfo",
+}
+
+
+def _keys(group: Resource, tag: str) -> set[str]:
+    tags = group.get("tags")
+    value = tags.get(tag) if isinstance(tags, dict) else None
+    return set(value.split()) if isinstance(value, str) else set()
+
+
+def _label(group: Resource) -> str:
+    tags = group.get("tags")
+    name = tags.get("Name") if isinstance(tags, dict) else None
+    return name if isinstance(name, str) else group.name
+
+
+def _sources(resources: list[Resource], groups: list[Resource], store: Resource) -> list[Resource]:
+    """The security groups ``store`` admits: through its inline ``ingress`` or a separate ingress rule."""
+    sources = [g for g in groups if g is not store and store.depends_on(g, "ingress")]
+    for rule in of_type(resources, SG_INGRESS_RULE):
+        if rule.depends_on(store, "securityGroupId"):
+            sources += [g for g in groups if g is not store and rule.depends_on(g, "referencedSecurityGroupId")]
+    return sources
+
+
+def store_ingress_bound_clients(resources: list[Resource], report: Report, _: Settings) -> None:
+    groups = list(of_type(resources, SECURITY_GROUP))
+    for store in (r for r in resources if r.type in STORE_SG_INPUTS):
+        for group in groups:
+            if store.depends_on(group, STORE_SG_INPUTS[store.type]) and not _keys(group, STORE_TAG):
+                report(f"{store.name} uses security group {_label(group)}, which names no store "
+                       f"({STORE_TAG} is not set): the pack cannot tell who may reach it. Build store security "
+                       "groups in the data tier (tiers/data.py), which tags them.", store.urn)
+    for group in groups:
+        served = _keys(group, STORE_TAG)
+        if not served:
+            continue
+        for rule in as_list(group.get("ingress")):
+            cidrs = [*as_list(rule.get("cidrBlocks")), *as_list(rule.get("ipv6CidrBlocks"))] \
+                if isinstance(rule, dict) else []
+            if cidrs:
+                report(f"store security group {_label(group)} admits {', '.join(map(str, cidrs))}: a store admits "
+                       "only the security groups of the workloads bound to it, never address ranges.", group.urn)
+        for source in _sources(resources, groups, group):
+            bound = _keys(source, CLIENT_TAG)
+            if not bound & served:
+                report(f"store security group {_label(group)} ({' '.join(sorted(served))}) admits "
+                       f"{_label(source)}, which is not bound to it ({CLIENT_TAG}: "
+                       f"{' '.join(sorted(bound)) or 'none'}). Bind the workload to the store "
+                       "(tiers/identity.py APP_STORES) or remove the rule.", group.urn)
+
+
+stack_policy(
+    "store-ingress-bound-clients", concern="exposure", citation=ACCESS, types=(SECURITY_GROUP, SG_INGRESS_RULE),
+    description="Each store's security group admits only the security groups of the workloads bound to it.",
+)(store_ingress_bound_clients)
+
+K8S_NAMESPACE = "kubernetes:core/v1:Namespace"
+
+
+def _selects_all(selector: object) -> bool:
+    return not selector or (isinstance(selector, dict) and not selector.get("matchLabels")
+                            and not selector.get("matchExpressions"))
+
+
+def _denies_all_egress(policy: Resource) -> bool:
+    types = policy.get("spec.policyTypes")
+    return (_selects_all(policy.get("spec.podSelector")) and isinstance(types, list) and "Egress" in types
+            and not as_list(policy.get("spec.egress")))
+
+
+def namespace_default_deny_egress(resources: list[Resource], report: Report, _: Settings) -> None:
+    denied = {p.get("metadata.namespace") for p in of_type(resources, K8S_NETWORK_POLICY) if _denies_all_egress(p)}
+    for namespace in of_type(resources, K8S_NAMESPACE):
+        name = namespace.get("metadata.name")
+        if isinstance(name, str) and name not in denied:
+            report(f"namespace {name} has no default-deny egress NetworkPolicy (empty podSelector, policyTypes "
+                   "[Egress], no egress rules): a compromised pod could reach anything, the instance metadata "
+                   "service and the internet included. Create it with the namespace (components/egress.py "
+                   "namespace_egress) and allow each workload's destinations explicitly.", namespace.urn)
+
+
+stack_policy(
+    "namespace-default-deny-egress", concern="kubernetes", citation=ACCESS, types=(K8S_NAMESPACE, K8S_NETWORK_POLICY),
+    description="Every namespace the stack creates denies all egress by default (explicit allows per workload).",
+)(namespace_default_deny_egress)
+
+POLICIES = policies_of(__name__)
