@@ -47,7 +47,7 @@ def audit_name(stack: Stack) -> str:
 def data_tier(stack: Stack, providers: Providers, keys: Keys, network: Network, pods: PodSecurityGroups,
               edge: EdgeTier | None = None) -> DataTier:
     """``edge``: the CDN that reads the static-assets bucket (its distribution is named in the bucket policy)."""
-    cfg, prefix, protection, tags = stack.cfg, stack.prefix, stack.cfg.protection, stack.tags
+    cfg, prefix, protection = stack.cfg, stack.prefix, stack.cfg.protection
     primary, dr = providers.in_primary, providers.dr
     vpc_id, subnet_ids = network.vpc_id, network.subnet_ids["database"]
     log_retention_days = cfg.observability.log_retention_days
@@ -100,7 +100,7 @@ def data_tier(stack: Stack, providers: Providers, keys: Keys, network: Network, 
             audit_log_statements=functools.partial(audit_bucket_statements, name=audit_name(stack), config=cfg.audit,
                                                    account_id=stack.account_id, region=stack.region),
             protect=protection.protect, alb_logs_region=stack.region,
-            cdn_distribution_arn=edge.distribution_arn if edge is not None else None, tags=tags, opts=primary,
+            cdn_distribution_arn=edge.distribution_arn if edge is not None else None, tags=stack.tags, opts=primary,
         ),
         backup=Backup(
             f"{prefix}-backup", cfg.backup, account_id=stack.account_id, region=stack.region,
