@@ -220,3 +220,12 @@ def test_config_errors_one_line_each() -> None:
         "to 363 or shorten the retention",
         "prod: observability.tempo.samplingRate: 0: Input should be greater than 0",
     ]
+
+
+def test_the_pack_checks_every_chart_the_stack_installs() -> None:
+    import tests.policies.support  # noqa: F401  (puts the pack's modules on sys.path by bare name)
+    from components.monitoring.stack import REPOS
+
+    k8s_workloads = __import__("k8s_workloads")
+    assert set(k8s_workloads.HELM_WORKLOADS) == set(REPOS)
+    assert {key.split("/")[0] for key in k8s_workloads.HELM_EXCEPTIONS} <= {*REPOS, "*"}

@@ -498,6 +498,7 @@ CASES = [
 EXPECTED: dict[str, list[str]] = {
     'github-trust-any-repo': [
         "statement GitHubActions trusts token.actions.githubusercontent.com:sub 'repo:*': a wildcard or non-repository subject lets other repositories, branches or environments assume this role; name exact subjects (repo:<org>/<repo>:environment:<stack>)",
+    ],
     'rollout-no-analysis': [BG_MESSAGE],
     'appconfig-no-bake': [
         'finalBakeTimeInMinutes is 0: nothing watches the alarms after the flag change reaches 100 %. Set apps.<app>.featureFlags.strategy.finalBakeTimeInMinutes above 0 in Pulumi.<stack>.yaml.',
