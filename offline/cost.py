@@ -15,12 +15,16 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from offline.engine import STACK_TYPE, Plan, Registration
-from offline.pricers import PRICERS, Context, Pricer, Unpriceable, number
+from offline.pricers import PRICERS as _BASE_PRICERS
+from offline.pricers import Context, Pricer, Unpriceable, number
+from offline.pricers_audit import AUDIT_PRICERS
 from offline.pricing import Assumptions, PricingTable
 
 CENT = Decimal("0.01")
 SHARED = "shared platform"
-UNKNOWN_TYPE = "type neither priced (offline/pricers.py PRICERS) nor free (offline/pricing.yaml free:)"
+#: Every pricer by resource type: the platform's (offline/pricers.py) and the audit baseline's (pricers_audit.py).
+PRICERS: dict[str, Pricer] = {**_BASE_PRICERS, **AUDIT_PRICERS}
+UNKNOWN_TYPE = "type neither priced (offline/pricers*.py) nor free (offline/pricing.yaml free:)"
 
 
 def cents(value: Decimal) -> Decimal:

@@ -53,7 +53,7 @@ Item = tuple[str, Decimal]
 Pricer = Callable[[Registration, Context], list[Item]]
 
 
-def _rate(rates: dict[str, Decimal], key: str, what: str) -> Decimal:
+def rate_of(rates: dict[str, Decimal], key: str, what: str) -> Decimal:
     if key not in rates:
         raise Unpriceable(f"{what} {key} is not in offline/pricing.yaml")
     return rates[key]
@@ -68,7 +68,7 @@ def number(value: object, what: str) -> Decimal:
         raise Unpriceable(f"{what} is not a number in the plan ({value!r})") from None
 
 
-def _fmt(value: Decimal) -> str:
+def fmt(value: Decimal) -> str:
     return f"{value.normalize():f}"
 
 
@@ -76,7 +76,7 @@ def _fmt(value: Decimal) -> str:
 
 def eks_cluster(r: Registration, c: Context) -> list[Item]:
     rate = c.prices(r).eks.cluster_hour
-    return [(f"control plane {_fmt(c.hours)} h x {_fmt(rate)}", c.hours * rate)]
+    return [(f"control plane {fmt(c.hours)} h x {fmt(rate)}", c.hours * rate)]
 
 
 def eks_node_group(r: Registration, c: Context) -> list[Item]:
@@ -85,8 +85,8 @@ def eks_node_group(r: Registration, c: Context) -> list[Item]:
         raise Unpriceable(f"capacityType {r.inputs.get('capacityType')}: only on-demand is priced")
     itype = (r.inputs.get("instanceTypes") or ["?"])[0]
     desired = number((r.inputs.get("scalingConfig") or {}).get("desiredSize"), "scalingConfig.desiredSize")
-    rate = _rate(p.ec2.instance_hour, itype, "EC2 instance type")
-    items = [(f"{_fmt(desired)} x {itype} (desired) x {_fmt(c.hours)} h x {_fmt(rate)}", desired * c.hours * rate)]
+    rate = rate_of(p.ec2.instance_hour, itype, "EC2 instance type")
+    items = [(f"{fmt(desired)} x {itype} (desired) x {fmt(c.hours)} h x {fmt(rate)}", desired * c.hours * rate)]
     lt_id = (r.inputs.get("launchTemplate") or {}).get("id")
     template = next((t for t in c.plan.of_type("aws:ec2/launchTemplate:LaunchTemplate") if t.id == lt_id), None)
     if template is None:
@@ -97,7 +97,7 @@ def eks_node_group(r: Registration, c: Context) -> list[Item]:
     gb_rate = {"gp3": p.ebs.gp3_gb_month, "gp2": p.ebs.gp2_gb_month}.get(vtype)
     if gb_rate is None:
         raise Unpriceable(f"root volume type {vtype} is not in offline/pricing.yaml")
-    items.append((f"{_fmt(desired)} x {_fmt(size)} GB {vtype} root volume x {_fmt(gb_rate)}", desired * size * gb_rate))
+    items.append((f"{fmt(desired)} x {fmt(size)} GB {vtype} root volume x {fmt(gb_rate)}", desired * size * gb_rate))
     return items
 
 
@@ -105,13 +105,13 @@ def eks_node_group(r: Registration, c: Context) -> list[Item]:
 
 def nat_gateway(r: Registration, c: Context) -> list[Item]:
     vpc, gb = c.prices(r).vpc, c.assumptions.nat_gateway_gb_per_month
-    return [(f"{_fmt(c.hours)} h x {_fmt(vpc.nat_gateway_hour)}", c.hours * vpc.nat_gateway_hour),
-            (f"{_fmt(gb)} GB processed (assumed) x {_fmt(vpc.nat_gateway_gb)}", gb * vpc.nat_gateway_gb)]
+    return [(f"{fmt(c.hours)} h x {fmt(vpc.nat_gateway_hour)}", c.hours * vpc.nat_gateway_hour),
+            (f"{fmt(gb)} GB processed (assumed) x {fmt(vpc.nat_gateway_gb)}", gb * vpc.nat_gateway_gb)]
 
 
 def elastic_ip(r: Registration, c: Context) -> list[Item]:
     rate = c.prices(r).vpc.public_ipv4_hour
-    return [(f"public IPv4 {_fmt(c.hours)} h x {_fmt(rate)}", c.hours * rate)]
+    return [(f"public IPv4 {fmt(c.hours)} h x {fmt(rate)}", c.hours * rate)]
 
 
 def vpc_endpoint(r: Registration, c: Context) -> list[Item]:
@@ -122,9 +122,9 @@ def vpc_endpoint(r: Registration, c: Context) -> list[Item]:
         raise Unpriceable(f"vpcEndpointType {kind} is not priced")
     link, gb = c.prices(r).privatelink, c.assumptions.interface_endpoint_gb_per_month
     azs = Decimal(len(r.inputs.get("subnetIds") or []))
-    return [(f"{_fmt(azs)} AZ x {_fmt(c.hours)} h x {_fmt(link.interface_endpoint_az_hour)}",
+    return [(f"{fmt(azs)} AZ x {fmt(c.hours)} h x {fmt(link.interface_endpoint_az_hour)}",
              azs * c.hours * link.interface_endpoint_az_hour),
-            (f"{_fmt(gb)} GB processed (assumed) x {_fmt(link.interface_endpoint_gb)}",
+            (f"{fmt(gb)} GB processed (assumed) x {fmt(link.interface_endpoint_gb)}",
              gb * link.interface_endpoint_gb)]
 
 
@@ -148,7 +148,7 @@ def _rds_allocated(c: Context, identifier: str) -> Decimal:
 def rds_instance(r: Registration, c: Context) -> list[Item]:
     p = c.prices(r)
     iclass = str(r.inputs.get("instanceClass"))
-    rate = _rate(p.rds.instance_hour, iclass, "RDS instance class")
+    rate = rate_of(p.rds.instance_hour, iclass, "RDS instance class")
     multi = bool(r.inputs.get("multiAz"))
     factor = p.rds.multi_az_factor if multi else Decimal(1)
     source = r.inputs.get("replicateSourceDb")
@@ -156,15 +156,15 @@ def rds_instance(r: Registration, c: Context) -> list[Item]:
     allocated = (_rds_allocated(c, str(source)) if source
                  else number(r.inputs.get("allocatedStorage"), "allocatedStorage"))
     stype, gb_rate = _rds_storage_rate(r, p)
-    az = f" x {_fmt(factor)}" if multi else ""
-    items = [(f"{iclass} {role}: {_fmt(c.hours)} h x {_fmt(rate)}{az}", c.hours * rate * factor),
-             (f"{_fmt(allocated)} GB {stype} x {_fmt(gb_rate)}{az}", allocated * gb_rate * factor)]
+    az = f" x {fmt(factor)}" if multi else ""
+    items = [(f"{iclass} {role}: {fmt(c.hours)} h x {fmt(rate)}{az}", c.hours * rate * factor),
+             (f"{fmt(allocated)} GB {stype} x {fmt(gb_rate)}{az}", allocated * gb_rate * factor)]
     retention = r.inputs.get("backupRetentionPeriod") or 0
     if not source and retention:
         billable = max(Decimal(0), c.assumptions.rds_backup_gb_per_allocated_gb - 1) * allocated
-        items.append((f"backups {_fmt(billable)} GB beyond the free {_fmt(allocated)} GB (assumed "
-                      f"{_fmt(c.assumptions.rds_backup_gb_per_allocated_gb)} x allocated) x "
-                      f"{_fmt(p.rds.backup_gb_month)}", billable * p.rds.backup_gb_month))
+        items.append((f"backups {fmt(billable)} GB beyond the free {fmt(allocated)} GB (assumed "
+                      f"{fmt(c.assumptions.rds_backup_gb_per_allocated_gb)} x allocated) x "
+                      f"{fmt(p.rds.backup_gb_month)}", billable * p.rds.backup_gb_month))
     return items
 
 
@@ -173,39 +173,39 @@ def rds_backup_replication(r: Registration, c: Context) -> list[Item]:
     arn = str(r.inputs.get("sourceDbInstanceArn", ""))
     identifier = arn.rsplit(":db:", 1)[-1]
     stored = c.assumptions.dr_backup_gb_per_allocated_gb * _rds_allocated(c, identifier)
-    return [(f"{_fmt(stored)} GB replicated backups (assumed) x {_fmt(p.rds.backup_gb_month)}",
+    return [(f"{fmt(stored)} GB replicated backups (assumed) x {fmt(p.rds.backup_gb_month)}",
              stored * p.rds.backup_gb_month),
-            (f"{_fmt(stored)} GB cross-region transfer a month (assumed) x {_fmt(p.rds.cross_region_transfer_gb)}",
+            (f"{fmt(stored)} GB cross-region transfer a month (assumed) x {fmt(p.rds.cross_region_transfer_gb)}",
              stored * p.rds.cross_region_transfer_gb)]
 
 
 def elasticache_group(r: Registration, c: Context) -> list[Item]:
     p = c.prices(r)
     ntype = str(r.inputs.get("nodeType"))
-    rate = _rate(p.elasticache.node_hour, ntype, "ElastiCache node type")
+    rate = rate_of(p.elasticache.node_hour, ntype, "ElastiCache node type")
     if r.inputs.get("numNodeGroups") is not None:
         shards = number(r.inputs.get("numNodeGroups"), "numNodeGroups")
         nodes = shards * (1 + number(r.inputs.get("replicasPerNodeGroup") or 0, "replicasPerNodeGroup"))
     else:
         nodes = number(r.inputs.get("numCacheClusters") or 1, "numCacheClusters")
-    return [(f"{_fmt(nodes)} x {ntype} x {_fmt(c.hours)} h x {_fmt(rate)}", nodes * c.hours * rate)]
+    return [(f"{fmt(nodes)} x {ntype} x {fmt(c.hours)} h x {fmt(rate)}", nodes * c.hours * rate)]
 
 
 def msk_cluster(r: Registration, c: Context) -> list[Item]:
     p = c.prices(r)
     info = r.inputs.get("brokerNodeGroupInfo") or {}
     itype = str(info.get("instanceType"))
-    rate = _rate(p.msk.broker_hour, itype, "MSK broker type")
+    rate = rate_of(p.msk.broker_hour, itype, "MSK broker type")
     brokers = number(r.inputs.get("numberOfBrokerNodes"), "numberOfBrokerNodes")
     size = number(((info.get("storageInfo") or {}).get("ebsStorageInfo") or {}).get("volumeSize"), "volumeSize")
-    return [(f"{_fmt(brokers)} x {itype} x {_fmt(c.hours)} h x {_fmt(rate)}", brokers * c.hours * rate),
-            (f"{_fmt(brokers)} x {_fmt(size)} GB broker storage x {_fmt(p.msk.storage_gb_month)}",
+    return [(f"{fmt(brokers)} x {itype} x {fmt(c.hours)} h x {fmt(rate)}", brokers * c.hours * rate),
+            (f"{fmt(brokers)} x {fmt(size)} GB broker storage x {fmt(p.msk.storage_gb_month)}",
              brokers * size * p.msk.storage_gb_month)]
 
 
 def s3_bucket(r: Registration, c: Context) -> list[Item]:
     rate, gb = c.prices(r).s3.standard_gb_month, c.assumptions.s3_gb_per_bucket
-    return [(f"{_fmt(gb)} GB Standard (assumed) x {_fmt(rate)}", gb * rate)]
+    return [(f"{fmt(gb)} GB Standard (assumed) x {fmt(rate)}", gb * rate)]
 
 
 _QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(Gi|Ti|Mi)$")
@@ -219,30 +219,30 @@ def k8s_volume_claim(r: Registration, c: Context) -> list[Item]:
         raise Unpriceable(f"storage request {request!r} is not a quantity like 50Gi")
     size = Decimal(match.group(1)) * _GIB_PER_UNIT[match.group(2)]
     rate = c.prices(r).ebs.gp3_gb_month
-    return [(f"{_fmt(size)} GB EBS gp3 volume x {_fmt(rate)}", size * rate)]
+    return [(f"{fmt(size)} GB EBS gp3 volume x {fmt(rate)}", size * rate)]
 
 
 # --- security, observability ---------------------------------------------------------------------------------
 
 def kms_key(r: Registration, c: Context) -> list[Item]:
     kms, calls = c.prices(r).kms, c.assumptions.kms_requests_per_key_per_month
-    return [(f"key-month x {_fmt(kms.key_month)}", kms.key_month),
-            (f"{_fmt(calls)} requests (assumed) / 10k x {_fmt(kms.requests_per_10k)}",
+    return [(f"key-month x {fmt(kms.key_month)}", kms.key_month),
+            (f"{fmt(calls)} requests (assumed) / 10k x {fmt(kms.requests_per_10k)}",
              calls / 10_000 * kms.requests_per_10k)]
 
 
 def secret(r: Registration, c: Context) -> list[Item]:
     sm, calls = c.prices(r).secrets_manager, c.assumptions.secrets_api_calls_per_secret_per_month
-    return [(f"secret-month x {_fmt(sm.secret_month)}", sm.secret_month),
-            (f"{_fmt(calls)} API calls (assumed) / 10k x {_fmt(sm.api_calls_per_10k)}",
+    return [(f"secret-month x {fmt(sm.secret_month)}", sm.secret_month),
+            (f"{fmt(calls)} API calls (assumed) / 10k x {fmt(sm.api_calls_per_10k)}",
              calls / 10_000 * sm.api_calls_per_10k)]
 
 
 def log_group(r: Registration, c: Context) -> list[Item]:
     cw, a = c.prices(r).cloudwatch, c.assumptions
-    return [(f"{_fmt(a.log_ingestion_gb_per_month)} GB ingested (assumed) x {_fmt(cw.log_ingestion_gb)}",
+    return [(f"{fmt(a.log_ingestion_gb_per_month)} GB ingested (assumed) x {fmt(cw.log_ingestion_gb)}",
              a.log_ingestion_gb_per_month * cw.log_ingestion_gb),
-            (f"{_fmt(a.log_stored_gb_per_group)} GB stored (assumed) x {_fmt(cw.log_storage_gb_month)}",
+            (f"{fmt(a.log_stored_gb_per_group)} GB stored (assumed) x {fmt(cw.log_storage_gb_month)}",
              a.log_stored_gb_per_group * cw.log_storage_gb_month)]
 
 
@@ -250,37 +250,37 @@ def metric_alarm(r: Registration, c: Context) -> list[Item]:
     rate = c.prices(r).cloudwatch.alarm_month
     if number(r.inputs.get("period") or 60, "period") < 60:
         raise Unpriceable("high-resolution alarms (period < 60 s) are not in offline/pricing.yaml")
-    return [(f"standard alarm x {_fmt(rate)}", rate)]
+    return [(f"standard alarm x {fmt(rate)}", rate)]
 
 
 def dashboard(r: Registration, c: Context) -> list[Item]:
     rate = c.prices(r).cloudwatch.dashboard_month
-    return [(f"dashboard x {_fmt(rate)}", rate)]
+    return [(f"dashboard x {fmt(rate)}", rate)]
 
 
 def sns_topic(r: Registration, c: Context) -> list[Item]:
     rate, count = c.prices(r).sns.publishes_per_million, c.assumptions.sns_publishes_per_topic_per_month
-    return [(f"{_fmt(count)} publishes (assumed) / 1M x {_fmt(rate)}", count / 1_000_000 * rate)]
+    return [(f"{fmt(count)} publishes (assumed) / 1M x {fmt(rate)}", count / 1_000_000 * rate)]
 
 
 def hosted_zone(r: Registration, c: Context) -> list[Item]:
     rate = c.prices(r).route53.hosted_zone_month
-    return [(f"hosted zone x {_fmt(rate)}", rate)]
+    return [(f"hosted zone x {fmt(rate)}", rate)]
 
 
 # --- load balancers and edge ---------------------------------------------------------------------------------
 
 def _alb(c: Context, r: Registration, what: str) -> list[Item]:
     elb, lcus = c.prices(r).elb, c.assumptions.alb_lcus_per_hour
-    return [(f"{what}: {_fmt(c.hours)} h x {_fmt(elb.alb_hour)}", c.hours * elb.alb_hour),
-            (f"{_fmt(lcus)} LCU (assumed) x {_fmt(c.hours)} h x {_fmt(elb.alb_lcu_hour)}",
+    return [(f"{what}: {fmt(c.hours)} h x {fmt(elb.alb_hour)}", c.hours * elb.alb_hour),
+            (f"{fmt(lcus)} LCU (assumed) x {fmt(c.hours)} h x {fmt(elb.alb_lcu_hour)}",
              lcus * c.hours * elb.alb_lcu_hour)]
 
 
 def _nlb(c: Context, r: Registration, what: str) -> list[Item]:
     elb, nlcus = c.prices(r).elb, c.assumptions.nlb_nlcus_per_hour
-    return [(f"{what}: {_fmt(c.hours)} h x {_fmt(elb.nlb_hour)}", c.hours * elb.nlb_hour),
-            (f"{_fmt(nlcus)} NLCU (assumed) x {_fmt(c.hours)} h x {_fmt(elb.nlb_nlcu_hour)}",
+    return [(f"{what}: {fmt(c.hours)} h x {fmt(elb.nlb_hour)}", c.hours * elb.nlb_hour),
+            (f"{fmt(nlcus)} NLCU (assumed) x {fmt(c.hours)} h x {fmt(elb.nlb_nlcu_hour)}",
              nlcus * c.hours * elb.nlb_nlcu_hour)]
 
 
@@ -312,19 +312,19 @@ def k8s_ingress(r: Registration, c: Context) -> list[Item]:
 
 def cloudfront_distribution(r: Registration, c: Context) -> list[Item]:
     cf, a = c.prices(r).cloudfront, c.assumptions
-    return [(f"{_fmt(a.cloudfront_gb_out_per_month)} GB out (assumed) x {_fmt(cf.data_out_gb)}",
+    return [(f"{fmt(a.cloudfront_gb_out_per_month)} GB out (assumed) x {fmt(cf.data_out_gb)}",
              a.cloudfront_gb_out_per_month * cf.data_out_gb),
-            (f"{_fmt(a.cloudfront_requests_per_month)} HTTPS requests (assumed) / 10k x "
-             f"{_fmt(cf.https_requests_per_10k)}",
+            (f"{fmt(a.cloudfront_requests_per_month)} HTTPS requests (assumed) / 10k x "
+             f"{fmt(cf.https_requests_per_10k)}",
              a.cloudfront_requests_per_month / 10_000 * cf.https_requests_per_10k)]
 
 
 def waf_web_acl(r: Registration, c: Context) -> list[Item]:
     waf, requests = c.prices(r).waf, c.assumptions.cloudfront_requests_per_month
     rules = Decimal(len(r.inputs.get("rules") or []))
-    return [(f"web ACL x {_fmt(waf.web_acl_month)}", waf.web_acl_month),
-            (f"{_fmt(rules)} rules x {_fmt(waf.rule_month)}", rules * waf.rule_month),
-            (f"{_fmt(requests)} requests (assumed, as CloudFront) / 1M x {_fmt(waf.requests_per_million)}",
+    return [(f"web ACL x {fmt(waf.web_acl_month)}", waf.web_acl_month),
+            (f"{fmt(rules)} rules x {fmt(waf.rule_month)}", rules * waf.rule_month),
+            (f"{fmt(requests)} requests (assumed, as CloudFront) / 1M x {fmt(waf.requests_per_million)}",
              requests / 1_000_000 * waf.requests_per_million)]
 
 
@@ -336,7 +336,7 @@ def shield(r: Registration, c: Context) -> list[Item]:
     if r.urn != carrier.urn:
         return [("covered by the Shield Advanced subscription", Decimal(0))]
     rate = c.prices(r).shield.advanced_month
-    return [(f"Shield Advanced subscription (per organization) x {_fmt(rate)}", rate)]
+    return [(f"Shield Advanced subscription (per organization) x {fmt(rate)}", rate)]
 
 
 PRICERS: dict[str, Pricer] = {

@@ -33,6 +33,7 @@ class Eks(_Model):
 
 class Ec2(_Model):
     instance_hour: dict[str, Price] = Field(alias="instanceHour")
+    vcpus: dict[str, int]
 
 
 class Ebs(_Model):
@@ -120,6 +121,28 @@ class Route53(_Model):
     hosted_zone_month: Price = Field(alias="hostedZoneMonth")
 
 
+class CloudTrail(_Model):
+    data_events_per_100k: Price = Field(alias="dataEventsPer100k")
+
+
+class Config(_Model):
+    configuration_item: Price = Field(alias="configurationItem")
+    rule_evaluation: Price = Field(alias="ruleEvaluation")
+    conformance_pack_evaluation: Price = Field(alias="conformancePackEvaluation")
+
+
+class GuardDuty(_Model):
+    cloudtrail_events_per_million: Price = Field(alias="cloudtrailEventsPerMillion")
+    flow_dns_gb: Price = Field(alias="flowDnsGb")
+    s3_data_events_per_million: Price = Field(alias="s3DataEventsPerMillion")
+    eks_audit_events_per_million: Price = Field(alias="eksAuditEventsPerMillion")
+    runtime_vcpu_month: Price = Field(alias="runtimeVcpuMonth")
+
+
+class SecurityHub(_Model):
+    security_check: Price = Field(alias="securityCheck")
+
+
 class PriceSet(_Model):
     eks: Eks
     ec2: Ec2
@@ -139,6 +162,10 @@ class PriceSet(_Model):
     shield: Shield
     sns: Sns
     route53: Route53
+    cloudtrail: CloudTrail
+    config: Config
+    guardduty: GuardDuty
+    security_hub: SecurityHub = Field(alias="securityHub")
 
 
 class Assumptions(_Model):
@@ -158,6 +185,15 @@ class Assumptions(_Model):
     alb_lcus_per_hour: Price = Field(alias="albLcusPerHour", ge=0)
     nlb_nlcus_per_hour: Price = Field(alias="nlbNlcusPerHour", ge=0)
     sns_publishes_per_topic_per_month: Price = Field(alias="snsPublishesPerTopicPerMonth", ge=0)
+    cloudtrail_data_events_per_month: Price = Field(alias="cloudtrailDataEventsPerMonth", ge=0)
+    config_items_per_month: Price = Field(alias="configItemsPerMonth", ge=0)
+    config_rule_evaluations_per_month: Price = Field(alias="configRuleEvaluationsPerMonth", ge=0)
+    conformance_pack_evaluations_per_month: Price = Field(alias="conformancePackEvaluationsPerMonth", ge=0)
+    guardduty_cloudtrail_events_per_month: Price = Field(alias="guarddutyCloudtrailEventsPerMonth", ge=0)
+    guardduty_flow_dns_gb_per_month: Price = Field(alias="guarddutyFlowDnsGbPerMonth", ge=0)
+    guardduty_s3_data_events_per_month: Price = Field(alias="guarddutyS3DataEventsPerMonth", ge=0)
+    guardduty_eks_audit_events_per_month: Price = Field(alias="guarddutyEksAuditEventsPerMonth", ge=0)
+    security_hub_checks_per_month: Price = Field(alias="securityHubChecksPerMonth", ge=0)
 
     def rows(self) -> list[tuple[str, Decimal]]:
         """(YAML key, value) in declaration order, for cost.md."""

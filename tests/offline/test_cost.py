@@ -15,10 +15,9 @@ import pulumi_aws as aws
 import pytest
 
 import offline.__main__ as cli
-from offline.cost import SHARED, UNKNOWN_TYPE, Estimate, budget_below_estimate, estimate, unknown_types, usd
+from offline.cost import PRICERS, SHARED, UNKNOWN_TYPE, Estimate, budget_below_estimate, estimate, unknown_types, usd
 from offline.cost_report import render_cost_markdown, summary_line
 from offline.engine import Plan
-from offline.pricers import PRICERS
 from offline.pricing import PRICING_PATH, PricingError, PricingTable, load_pricing
 from tests.helpers import render, rendered_stack
 
@@ -43,7 +42,8 @@ def test_every_type_of_the_three_stacks_is_priced_or_explicitly_free(table: Pric
     missing = unknown_types([rendered_stack(s) for s in STACKS], table)
     assert not missing, (
         f"resource types neither priced nor free: {', '.join(missing)}. For each, either add a pricer to "
-        "offline/pricers.py PRICERS (its unit prices under priceSets in offline/pricing.yaml, with the source URL) "
+        "offline/pricers.py PRICERS or offline/pricers_audit.py AUDIT_PRICERS (its unit prices under priceSets in "
+        "offline/pricing.yaml, with the source URL) "
         "or, if it costs nothing by itself, a line `<type>: <why it is free>` under `free:` in offline/pricing.yaml")
     for stack in STACKS:
         assert estimate(rendered_stack(stack), table).unpriced == [], stack
@@ -304,3 +304,25 @@ def test_the_readme_estimates_are_the_current_ones(table: PricingTable) -> None:
         est = estimate(rendered_stack(stack), table)
         row = f"| {stack} | {usd(est.total)} | {usd(est.share('NL-FHIR'))} |"
         assert row in readme, f"README.md's Cost table is stale: expected a row starting {row}"
+
+
+def test_the_audit_baseline_is_priced_from_stated_volumes(table: PricingTable) -> None:
+    def build(opts: pulumi.ResourceOptions) -> None:
+        aws.eks.NodeGroup("nodes", cluster_name="c", node_role_arn="arn:aws:iam::1:role/n", subnet_ids=["s"],
+                          instance_types=["m5.xlarge"], scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                              desired_size=6, min_size=3, max_size=12), opts=opts)
+        aws.cfg.Recorder("recorder", role_arn="arn:aws:iam::1:role/config", opts=opts)
+        detector = aws.guardduty.Detector("detector", enable=True, opts=opts)
+        for feature in ("RUNTIME_MONITORING", "RDS_LOGIN_EVENTS"):
+            aws.guardduty.DetectorFeature(f"gd-{feature.lower()}", detector_id=detector.id, name=feature,
+                                          status="ENABLED", opts=opts)
+
+    est = estimate(_plan_with(build), table)
+    lines = {(line.name, line.item): line.monthly for line in est.lines}
+    assert lines[("recorder", "5000 configuration items (assumed) x 0.003")] == Decimal("15.00")
+    assert lines[("detector", "2000000 CloudTrail events analysed (assumed) / 1M x 4")] == Decimal("8.00")
+    assert lines[("detector", "50 GB flow and DNS logs analysed (assumed) x 1")] == Decimal("50.00")
+    # 6 x m5.xlarge = 24 vCPUs x 1.50
+    assert lines[("gd-runtime_monitoring", "runtime monitoring 24 node vCPUs (desired) x 1.5")] == Decimal("36.00")
+    assert [(u.name, u.reason) for u in est.unpriced] == [
+        ("gd-rds_login_events", "GuardDuty feature RDS_LOGIN_EVENTS has no price in offline/pricing.yaml (guardduty:)")]
