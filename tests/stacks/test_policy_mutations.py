@@ -311,6 +311,12 @@ MUTATIONS: list[Mutation] = [
              unlink="aws:kms/", pick=has("kmsKeyId")),
     Mutation("subnets-one-az", "subnet-az-spread", SUBNET, "us-east-2a", set_("availabilityZone", "us-east-2a"),
              every=True),
+    # Alerting: every alert reaches a runbook and a severity route.
+    Mutation("alert-without-runbook", "prometheus-rule-alert-runbook",
+             "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
+             "has runbook_url None: every alert needs a runbook_url",
+             delete("spec.groups.1.rules.0.annotations.runbook_url"),
+             pick=has("spec.groups.1.rules.0.annotations.runbook_url")),
 ]
 
 
