@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from common import (
     EKS_CLUSTER,
+    K8S_PROMETHEUS_RULE,
     LOG_GROUP,
     MSK,
     RDS_CLUSTER,
@@ -146,6 +147,39 @@ resource_policy(
     config=min_days(365, "CloudWatch logs"),
     description="CloudWatch log groups keep logs at least the stack's minimum number of days.",
 )(log_group_retention)
+
+
+ALERT_SEVERITIES: tuple[str, ...] = ("P1", "P2", "P3", "P4")
+
+
+def prometheus_rule_alert_runbook(r: Resource, report: Report, _: Settings) -> None:
+    groups = as_list(r.get("spec.groups"))
+    if is_unknown(groups):
+        return
+    for group in groups:
+        rules = as_list(group.get("rules")) if isinstance(group, dict) else []
+        for rule in rules if not is_unknown(rules) else []:
+            if not isinstance(rule, dict) or not isinstance(rule.get("alert"), str):
+                continue  # a recording rule
+            alert = rule["alert"]
+            severity = (rule.get("labels") or {}).get("severity")
+            runbook = (rule.get("annotations") or {}).get("runbook_url")
+            if is_unknown(severity) or is_unknown(runbook):
+                continue
+            if severity not in ALERT_SEVERITIES:
+                report(f"alert {alert} has severity {severity!r}: every alert needs a severity label P1, P2, P3 or "
+                       "P4, which Alertmanager routes on (P1/P2 page, P3/P4 ticket). Generate rules with "
+                       "components.alerting.rules.")
+            if not isinstance(runbook, str) or not runbook.endswith(f"/{alert}.md"):
+                report(f"alert {alert} has runbook_url {runbook!r}: every alert needs a runbook_url annotation to "
+                       f"<alerting.runbookBaseUrl>/{alert}.md, a page of docs/runbooks/alerts/ that on-call opens "
+                       "from the page.")
+
+
+resource_policy(
+    "prometheus-rule-alert-runbook", concern="logging", citation=REVIEW, types=(K8S_PROMETHEUS_RULE,),
+    description="Every PrometheusRule alert has a P1-P4 severity label and a runbook_url to its runbook page.",
+)(prometheus_rule_alert_runbook)
 
 
 POLICIES = policies_of(__name__)

@@ -515,6 +515,7 @@ K8S_ANALYSIS_TEMPLATE = "kubernetes:argoproj.io/v1alpha1:AnalysisTemplate"
 #: What runs an app's long-lived pods: a Deployment or the Rollout that replaces it.
 K8S_APP_WORKLOADS = (K8S_DEPLOYMENT, K8S_ROLLOUT)
 K8S_WORKLOADS = (K8S_DEPLOYMENT, K8S_ROLLOUT, K8S_STATEFULSET, K8S_DAEMONSET, K8S_JOB, K8S_CRONJOB, K8S_POD)
+K8S_PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 
 
 def is_replica(db: Resource) -> bool:

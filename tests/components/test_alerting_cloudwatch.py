@@ -113,3 +113,20 @@ def test_edge_builders_alb_and_cloudfront() -> None:
     assert (cdn["namespace"], cdn["metricName"], cdn["dimensions"], cdn["threshold"]) == (
         "AWS/CloudFront", "5xxErrorRate", {"DistributionId": "E2EXAMPLE", "Region": "Global"}, 1.0)
     assert plan.of_type("aws:cloudwatch/eventRule:EventRule") == []
+
+
+def test_the_topics_the_alarms_and_the_rule_publish_to_let_them(plan) -> None:  # type: ignore[no-untyped-def]
+    """Deployable: an alarm or an EventBridge rule can only publish to a CMK-encrypted topic when the topic policy
+    and the key policy both let its service principal in (components/alert_topic.py, the lead's AlertTopic)."""
+    for topic, key in (("care-prod-alerts", "care-prod-kms-alerts"), ("care-prod-edge-alerts",
+                                                                       "care-prod-edge-kms-alerts")):
+        sns = next(r for r in plan.of_type("aws:sns/topic:Topic") if r.name == topic).inputs
+        assert sns["kmsMasterKeyId"].startswith("arn:aws:kms:")  # a customer key (sns-topic-kms checks which)
+        policy = json.loads(plan.named(f"{topic}-policy").inputs["policy"])
+        publish = next(s for s in policy["Statement"] if s["Sid"] == "AwsServicesOfThisAccountPublish")
+        assert {"cloudwatch.amazonaws.com", "events.amazonaws.com"} <= set(publish["Principal"]["Service"])
+        assert publish["Condition"] == {"StringEquals": {"aws:SourceAccount": "333333333333"}}
+        key_policy = json.loads(plan.named(key).inputs["policy"])
+        publishers = next(s for s in key_policy["Statement"] if s["Sid"] == "AlertPublishers")
+        assert {"cloudwatch.amazonaws.com", "events.amazonaws.com"} <= set(publishers["Principal"]["Service"])
+        assert set(publishers["Action"]) == {"kms:GenerateDataKey*", "kms:Decrypt"}

@@ -243,6 +243,7 @@ def test_resource_type_tokens_exist_in_the_sdks() -> None:
     k8s_kinds = {"apps/v1": "apps.v1", "batch/v1": "batch.v1", "core/v1": "core.v1", "policy/v1": "policy.v1",
                  "autoscaling/v2": "autoscaling.v2", "storage.k8s.io/v1": "storage.v1",
                  "networking.k8s.io/v1": "networking.v1", "helm.sh/v3": "helm.v3"}
+    custom_resources = {"monitoring.coreos.com/v1": {"PrometheusRule"}}  # kube-prometheus-stack's CRDs
     for info in REGISTRY.values():
         for token in info.resource_types:
             provider, module, cls = token.split(":")
@@ -253,6 +254,9 @@ def test_resource_type_tokens_exist_in_the_sdks() -> None:
                 assert any(f"'{token}'" in p.read_text() for p in source.glob("*.py")), token
             elif module == ROLLOUTS_API:  # a custom resource: the CRDs of the argo-rollouts chart
                 assert cls in ("Rollout", "AnalysisTemplate"), token
+            elif module in custom_resources:
+                # A CRD kind: CustomResource registers as kubernetes:<apiVersion>:<kind>.
+                assert cls in custom_resources[module], token
             else:
                 assert hasattr(importlib.import_module(f"pulumi_kubernetes.{k8s_kinds[module]}"), cls), token
 

@@ -66,6 +66,13 @@ HELM_T = "kubernetes:helm.sh/v3:Release"
 KPS_RELEASE = {"chart": "kube-prometheus-stack", "version": "88.5.3", "values": json.loads(json.dumps(
     kube_prometheus_stack_values(stack_config("prod").observability, storage_class="gp3-encrypted",
                                  grafana_role_arn=f"arn:aws:iam::{ACCOUNT}:role/grafana", region="us-east-2")))}
+RULE_T = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+PROMETHEUS_RULE = {"spec": {"groups": [{"name": "slo-prm-api-alerts", "rules": [
+    {"alert": "ErrorBudgetBurnCritical", "expr": "vector(1)",
+     "labels": {"severity": "P1", "scope": "service", "service": "prm-api"},
+     "annotations": {"summary": "s", "runbook_url":
+                     "https://github.com/care-platform/care-platform/blob/main/docs/runbooks/alerts/"
+                     "ErrorBudgetBurnCritical.md"}}]}]}}
 KEY_POLICY_T, BUCKET_POLICY_T = "aws:kms/keyPolicy:KeyPolicy", "aws:s3/bucketPolicy:BucketPolicy"
 CF_T, LB_T, ALB_T = "aws:cloudfront/distribution:Distribution", "aws:lb/listener:Listener", "aws:alb/listener:Listener"
 SG_T, SGR_T = "aws:ec2/securityGroup:SecurityGroup", "aws:ec2/securityGroupRule:SecurityGroupRule"
@@ -168,6 +175,14 @@ CASES = [
     ("log-group-plain", "log-group-kms", LOG_T, edit(LOG_GROUP, kmsKeyId=DROP), {}),
     ("log-group-unknown", "log-group-kms", LOG_T, edit(LOG_GROUP, kmsKeyId=U), {}),
     ("sns-ok", "sns-topic-kms", SNS_T, SNS, {}),
+    ("prometheus-rule-ok", "prometheus-rule-alert-runbook", RULE_T, PROMETHEUS_RULE, {}),
+    ("prometheus-rule-no-severity-no-runbook", "prometheus-rule-alert-runbook", RULE_T,
+     {"spec": {"groups": [{"name": "g", "rules": [
+         {"record": "service:request_errors:ratio_rate5m", "expr": "vector(0)"},
+         {"alert": "ErrorBudgetBurnCritical", "expr": "vector(1)", "labels": {"severity": "critical"},
+          "annotations": {"runbook_url": "https://runbooks.example/ErrorBudgetBurnHigh.md"}},
+         {"alert": "KubeNodeNotReady", "expr": "vector(1)"}]}]}}, {}),
+    ("prometheus-rule-unknown", "prometheus-rule-alert-runbook", RULE_T, {"spec": {"groups": U}}, {}),
     ("sns-aws-key", "sns-topic-kms", SNS_T, edit(SNS, kmsMasterKeyId="alias/aws/sns"), {}),
     ("sns-unknown", "sns-topic-kms", SNS_T, edit(SNS, kmsMasterKeyId=U), {}),
     ("vault-ok", "backup-vault-kms", VAULT_T, VAULT, {}),
@@ -835,6 +850,12 @@ EXPECTED: dict[str, list[str]] = {
     ],
     'tags-absent': [
         'tags is missing Project, Environment, Owner, CostCenter, DataClassification, ManagedBy: every taggable resource must be attributable to an owner and a data classification. Pass tags=tags_for(tags, name) (components.common); the values come from environment.owner, environment.costCenter and environment.dataClassification in Pulumi.<stack>.yaml.',
+    ],
+    'prometheus-rule-no-severity-no-runbook': [
+        "alert ErrorBudgetBurnCritical has severity 'critical': every alert needs a severity label P1, P2, P3 or P4, which Alertmanager routes on (P1/P2 page, P3/P4 ticket). Generate rules with components.alerting.rules.",
+        "alert ErrorBudgetBurnCritical has runbook_url 'https://runbooks.example/ErrorBudgetBurnHigh.md': every alert needs a runbook_url annotation to <alerting.runbookBaseUrl>/ErrorBudgetBurnCritical.md, a page of docs/runbooks/alerts/ that on-call opens from the page.",
+        "alert KubeNodeNotReady has severity None: every alert needs a severity label P1, P2, P3 or P4, which Alertmanager routes on (P1/P2 page, P3/P4 ticket). Generate rules with components.alerting.rules.",
+        "alert KubeNodeNotReady has runbook_url None: every alert needs a runbook_url annotation to <alerting.runbookBaseUrl>/KubeNodeNotReady.md, a page of docs/runbooks/alerts/ that on-call opens from the page.",
     ],
     'tags-unlisted-type-with-tags': [
         'tags is missing Owner: every taggable resource must be attributable to an owner and a data classification. Pass tags=tags_for(tags, name) (components.common); the values come from environment.owner, environment.costCenter and environment.dataClassification in Pulumi.<stack>.yaml.',

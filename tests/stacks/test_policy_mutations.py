@@ -409,6 +409,12 @@ MUTATIONS: list[Mutation] = [
     Mutation("no-budget", "cost-budget-alerts", BUDGET, "no monthly COST budget", remove=True),
     Mutation("budget-no-forecast-alert", "cost-budget-alerts", BUDGET, "notifies no subscriber at FORECASTED 100 %",
              set_("notifications.3.thresholdType", "ABSOLUTE_VALUE")),
+    # Alerting: every alert reaches a runbook and a severity route.
+    Mutation("alert-without-runbook", "prometheus-rule-alert-runbook",
+             "kubernetes:monitoring.coreos.com/v1:PrometheusRule",
+             "has runbook_url None: every alert needs a runbook_url",
+             delete("spec.groups.1.rules.0.annotations.runbook_url"),
+             pick=has("spec.groups.1.rules.0.annotations.runbook_url")),
 ]
 
 
