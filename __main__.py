@@ -14,6 +14,7 @@ from tiers.apps import apps_tier
 from tiers.compute import compute_tier
 from tiers.context import Providers, Stack
 from tiers.data import data_tier
+from tiers.notifications import notifications_tier
 from tiers.security import key_rings
 
 stack = Stack(config.load())
@@ -25,6 +26,9 @@ providers = Providers.create(stack)
 
 # --- KMS: one key per data domain, DR-region keys for copies and replicas --------------------------------
 keys = key_rings(stack, providers)
+
+# --- Alert topics: what CloudWatch alarms, EventBridge rules and budgets publish to (primary and edge region)
+alerts = notifications_tier(stack, providers, keys)
 
 # --- VPC: public, private and database subnets in every AZ; the workload security group --------------
 network = Network(stack.prefix, cfg.network, region=stack.region, account_id=stack.account_id,
@@ -70,3 +74,5 @@ pulumi.export("privateSubnetIds", network.subnet_ids["private"])
 pulumi.export("databaseSubnetIds", network.subnet_ids["database"])
 pulumi.export("kmsKeyArns", keys.primary.key_arns)
 pulumi.export("drKmsKeyArns", keys.dr.key_arns)
+pulumi.export("edgeKmsKeyArns", keys.edge.key_arns)
+pulumi.export("alertTopicArns", {"primary": alerts.primary.arn, "edge": alerts.edge.arn})

@@ -31,11 +31,25 @@ from pydantic import Field, field_validator
 
 from components.common import ConfigModel, child_opts, tags_for
 
-Domain = Literal["logs", "database", "cache", "storage", "eks", "ebs", "streaming", "backup", "secrets"]
+Domain = Literal["logs", "database", "cache", "storage", "eks", "ebs", "streaming", "backup", "secrets", "alerts"]
 
 #: Every data domain that gets its own key in the primary region.
 PRIMARY_DOMAINS: tuple[Domain, ...] = (
-    "logs", "database", "cache", "storage", "eks", "ebs", "streaming", "backup", "secrets",
+    "logs", "database", "cache", "storage", "eks", "ebs", "streaming", "backup", "secrets", "alerts",
+)
+
+#: The keys in the edge region (us-east-1): CloudFront's and WAF's logs, and the alert topic that
+#: CloudFront's CloudWatch alarms publish to (an alarm's SNS action must be in the alarm's region).
+EDGE_DOMAINS: tuple[Domain, ...] = ("logs", "alerts")
+
+#: The AWS services that publish to the alert topics. Each needs kms:GenerateDataKey* and kms:Decrypt on
+#: the topic's key, or SNS drops its messages silently:
+#: https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+ALERT_PUBLISHERS: tuple[str, ...] = (
+    "cloudwatch.amazonaws.com",    # CloudWatch alarms
+    "events.amazonaws.com",        # EventBridge rules (AWS Backup job failures, GuardDuty findings)
+    "budgets.amazonaws.com",       # AWS Budgets notifications
+    "costalerts.amazonaws.com",    # Cost Anomaly Detection subscriptions
 )
 
 #: The AWS services that use each domain's key on the account's behalf (the kms:ViaService prefixes).
@@ -50,6 +64,7 @@ _VIA_SERVICE: dict[Domain, tuple[str, ...]] = {
     "streaming": ("kafka",),
     "backup": ("backup", "rds", "ec2"),
     "secrets": ("secretsmanager",),
+    "alerts": ("sns",),
 }
 
 #: The Auto Scaling service-linked role (one per account) that the EBS key policy names.
@@ -124,6 +139,17 @@ def key_policy(domain: Domain, *, account_id: str, region: str, admin_arns: Sequ
             "Resource": "*",
             "Condition": {"StringEquals": {"kms:ViaService": via[0] if len(via) == 1 else via,
                                            "kms:CallerAccount": account_id}},
+        })
+    if domain == "alerts":
+        # No aws:SourceAccount/aws:SourceArn here: EventBridge's KMS requests do not carry them (AWS documents
+        # they are unsupported in a key policy for EventBridge delivery), and a condition the request lacks
+        # drops every notification silently. The topic policy (components/alert_topic.py) carries them.
+        statements.append({
+            "Sid": "AlertPublishers",
+            "Effect": "Allow",
+            "Principal": {"Service": list(ALERT_PUBLISHERS)},
+            "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+            "Resource": "*",
         })
     if domain == "ebs":
         # Managed node groups launch encrypted volumes through the Auto Scaling service-linked role.

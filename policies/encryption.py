@@ -218,7 +218,8 @@ def sns_topic_kms(r: Resource, report: Report, _: Settings) -> None:
     problem = _cmk_problem(r.get("kmsMasterKeyId"), "kmsMasterKeyId")
     if problem:
         report(f"{problem}: alarm and notification topics must be encrypted with a customer-managed key "
-               "(alias/aws/sns cannot be used by CloudWatch alarms). Set kmsMasterKeyId=keys.arn('logs').")
+               "(alias/aws/sns cannot be used by CloudWatch alarms). "
+               "Use components.alert_topic.AlertTopic (the 'alerts' key).")
 
 
 resource_policy(

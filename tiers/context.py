@@ -62,3 +62,8 @@ class Providers:
     @property
     def in_primary(self) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(provider=self.primary)
+
+    @property
+    def in_edge(self) -> pulumi.ResourceOptions:
+        """us-east-1: CloudFront certificates, CLOUDFRONT-scope web ACLs, CloudFront's alarms and their topic."""
+        return pulumi.ResourceOptions(provider=self.edge)

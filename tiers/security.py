@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.encryption import PRIMARY_DOMAINS, Domain, KeyRing
+from components.encryption import EDGE_DOMAINS, PRIMARY_DOMAINS, Domain, KeyRing
 from tiers.context import Providers, Stack
 
 
@@ -16,6 +16,7 @@ from tiers.context import Providers, Stack
 class Keys:
     primary: KeyRing
     dr: KeyRing
+    edge: KeyRing
 
     def arn(self, domain: Domain) -> pulumi.Output[str]:
         """The primary region's key of one data domain."""
@@ -24,6 +25,10 @@ class Keys:
     def dr_arn(self, domain: Domain) -> pulumi.Output[str]:
         """The DR region's key of one data domain."""
         return self.dr.arn(domain)
+
+    def edge_arn(self, domain: Domain) -> pulumi.Output[str]:
+        """The edge region's (us-east-1) key of one domain: logs or alerts."""
+        return self.edge.arn(domain)
 
 
 def key_rings(stack: Stack, providers: Providers) -> Keys:
@@ -35,4 +40,5 @@ def key_rings(stack: Stack, providers: Providers) -> Keys:
                        tags=stack.tags, opts=pulumi.ResourceOptions(provider=provider))
 
     return Keys(primary=ring(f"{stack.prefix}-kms", PRIMARY_DOMAINS, cfg.regions.primary, providers.primary),
-                dr=ring(f"{stack.prefix}-dr-kms", cfg.encryption.dr_domains, cfg.regions.dr, providers.dr))
+                dr=ring(f"{stack.prefix}-dr-kms", cfg.encryption.dr_domains, cfg.regions.dr, providers.dr),
+                edge=ring(f"{stack.prefix}-edge-kms", EDGE_DOMAINS, cfg.regions.edge, providers.edge))

@@ -40,7 +40,7 @@ def _statement(policy: dict, sid: str) -> dict:
 def test_one_rotating_key_per_domain(plan) -> None:  # type: ignore[no-untyped-def]
     keys = {r.name: r.inputs for r in plan.of_type("aws:kms/key:Key")}
     expected = [f"care-test-kms-{d}" for d in ("logs", "database", "cache", "storage", "eks", "ebs", "streaming",
-                                               "backup", "secrets")]
+                                               "backup", "secrets", "alerts")]
     expected += [f"care-test-dr-kms-{d}" for d in ("database", "storage", "backup")]
     assert sorted(keys) == sorted(expected)
     for key in keys.values():
@@ -52,7 +52,7 @@ def test_one_rotating_key_per_domain(plan) -> None:  # type: ignore[no-untyped-d
 
 def test_aliases_name_environment_and_domain(plan) -> None:  # type: ignore[no-untyped-def]
     aliases = {r.name: r.inputs for r in plan.of_type("aws:kms/alias:Alias")}
-    assert len(aliases) == 12
+    assert len(aliases) == 13
     database_key = plan.named("care-test-kms-database")
     assert aliases["care-test-kms-database-alias"] == {"name": "alias/care-platform/prod/database",
                                                        "targetKeyId": database_key.id}
@@ -76,9 +76,22 @@ def test_cloudwatch_logs_gets_an_explicit_grant_scoped_to_the_account(plan) -> N
     assert "kms:Decrypt" in statement["Action"] and "kms:GenerateDataKey*" in statement["Action"]
 
 
+def test_alert_key_lets_the_publishing_services_encrypt_without_source_conditions(plan) -> None:  # type: ignore[no-untyped-def]
+    statement = _statement(_policy(plan, "care-test-kms-alerts"), "AlertPublishers")
+    assert statement == {
+        "Sid": "AlertPublishers", "Effect": "Allow",
+        "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com", "budgets.amazonaws.com",
+                                  "costalerts.amazonaws.com"]},
+        "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*",
+    }
+    # SNS itself uses the key on the account's behalf only through SNS in this region.
+    via = _statement(_policy(plan, "care-test-kms-alerts"), "UseThroughOwningService")
+    assert via["Condition"]["StringEquals"]["kms:ViaService"] == "sns.us-east-2.amazonaws.com"
+
+
 @pytest.mark.parametrize("domain,service", [
     ("database", "rds"), ("cache", "elasticache"), ("storage", "s3"), ("eks", "eks"), ("ebs", "ec2"),
-    ("streaming", "kafka"), ("secrets", "secretsmanager"),
+    ("streaming", "kafka"), ("secrets", "secretsmanager"), ("alerts", "sns"),
     # AWS Backup copies RDS and EBS snapshots into the vault through those services, with the vault's key.
     ("backup", ["backup", "rds", "ec2"]),
 ])

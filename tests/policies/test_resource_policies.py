@@ -492,7 +492,7 @@ EXPECTED: dict[str, list[str]] = {
         "kmsKeyId is not set: logs may contain PHI and must be encrypted with the KeyRing's 'logs' key. Set kmsKeyId=keys.arn('logs') on the log group.",
     ],
     'sns-aws-key': [
-        "kmsMasterKeyId is the AWS-managed key alias/aws/sns: alarm and notification topics must be encrypted with a customer-managed key (alias/aws/sns cannot be used by CloudWatch alarms). Set kmsMasterKeyId=keys.arn('logs').",
+        "kmsMasterKeyId is the AWS-managed key alias/aws/sns: alarm and notification topics must be encrypted with a customer-managed key (alias/aws/sns cannot be used by CloudWatch alarms). Use components.alert_topic.AlertTopic (the 'alerts' key).",
     ],
     'vault-no-key': [
         "kmsKeyArn is not set: recovery points must be encrypted with the KeyRing's 'backup' key (the DR ring's 'backup' key for the DR vault). Set kmsKeyArn=keys.arn('backup').",

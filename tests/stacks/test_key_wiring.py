@@ -31,7 +31,7 @@ DOMAIN: dict[tuple[str, str], str] = {
      "rules.#.destination.encryptionConfiguration.replicaKmsKeyId"): "storage",
     ("aws:cloudwatch/logGroup:LogGroup", "kmsKeyId"): "logs",
     ("aws:cloudtrail/trail:Trail", "kmsKeyId"): "logs",
-    ("aws:sns/topic:Topic", "kmsMasterKeyId"): "logs",
+    ("aws:sns/topic:Topic", "kmsMasterKeyId"): "alerts",
     ("aws:backup/vault:Vault", "kmsKeyArn"): "backup",
     ("aws:secretsmanager/secret:Secret", "kmsKeyId"): "secrets",
     ("aws:ec2/launchTemplate:LaunchTemplate", "blockDeviceMappings.#.ebs.kmsKeyId"): "ebs",
@@ -49,7 +49,7 @@ EVERY_STACK = {
     ("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
      "rules.#.applyServerSideEncryptionByDefault.kmsMasterKeyId"),
     ("aws:cloudwatch/logGroup:LogGroup", "kmsKeyId"), ("aws:backup/vault:Vault", "kmsKeyArn"),
-    ("aws:secretsmanager/secret:Secret", "kmsKeyId"),
+    ("aws:secretsmanager/secret:Secret", "kmsKeyId"), ("aws:sns/topic:Topic", "kmsMasterKeyId"),
     ("aws:ec2/launchTemplate:LaunchTemplate", "blockDeviceMappings.#.ebs.kmsKeyId"),
     ("kubernetes:storage.k8s.io/v1:StorageClass", "parameters.kmsKeyId"),
     ("aws:eks/cluster:Cluster", "encryptionConfig.provider.keyArn"),
@@ -68,9 +68,17 @@ def key_references(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
         yield path, value
 
 
-def wiring(plan: Plan) -> list[tuple[str, str, str, str, bool]]:
-    """(name, type, path, key ARN, in the DR region) for every store input that names a KMS key."""
-    return [(r.name, r.type, path, arn, "::aws-dr::" in (r.provider or ""))
+def region_of(provider: str | None) -> str:
+    """Which key ring's region a resource lives in: "dr", "edge" (us-east-1) or "primary"."""
+    for ring in ("dr", "edge"):
+        if f"::aws-{ring}::" in (provider or ""):
+            return ring
+    return "primary"
+
+
+def wiring(plan: Plan) -> list[tuple[str, str, str, str, str]]:
+    """(name, type, path, key ARN, key ring region) for every store input that names a KMS key."""
+    return [(r.name, r.type, path, arn, region_of(r.provider))
             for r in plan.resources if not r.type.startswith(NOT_STORES) and not r.type.startswith("pulumi:")
             for path, arn in key_references(r.inputs) if "policy" not in path.lower()]
 
@@ -78,19 +86,21 @@ def wiring(plan: Plan) -> list[tuple[str, str, str, str, bool]]:
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_store_uses_its_domains_key_in_its_region(stack: str) -> None:
     plan = rendered_stack(stack)
-    primary, dr = plan.outputs["kmsKeyArns"], plan.outputs["drKmsKeyArns"]
+    rings = {"primary": plan.outputs["kmsKeyArns"], "dr": plan.outputs["drKmsKeyArns"],
+             "edge": plan.outputs["edgeKmsKeyArns"]}
     found = wiring(plan)
     unclassified = sorted({(t, p) for _, t, p, _, _ in found} - set(DOMAIN))
     assert unclassified == [], "a store names a KMS key with no domain in DOMAIN"
     wrong = []
-    for name, type_, path, arn, in_dr in found:
+    for name, type_, path, arn, region in found:
         domain = DOMAIN[(type_, path)]
-        # A store in the DR region uses the DR ring's key; a primary store replicating there (the S3
-        # replication's replica key) names the DR key too.
-        ring = dr if in_dr or "replica" in path.lower() else primary
-        if arn != ring.get(domain):
-            wrong.append(f"{name} {path}: {arn} is not the {'DR ' if ring is dr else ''}{domain} key")
+        # A store in the DR or edge region uses that ring's key; a primary store replicating to the DR
+        # region (the S3 replication's replica key) names the DR key too.
+        ring = "dr" if "replica" in path.lower() else region
+        if arn != rings[ring].get(domain):
+            wrong.append(f"{name} {path}: {arn} is not the {ring} ring's {domain} key")
     assert wrong == []
     assert EVERY_STACK - {(t, p) for _, t, p, _, _ in found} == set()
     if stack != "dev":  # dev copies nothing to the DR region
-        assert any(in_dr for *_, in_dr in found), "no store in the DR region was checked"
+        assert any(region == "dr" for *_, region in found), "no store in the DR region was checked"
+    assert any(region == "edge" for *_, region in found), "no store in the edge region was checked"

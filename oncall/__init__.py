@@ -1,0 +1,1 @@
+"""The on-call program (PagerDuty): a separate Pulumi project next to the platform's; see oncall/README.md."""
