@@ -12,8 +12,9 @@
 
 Both keep the Deployment's rolling guarantees (no unavailable pod, surge from config, the same pod
 template) and abort a rollout that makes no progress (``progressDeadlineAbort``). ``pulumi up`` waits
-for the Rollout's ``status.phase`` to be ``Healthy`` (pulumi-kubernetes' ``pulumi.com/waitFor``,
-https://www.pulumi.com/blog/improved-kubernetes-await-logic/) for at most :func:`await_seconds`, so an
+for the Rollout's ``status.phase`` to be ``Healthy`` (pulumi-kubernetes' ``pulumi.com/waitFor``, 4.18 and
+later, which pyproject.toml requires; https://www.pulumi.com/blog/improved-kubernetes-await-logic/)
+for at most :func:`await_seconds`, so an
 aborted (``Degraded``) rollout fails the update instead of passing or hanging.
 """
 
