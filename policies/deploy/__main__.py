@@ -7,6 +7,7 @@ policies/deploy/config/<stack>.json``. Constructing the PolicyPack starts the an
 
 import deploy_access
 import deploy_cfnlint
+import deploy_edge
 import deploy_ordering
 import deploy_versions
 import deploy_workloads
@@ -20,6 +21,7 @@ PolicyPack(
         *deploy_access.POLICIES,
         *deploy_ordering.POLICIES,
         *deploy_workloads.POLICIES,
+        *deploy_edge.POLICIES,
         *deploy_cfnlint.POLICIES,
     ],
     description="Deploy stage: AWS API constraints, version lifecycles and a cfn-lint cross-check.",
