@@ -192,3 +192,14 @@ def test_dev_keys_can_be_unprotected() -> None:
                                   alias_prefix="care-platform/dev", protect=cfg.protection.protect, tags=PROD_TAGS))
     assert plan.named("k-logs").protect is False
     assert plan.named("k-logs").inputs["deletionWindowInDays"] == 7
+
+
+def test_storage_key_lets_this_accounts_cloudfront_decrypt_the_static_assets(plan) -> None:  # type: ignore[no-untyped-def]
+    assert _statement(_policy(plan, "care-test-kms-storage"), "CloudFrontOacDecrypt") == {
+        "Sid": "CloudFrontOacDecrypt", "Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": "kms:Decrypt", "Resource": "*",
+        "Condition": {"StringEquals": {"AWS:SourceAccount": ACCOUNT},
+                      "ArnLike": {"AWS:SourceArn": f"arn:aws:cloudfront::{ACCOUNT}:distribution/*"}}}
+    other = [s["Sid"] for domain in ("database", "logs", "secrets")
+             for s in _policy(plan, f"care-test-kms-{domain}")["Statement"]]
+    assert "CloudFrontOacDecrypt" not in other
