@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: preview test lint typecheck check mutation bench clean
+.PHONY: preview preview-oncall test lint typecheck check mutation bench clean
 
 $(STAMP): pyproject.toml
 	@echo "Installing the pinned dependencies into $(VENV) (the first time takes a minute or two)..."
@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml
 ## Extra options go in ARGS, e.g. `make preview ARGS=--no-tree` or `make preview ARGS="--no-policy"`.
 preview: $(STAMP)
 	$(PY) -m offline preview --all $(ARGS)
+
+## Offline render of the on-call program (oncall/: PagerDuty), the org-wide stack.
+preview-oncall: $(STAMP)
+	$(PY) -m offline.program oncall $(ARGS)
 
 ## The test suite (components, policies, stacks, ops).
 test: $(STAMP)
