@@ -8,6 +8,7 @@ policies/deploy/config/<stack>.json``. Constructing the PolicyPack starts the an
 import deploy_access
 import deploy_cfnlint
 import deploy_cost
+import deploy_edge
 import deploy_ordering
 import deploy_releases
 import deploy_versions
@@ -24,6 +25,7 @@ PolicyPack(
         *deploy_workloads.POLICIES,
         *deploy_cost.POLICIES,
         *deploy_releases.POLICIES,
+        *deploy_edge.POLICIES,
         *deploy_cfnlint.POLICIES,
     ],
     description="Deploy stage: AWS API constraints, version lifecycles and a cfn-lint cross-check.",

@@ -17,6 +17,7 @@ if str(HERE) not in sys.path:
 import deploy_access  # noqa: E402,F401  (importing a module registers its policies)
 import deploy_cfnlint  # noqa: E402,F401
 import deploy_cost  # noqa: E402,F401
+import deploy_edge  # noqa: E402,F401
 import deploy_ordering  # noqa: E402,F401
 import deploy_releases  # noqa: E402,F401
 import deploy_versions  # noqa: E402,F401

@@ -333,6 +333,20 @@ def test_published_app_gets_the_edge_ingress(published) -> None:  # type: ignore
     assert policy[-1]["from"] == [{"ipBlock": {"cidr": cidr}} for cidr in PUBLIC_CIDRS]
 
 
+def test_a_published_app_without_the_edge_has_no_ingress() -> None:
+    """edge.enabled: false (dev may): the tier hands no publication, so no ALB is internet-facing."""
+    cfg = stack_config("prod")
+    assert cfg.apps.nlfhir.published is True
+
+    def build() -> None:
+        AppService("care-prod-nlfhir", cfg.apps.nlfhir, app_name="nlfhir", **_wiring())
+
+    plan = render(build)
+    assert plan.of_type("kubernetes:networking.k8s.io/v1:Ingress") == []
+    rules = plan.named("care-prod-nlfhir-netpol").inputs["spec"]["ingress"]
+    assert all("ipBlock" not in peer for rule in rules for peer in rule.get("from", []))
+
+
 def test_a_publication_needs_a_published_app() -> None:
     cfg = stack_config("prod", apps__prmWorker__published=False)
 

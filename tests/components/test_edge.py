@@ -282,3 +282,10 @@ def test_shield_advanced_needs_the_edge_and_enabled_needs_a_domain() -> None:
         "prod: edge.shieldAdvanced: true: needs edge.enabled: true (there is no distribution or public ALB to protect)"]
     assert _errors("dev", edge__domain=DELETE) == [
         "dev: edge.domain: null: is required when edge.enabled is true (the certificates' name)"]
+
+
+def test_dev_may_disable_the_edge() -> None:
+    raw = with_overrides(stack_raw("dev"), {"edge.enabled": False, "edge.domain": DELETE})
+    cfg = config.validate("dev", raw)
+    assert (cfg.edge.enabled, cfg.edge.domain, cfg.edge.shield_advanced) == (False, None, False)
+    assert cfg.apps.nlfhir.published and cfg.apps.prm_api.published and not cfg.apps.prm_worker.published

@@ -210,3 +210,14 @@ def test_audit_key_lets_cloudtrail_encrypt_for_this_accounts_trails_only(plan) -
         "Action": ["kms:Decrypt", "kms:ReEncryptFrom"], "Resource": "*",
         "Condition": {"StringEquals": {"kms:ViaService": "s3.us-east-2.amazonaws.com", "kms:CallerAccount": ACCOUNT},
                       "StringLike": context}}
+
+
+def test_storage_key_lets_this_accounts_cloudfront_decrypt_the_static_assets(plan) -> None:  # type: ignore[no-untyped-def]
+    assert _statement(_policy(plan, "care-test-kms-storage"), "CloudFrontOacDecrypt") == {
+        "Sid": "CloudFrontOacDecrypt", "Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": "kms:Decrypt", "Resource": "*",
+        "Condition": {"StringEquals": {"AWS:SourceAccount": ACCOUNT},
+                      "ArnLike": {"AWS:SourceArn": f"arn:aws:cloudfront::{ACCOUNT}:distribution/*"}}}
+    other = [s["Sid"] for domain in ("database", "logs", "secrets")
+             for s in _policy(plan, f"care-test-kms-{domain}")["Statement"]]
+    assert "CloudFrontOacDecrypt" not in other

@@ -188,3 +188,33 @@ def test_every_bucket_sends_event_notifications_to_eventbridge(prod) -> None:  #
     buckets = [r.name.removesuffix("-bucket") for r in prod.of_type("aws:s3/bucket:Bucket")]
     assert sorted(notifications) == sorted(f"{b}-notifications" for b in buckets)
     assert all(n["eventbridge"] is True for n in notifications.values())
+
+
+DISTRIBUTION = f"arn:aws:cloudfront::{ACCOUNT}:distribution/E2EXAMPLE"
+
+
+@pytest.mark.parametrize(("region", "principal"), [
+    ("us-east-2", {"AWS": "arn:aws:iam::033677994240:root"}),
+    ("eu-central-1", {"AWS": "arn:aws:iam::054676820928:root"}),
+    # Regions opened since August 2022 have no ELB account: the log-delivery service principal instead.
+    ("ap-southeast-5", {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}),
+])
+def test_alb_log_delivery_and_cloudfront_reads(region: str, principal: dict) -> None:  # type: ignore[type-arg]
+    def program() -> None:
+        Storage(NAME, stack_config("prod").storage, account_id=ACCOUNT, kms_key_arn=KEY, alb_logs_region=region,
+                cdn_distribution_arn=DISTRIBUTION, tags=PROD_TAGS)
+
+    plan = render(program)
+    logs_arn = f"arn:aws:s3:::{NAME}-access-logs-{ACCOUNT}"
+    statements = json.loads(_of(plan, "policy", "access-logs")["policy"])["Statement"]
+    assert statements[2] == {"Sid": "AllowAlbAccessLogs", "Effect": "Allow", "Principal": principal,
+                             "Action": "s3:PutObject", "Resource": f"{logs_arn}/alb/*/AWSLogs/{ACCOUNT}/*"}
+    assets_arn = f"arn:aws:s3:::{NAME}-static-assets-{ACCOUNT}"
+    assets = json.loads(_of(plan, "policy", "static-assets")["policy"])["Statement"]
+    assert [s["Sid"] for s in assets] == ["DenyInsecureTransport", "CloudFrontOacRead"]
+    assert assets[1] == {"Sid": "CloudFrontOacRead", "Effect": "Allow",
+                         "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+                         "Resource": f"{assets_arn}/*",
+                         "Condition": {"StringEquals": {"AWS:SourceArn": DISTRIBUTION}}}
+    app_data = json.loads(_of(plan, "policy", "app-data")["policy"])["Statement"]
+    assert [s["Sid"] for s in app_data] == ["DenyInsecureTransport"]  # PHI: never CloudFront

@@ -19,6 +19,7 @@ if str(DEPLOY_DIR) not in sys.path:
 import deploy_access  # noqa: E402,F401  (importing registers the policies)
 import deploy_cfnlint  # noqa: E402,F401
 import deploy_cost  # noqa: E402,F401
+import deploy_edge  # noqa: E402,F401
 import deploy_ordering  # noqa: E402,F401
 import deploy_releases  # noqa: E402,F401
 import deploy_versions  # noqa: E402,F401
