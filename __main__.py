@@ -19,9 +19,9 @@ from tiers.cost import cost_tier
 from tiers.data import data_tier
 from tiers.delivery import delivery_tier
 from tiers.edge import edge_tier, publish
+from tiers.identity import network_identities
 from tiers.notifications import notifications_tier
 from tiers.observability import observability_tier
-from tiers.identity import network_identities
 from tiers.security import key_rings
 
 stack = Stack(config.load())

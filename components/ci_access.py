@@ -38,7 +38,7 @@ import pulumi
 import pulumi_aws as aws
 from pydantic import Field, model_validator
 
-from components.common import ConfigModel, tags_for
+from components.common import ConfigModel, managed_role_policy, tags_for
 from components.problems import ProblemCollector
 
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
@@ -201,8 +201,8 @@ class CiAccess(pulumi.ComponentResource):
                                      policy_arn=READ_ONLY_POLICY_ARN, opts=child)
         state = preview_permissions(cfg)
         if state is not None:
-            aws.iam.RolePolicy(f"{name}-preview-state", role=self.preview_role.id, policy=json.dumps(state),
-                               opts=child)
+            managed_role_policy(f"{name}-preview-state", aws.iam.RolePolicyArgs(
+                role=self.preview_role.name, policy=json.dumps(state)), child, tags=tags)
 
         self.deploy_role = aws.iam.Role(
             f"{name}-deploy", name=f"{name}-deploy",
@@ -211,6 +211,6 @@ class CiAccess(pulumi.ComponentResource):
                 lambda arn: json.dumps(deploy_trust_policy(arn, cfg.repository, environment))),
             permissions_boundary=boundary.arn, max_session_duration=3600,
             tags=tags_for(tags, f"{name}-deploy"), opts=child)
-        aws.iam.RolePolicy(f"{name}-deploy-chain", role=self.deploy_role.id,
-                           policy=json.dumps(deploy_permissions(deployer_role_arn)), opts=child)
+        managed_role_policy(f"{name}-deploy-chain", aws.iam.RolePolicyArgs(
+            role=self.deploy_role.name, policy=json.dumps(deploy_permissions(deployer_role_arn))), child, tags=tags)
         self.register_outputs({"previewRoleArn": self.preview_role.arn, "deployRoleArn": self.deploy_role.arn})

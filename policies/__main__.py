@@ -8,9 +8,9 @@ Constructing the PolicyPack starts the analyzer's gRPC server and blocks; nothin
 import audit_logging
 import availability
 import backup
-import cost_controls
 import baseline
 import conformance_rules
+import cost_controls
 import encryption
 import exposure
 import k8s_workloads

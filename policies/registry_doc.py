@@ -17,9 +17,9 @@ if str(HERE) not in sys.path:
 import audit_logging  # noqa: E402,F401  (importing a module registers its policies)
 import availability  # noqa: E402,F401
 import backup  # noqa: E402,F401
-import cost_controls  # noqa: E402,F401
 import baseline  # noqa: E402,F401
 import conformance_rules  # noqa: E402,F401
+import cost_controls  # noqa: E402,F401
 import encryption  # noqa: E402,F401
 import exposure  # noqa: E402,F401
 import k8s_workloads  # noqa: E402,F401

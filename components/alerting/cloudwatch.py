@@ -194,7 +194,9 @@ class ManagedServiceAlarms(pulumi.ComponentResource):
                     period=spec.period, evaluation_periods=spec.evaluation_periods,
                     datapoints_to_alarm=spec.datapoints_to_alarm, threshold=spec.threshold,
                     comparison_operator=spec.comparison, treat_missing_data=spec.treat_missing_data,
-                    alarm_actions=[topic_arn], ok_actions=[topic_arn],
+                    # ALARM pages, OK resolves, INSUFFICIENT_DATA says the metric stopped arriving (a monitoring
+                    # gap; AWS Config rule cloudwatch-alarm-action-check, the HIPAA pack's parameters).
+                    alarm_actions=[topic_arn], ok_actions=[topic_arn], insufficient_data_actions=[topic_arn],
                     tags=tags_for(tags, alarm_name, Severity=spec.severity, Alert=spec.alert),
                 ),
                 child_opts(self),

@@ -29,7 +29,7 @@ from components.alerting.config import AlertingConfig
 from components.alerting.dashboard import slo_dashboard_json
 from components.alerting.rules import rule_groups
 from components.app_service import EXTERNAL_SECRETS_API, secrets_read_policy
-from components.common import child_opts, tags_for
+from components.common import child_opts, managed_role_policy, tags_for
 from components.eks import irsa_trust_policy
 
 #: The Secret kube-prometheus-stack's Alertmanager reads its whole configuration from.
@@ -90,12 +90,12 @@ class Alerting(pulumi.ComponentResource):
                              tags=tags_for(tags, f"{name}-irsa")),
             child_opts(self),
         )
-        role_policy = aws.iam.RolePolicy(
+        role_policy = managed_role_policy(
             f"{name}-irsa-secret",
-            aws.iam.RolePolicyArgs(role=role.id, policy=pulumi.Output.all(
+            aws.iam.RolePolicyArgs(role=role.name, policy=pulumi.Output.all(
                 self.pagerduty_secret.arn, secret_kms_key_arn).apply(
                 lambda a: secrets_read_policy([a[0]], [a[1]], region))),
-            child_opts(self),
+            child_opts(self), tags=tags,
         )
         service_account = k8s.core.v1.ServiceAccount(
             f"{name}-sa",

@@ -23,7 +23,7 @@ import pulumi_aws as aws
 
 from components.app_service.bindings import SecretRef
 from components.app_service.config import FeatureFlagsConfig
-from components.common import child_opts, tags_for
+from components.common import child_opts, managed_role_policy, tags_for
 
 #: The AppConfig profile type of feature flags (validated by AppConfig against its feature-flag schema).
 FEATURE_FLAGS_TYPE = "AWS.AppConfig.FeatureFlags"
@@ -91,12 +91,12 @@ def _monitors(parent: pulumi.Resource, name: str, alarm_arns: Sequence[pulumi.In
         assume_role_policy=monitor_trust_policy(account_id),
         tags=tags_for(tags, f"{name}-flags-monitor"),
     ), child_opts(parent))
-    policy = aws.iam.RolePolicy(f"{name}-flags-monitor-alarms", aws.iam.RolePolicyArgs(
-        role=role.id,
+    policy = managed_role_policy(f"{name}-flags-monitor-alarms", aws.iam.RolePolicyArgs(
+        role=role.name,
         policy=pulumi.Output.all(*alarm_arns).apply(lambda arns: json.dumps({"Version": "2012-10-17", "Statement": [{
             "Sid": "DescribeOwnAlarms", "Effect": "Allow", "Action": "cloudwatch:DescribeAlarms",
             "Resource": sorted(arns)}]})),
-    ), child_opts(parent))
+    ), child_opts(parent), tags=tags)
     return role, [policy]
 
 

@@ -20,7 +20,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.app_service import EXTERNAL_SECRETS_API, secrets_read_policy
-from components.common import child_opts, tags_for
+from components.common import child_opts, managed_role_policy, tags_for
 from components.eks import irsa_trust_policy
 from components.monitoring import values as v
 from components.monitoring.aws import grafana_policy, scoped_bucket_policy
@@ -148,11 +148,11 @@ class ObservabilityStack(pulumi.ComponentResource):
                              assume_role_policy=irsa_trust_policy(oidc_provider_arn, oidc_issuer, v.NAMESPACE, reader),
                              tags=tags_for(self._tags, f"{name}-grafana-admin-irsa")),
             child_opts(self))
-        policy = aws.iam.RolePolicy(
+        policy = managed_role_policy(
             f"{name}-grafana-admin-irsa-secret",
-            aws.iam.RolePolicyArgs(role=role.id, policy=pulumi.Output.all(self.grafana_admin_secret.arn, kms_key_arn)
+            aws.iam.RolePolicyArgs(role=role.name, policy=pulumi.Output.all(self.grafana_admin_secret.arn, kms_key_arn)
                                    .apply(lambda a: secrets_read_policy([a[0]], [a[1]], self._region))),
-            child_opts(self))
+            child_opts(self), tags=self._tags)
         meta = k8s.meta.v1.ObjectMetaArgs(name=reader, namespace=v.NAMESPACE,
                                           annotations={"eks.amazonaws.com/role-arn": role.arn})
         account = k8s.core.v1.ServiceAccount(f"{name}-grafana-admin-sa", metadata=meta,

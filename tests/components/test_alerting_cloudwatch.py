@@ -39,6 +39,7 @@ def test_every_managed_service_gets_its_alarms(plan) -> None:  # type: ignore[no
     topic = plan.outputs["alertTopicArns"]["primary"]
     for alarm in alarms:
         assert alarm.inputs["alarmActions"] == [topic] == alarm.inputs["okActions"], alarm.name
+        assert alarm.inputs["insufficientDataActions"] == [topic], alarm.name
         assert alarm.inputs["alarmDescription"].endswith(f"Runbook: {RUNBOOKS}/{alarm.inputs['tags']['Alert']}.md")
         assert {k: alarm.inputs["tags"][k] for k in PROD_TAGS} == PROD_TAGS
 
