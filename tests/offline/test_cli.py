@@ -218,8 +218,8 @@ def test_a_pack_that_lost_a_module_is_exit_1_naming_what_is_missing(
     finally:
         (pack_copy / "__main__.py").write_text(main)
     assert capsys.readouterr().err.splitlines()[0] == (
-        f"error: stack dev: policy pack care-platform-hipaa ({pack_copy}/) registers 71 policies but declares 72 "
-        f"(its registry (72) and {pack_copy}/README.md's table (72)): standard-tags not registered; check that "
+        f"error: stack dev: policy pack care-platform-hipaa ({pack_copy}/) registers 90 policies but declares 91 "
+        f"(its registry (91) and {pack_copy}/README.md's table (91)): standard-tags not registered; check that "
         f"{pack_copy}/__main__.py loads every module. This is not a pass")
 
 
@@ -368,7 +368,7 @@ def _with(**changes: object) -> object:
 BAD_INPUTS = [
     ("undeclared-key", {"care-platform:dbPassword": "hunter2"},
      "dev: care-platform:dbPassword: not a setting of this project (it would be ignored); the settings are: apps, "
-     "backup, cache, chromadb, database, edge, eks, encryption, environment, network, observability, "
+     "audit, backup, cache, chromadb, database, edge, eks, encryption, environment, network, observability, "
      "pagerdutyIntegrationKey, protection, regions, storage, streaming"),
     ("plain-text-secret", {"care-platform:pagerdutyIntegrationKey": "R0123"},
      "dev: pagerdutyIntegrationKey: given in plain text: it must be a secret; run `pulumi config set --secret "

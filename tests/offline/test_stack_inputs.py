@@ -77,7 +77,7 @@ def _prod(**changes: str | None) -> list[str]:
 def test_an_undeclared_key_is_rejected_not_ignored() -> None:
     assert _prod(**{"care-platform:dbPassword": "hunter2"}) == [
         "prod: care-platform:dbPassword: not a setting of this project (it would be ignored); the settings are: "
-        "apps, backup, cache, chromadb, database, edge, eks, encryption, environment, network, observability, "
+        "apps, audit, backup, cache, chromadb, database, edge, eks, encryption, environment, network, observability, "
         "pagerdutyIntegrationKey, protection, regions, storage, streaming"]
 
 
