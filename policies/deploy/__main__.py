@@ -6,6 +6,7 @@ policies/deploy/config/<stack>.json``. Constructing the PolicyPack starts the an
 """
 
 import deploy_access
+import deploy_audit
 import deploy_cfnlint
 import deploy_cost
 import deploy_edge
@@ -22,6 +23,7 @@ PolicyPack(
         *deploy_versions.POLICIES,
         *deploy_access.POLICIES,
         *deploy_ordering.POLICIES,
+        *deploy_audit.POLICIES,
         *deploy_workloads.POLICIES,
         *deploy_cost.POLICIES,
         *deploy_releases.POLICIES,

@@ -15,6 +15,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import deploy_access  # noqa: E402,F401  (importing a module registers its policies)
+import deploy_audit  # noqa: E402,F401
 import deploy_cfnlint  # noqa: E402,F401
 import deploy_cost  # noqa: E402,F401
 import deploy_edge  # noqa: E402,F401

@@ -59,6 +59,19 @@ VAULT_LOCK = "aws:backup/vaultLockConfiguration:VaultLockConfiguration"
 BACKUP_SELECTION = "aws:backup/selection:Selection"
 VPC = "aws:ec2/vpc:Vpc"
 IAM_ROLE = "aws:iam/role:Role"
+TRAIL = "aws:cloudtrail/trail:Trail"
+RECORDER_STATUS = "aws:cfg/recorderStatus:RecorderStatus"
+DETECTOR_FEATURE = "aws:guardduty/detectorFeature:DetectorFeature"
+SECURITY_HUB = "aws:securityhub/account:Account"
+EBS_DEFAULT = "aws:ebs/encryptionByDefault:EncryptionByDefault"
+ACCOUNT_PAB = "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock"
+PASSWORD_POLICY = "aws:iam/accountPasswordPolicy:AccountPasswordPolicy"
+IAM_POLICY = "aws:iam/policy:Policy"
+BUCKET_NOTIFICATION = "aws:s3/bucketNotification:BucketNotification"
+VAULT_POLICY = "aws:backup/vaultPolicy:VaultPolicy"
+ROUTE_TABLE = "aws:ec2/routeTable:RouteTable"
+DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
@@ -151,6 +164,20 @@ def github_trust_any_branch(raw: Raw) -> None:
     raw["assumeRolePolicy"] = json.dumps(document)
 
 
+def admin_statement(raw: Raw) -> None:
+    document = json.loads(raw["policy"])
+    document["Statement"].append({"Sid": "MutationAdmin", "Effect": "Allow", "Action": "*", "Resource": "*"})
+    raw["policy"] = json.dumps(document)
+
+
+def private_route_to_igw(raw: Raw) -> None:
+    raw["routes"] = [{"cidrBlock": "0.0.0.0/0", "gatewayId": "igw-0123456789abcdef0"}]
+
+
+def tier(name: str) -> Callable[[Registration], bool]:
+    return lambda reg: (reg.inputs.get("tags") or {}).get("Tier") == name
+
+
 def force_ssl_off(raw: Raw) -> None:
     for parameter in raw["parameters"]:
         if parameter["name"] == "rds.force_ssl":
@@ -226,6 +253,7 @@ class Mutation:
     pick: Callable[[Registration], bool] = anything
     # (input, picker): the target's input now also uses the first resource the picker selects (an output wired in)
     link: tuple[str, Callable[[Registration], bool]] | None = None
+    retype: str = ""  # register the target as this type instead (a kind the program does not create yet)
 
 
 MUTATIONS: list[Mutation] = [
@@ -403,6 +431,42 @@ MUTATIONS: list[Mutation] = [
     Mutation("foreign-log-key", "kms-keys-in-stack", LOG_GROUP, "arn:aws:kms:us-east-2:111122223333:key/",
              set_("kmsKeyId", "arn:aws:kms:us-east-2:111122223333:key/0b9a2f55-0000-4000-8000-000000000000"),
              unlink="aws:kms/", pick=has("kmsKeyId")),
+    # The account baseline and AWS's HIPAA conformance-pack rules (policies/baseline.py, conformance_rules.py).
+    Mutation("trail-one-region", "cloudtrail-required", TRAIL, "isMultiRegionTrail=True",
+             set_("isMultiRegionTrail", False)),
+    Mutation("config-not-recording", "config-recorder-on", RECORDER_STATUS, "not started", remove=True),
+    Mutation("guardduty-s3-off", "guardduty-features", DETECTOR_FEATURE, "S3_DATA_EVENTS",
+             set_("status", "DISABLED"), pick=lambda reg: reg.inputs.get("name") == "S3_DATA_EVENTS"),
+    Mutation("no-security-hub", "securityhub-enabled", SECURITY_HUB, "Security Hub is not enabled", remove=True),
+    Mutation("ebs-default-unencrypted", "ebs-encryption-by-default", EBS_DEFAULT, "is off", set_("enabled", False)),
+    Mutation("account-pab-policy-off", "s3-account-public-access-block", ACCOUNT_PAB, "blockPublicPolicy",
+             set_("blockPublicPolicy", False)),
+    Mutation("short-passwords", "iam-password-policy", PASSWORD_POLICY, "minimumPasswordLength",
+             set_("minimumPasswordLength", 8)),
+    Mutation("inline-role-policy", "iam-no-inline-policy", IAM_POLICY, "an inline IAM policy",
+             retype="aws:iam/rolePolicy:RolePolicy"),
+    Mutation("admin-statement", "iam-policy-statements", IAM_POLICY, "administrator access", admin_statement),
+    Mutation("rds-no-minor-upgrades", "rds-auto-minor-upgrade", RDS, "autoMinorVersionUpgrade",
+             set_("autoMinorVersionUpgrade", False), pick=primary_db),
+    Mutation("rds-no-enhanced-monitoring", "rds-enhanced-monitoring", RDS, "monitoringInterval",
+             set_("monitoringInterval", 0), pick=primary_db),
+    Mutation("no-bucket-notifications", "s3-housekeeping", BUCKET_NOTIFICATION, "no event notifications",
+             remove=True),
+    Mutation("weekly-backups", "backup-plan-min-frequency", BACKUP_PLAN, "at least daily",
+             set_("rules.0.schedule", "cron(0 8 ? * SUN *)"), pick=daily_plan_with_copy),
+    Mutation("no-vault-policy", "backup-recovery-points-protected", VAULT_POLICY, "DeleteRecoveryPoint",
+             remove=True),
+    Mutation("kms-short-deletion-window", "kms-deletion-window", KMS_KEY, "deletionWindowInDays is 7",
+             set_("deletionWindowInDays", 7)),
+    # No alarm is rendered yet (observability adds them): a registration retyped to an alarm without actions.
+    Mutation("alarm-without-actions", "cloudwatch-alarm-actions", LOG_GROUP, "alarmActions is empty",
+             retype="aws:cloudwatch/metricAlarm:MetricAlarm"),
+    Mutation("private-route-to-igw", "igw-routes-public-only", ROUTE_TABLE, "tier 'private'", private_route_to_igw,
+             pick=tier("private")),
+    Mutation("default-sg-open", "vpc-default-sg-closed", DEFAULT_SG, "ingress",
+             set_("ingress", [{"protocol": "-1", "fromPort": 0, "toPort": 0, "self": True}])),
+    Mutation("nodes-without-ssm", "eks-nodes-ssm-managed", ROLE_POLICY_ATTACHMENT, "AmazonSSMManagedInstanceCore",
+             remove=True),
     Mutation("subnets-one-az", "subnet-az-spread", SUBNET, "us-east-2a", set_("availabilityZone", "us-east-2a"),
              every=True),
     # Cost controls (issue #14).
@@ -440,6 +504,7 @@ def mutate(plan: Plan, mutation: Mutation) -> tuple[Plan, Registration | None]:
         linked = _linked(plan, mutation)
         replaced[id(target)] = dataclasses.replace(
             target, wire_inputs=struct, inputs=plain(copy.deepcopy(raw)), dependencies=[*dependencies, *linked],
+            type=mutation.retype or target.type,
             protect=target.protect if mutation.protect is None else mutation.protect)
         if hasattr(target, "property_dependencies"):  # recorded by newer offline engines
             replaced[id(target)].property_dependencies = {

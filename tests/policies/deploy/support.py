@@ -17,6 +17,7 @@ if str(DEPLOY_DIR) not in sys.path:
     sys.path.insert(0, str(DEPLOY_DIR))
 
 import deploy_access  # noqa: E402,F401  (importing registers the policies)
+import deploy_audit  # noqa: E402,F401
 import deploy_cfnlint  # noqa: E402,F401
 import deploy_cost  # noqa: E402,F401
 import deploy_edge  # noqa: E402,F401
