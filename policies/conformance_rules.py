@@ -86,13 +86,18 @@ resource_policy(
 )(iam_no_inline_policy)
 
 
-def iam_statements(r: Resource, report: Report, _: Settings) -> None:
+def iam_statements(r: Resource, report: Report, cfg: Settings) -> None:
     document = parse_json(r.get("policy"))
     if document is None:
         return
+    # A permissions boundary is a ceiling, not a grant: "Allow * on *" minus its denies is how AWS documents
+    # one (the conformance rule's excludePermissionBoundaryPolicy parameter). Only the names listed here,
+    # used by the program as permissionsBoundary only (components/ci_access.py), are exempt.
+    name = r.get("name")
+    boundary = isinstance(name, str) and any(fnmatch.fnmatchcase(name, p) for p in cfg["permissionBoundaryPolicies"])
     for s in _allow_statements(document):
         actions, resources = _strings(s.get("Action")), _strings(s.get("Resource"))
-        if "*" in actions and "*" in resources:
+        if "*" in actions and "*" in resources and not boundary:
             report(f"statement {s.get('Sid') or '(no Sid)'} allows Action '*' on Resource '*': administrator "
                    "access. Grant the actions the role needs on its own resources.")
         full = sorted(a for a in actions if re.fullmatch(r"[a-z0-9-]+:\*", a))
@@ -111,6 +116,10 @@ _BLOCKED_KMS = ("kms:*", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo")
 
 resource_policy(
     "iam-policy-statements", concern="exposure", citation=ACCESS, types=(IAM_POLICY, *INLINE_POLICIES),
+    config={"permissionBoundaryPolicies": {
+        "type": "array", "items": {"type": "string"}, "default": ["care-*-ci-boundary"],
+        "description": "Names (glob) of the customer-managed policies used only as permissions boundaries: exempt "
+                       "from the admin-access check (the conformance rule's excludePermissionBoundaryPolicy)."}},
     description="IAM policies grant no admin access ('*' on '*'), no full service access ('svc:*') and no "
                 "kms:*, kms:Decrypt or kms:ReEncrypt* on every key (conformance rules "
                 "iam-policy-no-statements-with-admin-access, -full-access, iam-*-policy-blocked-kms-actions).",

@@ -46,6 +46,15 @@ def test_iam_policy_statements() -> None:
     denied = document({"Effect": "Deny", "Action": "*", "Resource": "*"})
     assert check("iam-policy-statements", POLICY_T, {"policy": denied}) == []
     assert check("iam-policy-statements", POLICY_T, {"policy": U}) == []
+    # A permissions boundary (a ceiling, never a grant) named in permissionBoundaryPolicies is exempt from the
+    # admin-access check only; another name with the same document is not.
+    assert check("iam-policy-statements", POLICY_T, {"policy": admin, "name": "care-prod-ci-boundary"}) == []
+    assert len(check("iam-policy-statements", POLICY_T, {"policy": admin, "name": "care-prod-ci-deploy"})) == 1
+    assert check("iam-policy-statements", POLICY_T, {"policy": admin, "name": "care-prod-ci-boundary"},
+                 config={"permissionBoundaryPolicies": []}) == [
+        "statement All allows Action '*' on Resource '*': administrator access. Grant the actions the role needs on its own resources."]
+    assert check("iam-policy-statements", POLICY_T, {"policy": full, "name": "care-prod-ci-boundary"}) == [
+        "statement (no Sid) allows s3:*: full access to a service. List the actions the role needs."]
 
 
 def test_rds_auto_minor_upgrade() -> None:
