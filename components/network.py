@@ -12,6 +12,7 @@ import pulumi_aws as aws
 from pydantic import Field, field_validator, model_validator
 
 from components.common import ConfigModel, LogRetentionDays, child_opts, service_role_trust, tags_for
+from components.dns_firewall import DnsFirewall, DnsFirewallConfig
 from components.problems import ProblemCollector
 
 Tier = Literal["public", "private", "database"]
@@ -46,6 +47,8 @@ class NetworkConfig(ConfigModel):
     flow_logs: FlowLogConfig = FlowLogConfig()
     s3_gateway_endpoint: bool = True
     interface_endpoints: tuple[str, ...] = ("ecr.api", "ecr.dkr", "sts", "logs")
+    #: Route 53 Resolver DNS Firewall (components/dns_firewall.py): allow-listed domains only.
+    dns_firewall: DnsFirewallConfig = DnsFirewallConfig()
 
     @field_validator("vpc_cidr", mode="before")
     @classmethod
@@ -271,6 +274,8 @@ class Network(pulumi.ComponentResource):
         self.workload_security_group_id = self.workload_security_group.id
 
         self._flow_logs(name, config, account_id=account_id, kms_key_arn=logs_kms_key_arn, tags=tags)
+        self.dns_firewall = (DnsFirewall(f"{name}-dns-firewall", config.dns_firewall, vpc_id=self.vpc.id, tags=tags,
+                                         opts=child) if config.dns_firewall.enabled else None)
         self._endpoints(name, config, region=region, tags=tags)
 
         self.register_outputs({

@@ -17,12 +17,14 @@ from common import (
     RDS_INSTANCE,
     SECURITY_GROUP,
     SG_INGRESS_RULE,
+    VPC,
     Report,
     Resource,
     Settings,
     as_list,
     of_type,
     policies_of,
+    required_flag,
     stack_policy,
 )
 
@@ -121,5 +123,39 @@ stack_policy(
     "namespace-default-deny-egress", concern="kubernetes", citation=ACCESS, types=(K8S_NAMESPACE, K8S_NETWORK_POLICY),
     description="Every namespace the stack creates denies all egress by default (explicit allows per workload).",
 )(namespace_default_deny_egress)
+
+DNS_ASSOCIATION = "aws:route53/resolverFirewallRuleGroupAssociation:ResolverFirewallRuleGroupAssociation"
+DNS_RULE = "aws:route53/resolverFirewallRule:ResolverFirewallRule"
+DNS_DOMAIN_LIST = "aws:route53/resolverFirewallDomainList:ResolverFirewallDomainList"
+DNS_RULE_GROUP = "aws:route53/resolverFirewallRuleGroup:ResolverFirewallRuleGroup"
+
+
+def _blocks_the_rest(resources: list[Resource], association: Resource) -> bool:
+    """Whether the associated rule group ends in a BLOCK rule on the ``*`` domain list."""
+    groups = [g for g in of_type(resources, DNS_RULE_GROUP) if association.depends_on(g, "firewallRuleGroupId")]
+    lists = [d for d in of_type(resources, DNS_DOMAIN_LIST) if as_list(d.get("domains")) == ["*"]]
+    return any(rule.get("action") == "BLOCK" and any(rule.depends_on(g, "firewallRuleGroupId") for g in groups)
+               and any(rule.depends_on(d, "firewallDomainListId") for d in lists)
+               for rule in of_type(resources, DNS_RULE))
+
+
+def vpc_dns_firewall(resources: list[Resource], report: Report, cfg: Settings) -> None:
+    if not cfg["required"]:
+        return
+    associations = list(of_type(resources, DNS_ASSOCIATION))
+    for vpc in of_type(resources, VPC):
+        mine = [a for a in associations if a.depends_on(vpc, "vpcId")]
+        if not any(_blocks_the_rest(resources, a) for a in mine):
+            report("has no Route 53 Resolver DNS Firewall rule group that blocks every domain not on the allow-list "
+                   "(a BLOCK rule on the '*' domain list): a pod could resolve and reach any host on the internet. "
+                   "Set network.dnsFirewall.enabled: true (components/dns_firewall.py).", vpc.urn)
+
+
+stack_policy(
+    "vpc-dns-firewall", concern="exposure", citation=ACCESS,
+    types=(VPC, DNS_ASSOCIATION, DNS_RULE, DNS_DOMAIN_LIST, DNS_RULE_GROUP),
+    config=required_flag(True, "a DNS Firewall allow-list on every VPC"),
+    description="Every VPC resolves only allow-listed domains (Route 53 Resolver DNS Firewall) where required.",
+)(vpc_dns_firewall)
 
 POLICIES = policies_of(__name__)
