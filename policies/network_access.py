@@ -22,9 +22,12 @@ from common import (
     Resource,
     Settings,
     as_list,
+    is_unknown,
     of_type,
+    parse_json,
     policies_of,
     required_flag,
+    resource_policy,
     stack_policy,
 )
 
@@ -157,5 +160,39 @@ stack_policy(
     config=required_flag(True, "a DNS Firewall allow-list on every VPC"),
     description="Every VPC resolves only allow-listed domains (Route 53 Resolver DNS Firewall) where required.",
 )(vpc_dns_firewall)
+
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+
+
+def _full_access(statement: object) -> bool:
+    """AWS's default endpoint policy: anyone, any action, any resource, no condition."""
+    if not isinstance(statement, dict) or statement.get("Effect") != "Allow" or statement.get("Condition"):
+        return False
+    principal, actions, resources = statement.get("Principal"), statement.get("Action"), statement.get("Resource")
+    return (principal in ("*", {"AWS": "*"}) and "*" in (actions if isinstance(actions, list) else [actions])
+            and "*" in (resources if isinstance(resources, list) else [resources]))
+
+
+def vpc_endpoint_policy(r: Resource, report: Report, _: Settings) -> None:
+    policy = r.get("policy")
+    if is_unknown(policy):
+        return
+    service = r.get("serviceName")
+    if not policy:
+        report(f"{service}: no endpoint policy, so AWS's default applies (full access: any principal, any action, "
+               "any resource, in any account). Give it a policy naming this account (components/network.py).")
+        return
+    document = parse_json(policy)
+    statements = as_list(document.get("Statement")) if isinstance(document, dict) else []
+    if not statements or any(_full_access(s) for s in statements):
+        report(f"{service}: the endpoint policy allows any principal every action on every resource without a "
+               "condition (AWS's full-access default). Limit it to this account (aws:PrincipalAccount, "
+               "aws:ResourceAccount) and, for S3, to this stack's buckets (components/network.py).")
+
+
+resource_policy(
+    "vpc-endpoint-policy", concern="exposure", citation=ACCESS, types=(VPC_ENDPOINT,),
+    description="Every VPC endpoint has a policy narrower than AWS's full-access default.",
+)(vpc_endpoint_policy)
 
 POLICIES = policies_of(__name__)

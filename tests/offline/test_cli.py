@@ -218,8 +218,8 @@ def test_a_pack_that_lost_a_module_is_exit_1_naming_what_is_missing(
     finally:
         (pack_copy / "__main__.py").write_text(main)
     assert capsys.readouterr().err.splitlines()[0] == (
-        f"error: stack dev: policy pack care-platform-hipaa ({pack_copy}/) registers 74 policies but declares 75 "
-        f"(its registry (75) and {pack_copy}/README.md's table (75)): standard-tags not registered; check that "
+        f"error: stack dev: policy pack care-platform-hipaa ({pack_copy}/) registers 75 policies but declares 76 "
+        f"(its registry (76) and {pack_copy}/README.md's table (76)): standard-tags not registered; check that "
         f"{pack_copy}/__main__.py loads every module. This is not a pass")
 
 

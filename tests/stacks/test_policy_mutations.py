@@ -284,6 +284,8 @@ MUTATIONS: list[Mutation] = [
     Mutation("no-dns-firewall", "vpc-dns-firewall",
              "aws:route53/resolverFirewallRuleGroupAssociation:ResolverFirewallRuleGroupAssociation",
              "has no Route 53 Resolver DNS Firewall rule group", remove=True),
+    Mutation("endpoint-default-policy", "vpc-endpoint-policy", "aws:ec2/vpcEndpoint:VpcEndpoint",
+             "no endpoint policy, so AWS's default applies", delete("policy")),
     Mutation("subnet-public-ips", "subnet-no-public-ip", SUBNET, "mapPublicIpOnLaunch",
              set_("mapPublicIpOnLaunch", True)),
     Mutation("kms-wildcard", "no-wildcard-principals", KMS_KEY, "MutationOpenToAll", wildcard_key_policy,
