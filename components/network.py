@@ -387,8 +387,9 @@ class Network(pulumi.ComponentResource):
     def _endpoints(self, name: str, config: NetworkConfig, *, region: str, account_id: str,
                    tags: Mapping[str, str]) -> None:
         child = child_opts(self)
+        self.s3_endpoint_id: pulumi.Output[str] | None = None
         if config.s3_gateway_endpoint:
-            aws.ec2.VpcEndpoint(
+            self.s3_endpoint = aws.ec2.VpcEndpoint(
                 f"{name}-vpce-s3",
                 aws.ec2.VpcEndpointArgs(
                     vpc_id=self.vpc.id,
@@ -400,6 +401,7 @@ class Network(pulumi.ComponentResource):
                 ),
                 child,
             )
+            self.s3_endpoint_id = self.s3_endpoint.id
         self.endpoint_security_group_id: pulumi.Output[str] | None = None
         if not config.interface_endpoints:
             return

@@ -13,7 +13,7 @@ bucket alone uses SSE-S3 (AES-256). It holds request metadata, not PHI objects.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -88,6 +88,25 @@ def _allow_access_log_delivery(bucket_arn: str, account_id: str) -> dict[str, An
     }
 
 
+#: Data-plane actions the VPC-only deny covers (object reads, writes, deletes; the control plane stays with IAM).
+DATA_PLANE_ACTIONS = ("s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject",
+                      "s3:ListBucket*", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload")
+
+
+def _deny_outside_vpc(bucket_arn: str, endpoint_id: str, exempt_role_patterns: Sequence[str]) -> dict[str, Any]:
+    """PHI objects only through this VPC's S3 endpoint: a stolen credential used elsewhere reads nothing. AWS
+    services acting as themselves (log delivery) and the roles that must act from AWS's side (replication, AWS
+    Backup) are exempt (aws:SourceVpce, aws:PrincipalIsAWSService, aws:PrincipalArn:
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/example-bucket-policies-vpc-endpoint.html)."""
+    return {
+        "Sid": "DenyDataAccessOutsideTheVpc", "Effect": "Deny", "Principal": "*",
+        "Action": list(DATA_PLANE_ACTIONS), "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"StringNotEquals": {"aws:SourceVpce": endpoint_id},
+                      "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
+                      "ArnNotLike": {"aws:PrincipalArn": list(exempt_role_patterns)}},
+    }
+
+
 class SecureBucket(pulumi.ComponentResource):
     """One private, versioned, encrypted, TLS-only S3 bucket with lifecycle rules and access logging."""
 
@@ -110,6 +129,8 @@ class SecureBucket(pulumi.ComponentResource):
         receives_access_logs: bool = False,
         object_lock: ObjectLockConfig | None = None,
         replication: Replication | None = None,
+        vpc_endpoint_only: pulumi.Input[str] | None = None,
+        exempt_role_patterns: Sequence[str] = (),
         backup: bool = False,
         force_destroy: bool = False,
         protect: bool = True,
@@ -185,15 +206,22 @@ class SecureBucket(pulumi.ComponentResource):
             child,
         )
 
-        def policy(arn: str) -> str:
+        exempt = [*exempt_role_patterns, *([f"arn:aws:iam::{account_id}:role/{name}-replication-role-*"]
+                                           if replication is not None else [])]
+
+        def policy(args: list[str]) -> str:
+            arn, endpoint = args
             statements = [_deny_insecure_transport(arn)]
             if receives_access_logs:
                 statements.append(_allow_access_log_delivery(arn, account_id))
+            if endpoint:
+                statements.append(_deny_outside_vpc(arn, endpoint, exempt))
             return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
         self.policy = aws.s3.BucketPolicy(
             f"{name}-policy",
-            aws.s3.BucketPolicyArgs(bucket=bucket_id, policy=self.bucket.arn.apply(policy)),
+            aws.s3.BucketPolicyArgs(bucket=bucket_id, policy=pulumi.Output.all(
+                self.bucket.arn, vpc_endpoint_only or "").apply(policy)),
             # S3 rejects a policy while the public-access block is still being written.
             child_opts(self, depends_on=[public_access]),
         )
@@ -331,6 +359,8 @@ class Storage(pulumi.ComponentResource):
         kms_key_arn: pulumi.Input[str],
         dr_kms_key_arn: pulumi.Input[str] | None = None,
         dr_provider: pulumi.ProviderResource | None = None,
+        s3_endpoint_id: pulumi.Input[str] | None = None,
+        exempt_role_patterns: Sequence[str] = (),
         force_destroy: bool = False,
         protect: bool = True,
         tags: Mapping[str, str],
@@ -368,8 +398,10 @@ class Storage(pulumi.ComponentResource):
         # must survive a bad deploy or a deletion even though the build can recreate most of it.
         self.static_assets = bucket("static-assets", kms_key_arn=kms_key_arn, **logged,
                                     tier_to_cold_storage=False, backup=True)
+        # PHI: data-plane access only through this VPC's S3 endpoint (the DR copy is reached from the DR side).
         self.app_data = bucket("app-data", kms_key_arn=kms_key_arn, **logged, backup=True,
-                               replication=replication)
+                               replication=replication, vpc_endpoint_only=s3_endpoint_id,
+                               exempt_role_patterns=exempt_role_patterns)
         self.audit_logs = bucket("audit-logs", kms_key_arn=kms_key_arn, **logged, backup=True,
                                  object_lock=config.audit_object_lock)
 

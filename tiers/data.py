@@ -86,6 +86,11 @@ def data_tier(stack: Stack, providers: Providers, keys: Keys, network: Network, 
         storage=Storage(
             prefix, cfg.storage, account_id=stack.account_id, kms_key_arn=keys.arn("storage"),
             dr_kms_key_arn=keys.dr_arn("storage"), dr_provider=dr, force_destroy=protection.force_destroy_buckets,
+            s3_endpoint_id=network.s3_endpoint_id,
+            # AWS Backup's role (components/backup.py, auto-named <prefix>-backup-role-<suffix>) backs the bucket up;
+            # the deployer (`pulumi up`/refresh) reads it with HeadBucket (s3:ListBucket) and empties it on destroy.
+            exempt_role_patterns=[f"arn:aws:iam::{stack.account_id}:role/{prefix}-backup-role-*",
+                                  cfg.eks.deployer_role_arn],
             protect=protection.protect, tags=stack.tags, opts=primary,
         ),
         backup=Backup(
