@@ -293,6 +293,12 @@ CASES = [
      {"securityGroupId": "sg-1", "ipProtocol": "tcp", "fromPort": 6379, "toPort": 6379, "cidrIpv4": "0.0.0.0/0",
       "tags": TAGS}, {}),
     ("sg-ingress-unknown", "sg-no-public-ingress", SG_T, edit(SG_WORKLOAD, ingress=U), {}),
+    ("vpce-account-only", "vpc-endpoint-policy", "aws:ec2/vpcEndpoint:VpcEndpoint",
+     {"vpcId": "vpc-1", "serviceName": "com.amazonaws.us-east-2.kms", "policy": json.dumps({"Statement": [
+         {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*",
+          "Condition": {"StringEquals": {"aws:PrincipalAccount": "333333333333"}}}]})}, {}),
+    ("vpce-no-policy", "vpc-endpoint-policy", "aws:ec2/vpcEndpoint:VpcEndpoint",
+     {"vpcId": "vpc-1", "serviceName": "com.amazonaws.us-east-2.kms"}, {}),
     ("eks-private-ok", "eks-private-endpoint", EKS_T, EKS, {}),
     ("eks-public-required-private", "eks-private-endpoint", EKS_T, edit(EKS, vpcConfig__endpointPublicAccess=True), {}),
     ("eks-public-default", "eks-private-endpoint", EKS_T,
@@ -416,6 +422,9 @@ CASES = [
 
 
 EXPECTED: dict[str, list[str]] = {
+    'vpce-no-policy': [
+        "com.amazonaws.us-east-2.kms: no endpoint policy, so AWS's default applies (full access: any principal, any action, any resource, in any account). Give it a policy naming this account (components/network.py).",
+    ],
     'imds-two-hops': [
         "metadataOptions.httpPutResponseHopLimit is 2: a pod one network hop away could take the node role's credentials from the instance metadata service. Set httpPutResponseHopLimit=1 on the launch template (pods get AWS credentials from IRSA).",
     ],
