@@ -19,6 +19,7 @@ from components.common import (
     service_role_trust,
     tags_for,
 )
+from components.dns_firewall import DnsFirewall, DnsFirewallConfig
 from components.problems import ProblemCollector
 
 Tier = Literal["public", "private", "database"]
@@ -53,6 +54,8 @@ class NetworkConfig(ConfigModel):
     flow_logs: FlowLogConfig = FlowLogConfig()
     s3_gateway_endpoint: bool = True
     interface_endpoints: tuple[str, ...] = ("ecr.api", "ecr.dkr", "sts", "logs")
+    #: Route 53 Resolver DNS Firewall (components/dns_firewall.py): allow-listed domains only.
+    dns_firewall: DnsFirewallConfig = DnsFirewallConfig()
 
     @field_validator("vpc_cidr", mode="before")
     @classmethod
@@ -125,6 +128,43 @@ class NetworkConfig(ConfigModel):
     def subnet_cidrs(self, tier: Tier) -> list[str]:
         """The tier's CIDRs, one per AZ in ``zones`` order: the same config always yields the same list."""
         return [str(net) for net in self._cidrs(getattr(self.tiers, tier))]
+
+
+#: Interface endpoints whose resources are this account's own: callers and resources both of this account.
+_OWN_RESOURCES = ("secretsmanager", "kms", "logs")
+
+
+def s3_endpoint_policy(prefix: str, region: str, account_id: str) -> str:
+    """The S3 gateway endpoint reaches this stack's buckets (``<prefix>-*-<account>``, this account's) and ECR's
+    image-layer bucket only ("Minimum Amazon S3 bucket permissions for Amazon ECR":
+    arn:aws:s3:::prod-<region>-starport-layer-bucket/*,
+    https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html#ecr-setting-up-s3-gateway)."""
+    buckets = f"arn:aws:s3:::{prefix}-*-{account_id}"
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "ThisStacksBuckets", "Effect": "Allow", "Principal": "*", "Action": "s3:*",
+         "Resource": [buckets, f"{buckets}/*"],
+         "Condition": {"StringEquals": {"aws:PrincipalAccount": account_id, "aws:ResourceAccount": account_id}}},
+        {"Sid": "EcrImageLayers", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:::prod-{region}-starport-layer-bucket/*"},
+    ]})
+
+
+def interface_endpoint_policy(service: str, account_id: str) -> str:
+    """Only this account's principals (and, for Secrets Manager, KMS and Logs, only this account's resources:
+    ECR images of EKS add-ons live in AWS's accounts). STS also admits AssumeRoleWithWebIdentity into this
+    account's roles: IRSA's call carries no principal (https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html,
+    aws:PrincipalAccount / aws:ResourceAccount in https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html)."""
+    condition = {"aws:PrincipalAccount": account_id}
+    if service in _OWN_RESOURCES:
+        condition["aws:ResourceAccount"] = account_id
+    statements: list[dict[str, object]] = [
+        {"Sid": "ThisAccountOnly", "Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*",
+         "Condition": {"StringEquals": condition}}]
+    if service == "sts":
+        statements.append({"Sid": "IrsaWebIdentity", "Effect": "Allow", "Principal": "*",
+                           "Action": "sts:AssumeRoleWithWebIdentity",
+                           "Resource": f"arn:aws:iam::{account_id}:role/*"})
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
 
 _SUBNET_ROLE_TAGS: dict[Tier, dict[str, str]] = {
@@ -278,7 +318,9 @@ class Network(pulumi.ComponentResource):
         self.workload_security_group_id = self.workload_security_group.id
 
         self._flow_logs(name, config, account_id=account_id, kms_key_arn=logs_kms_key_arn, tags=tags)
-        self._endpoints(name, config, region=region, tags=tags)
+        self.dns_firewall = (DnsFirewall(f"{name}-dns-firewall", config.dns_firewall, vpc_id=self.vpc.id, tags=tags,
+                                         opts=child) if config.dns_firewall.enabled else None)
+        self._endpoints(name, config, region=region, account_id=account_id, tags=tags)
 
         self.register_outputs({
             "vpcId": self.vpc_id,
@@ -350,20 +392,24 @@ class Network(pulumi.ComponentResource):
             child,
         )
 
-    def _endpoints(self, name: str, config: NetworkConfig, *, region: str, tags: Mapping[str, str]) -> None:
+    def _endpoints(self, name: str, config: NetworkConfig, *, region: str, account_id: str,
+                   tags: Mapping[str, str]) -> None:
         child = child_opts(self)
+        self.s3_endpoint_id: pulumi.Output[str] | None = None
         if config.s3_gateway_endpoint:
-            aws.ec2.VpcEndpoint(
+            self.s3_endpoint = aws.ec2.VpcEndpoint(
                 f"{name}-vpce-s3",
                 aws.ec2.VpcEndpointArgs(
                     vpc_id=self.vpc.id,
                     service_name=f"com.amazonaws.{region}.s3",
                     vpc_endpoint_type="Gateway",
                     route_table_ids=[rt.id for rt in self.private_route_tables],
+                    policy=s3_endpoint_policy(name, region, account_id),
                     tags=tags_for(tags, f"{name}-vpce-s3"),
                 ),
                 child,
             )
+            self.s3_endpoint_id = self.s3_endpoint.id
         self.endpoint_security_group_id: pulumi.Output[str] | None = None
         if not config.interface_endpoints:
             return
@@ -392,6 +438,7 @@ class Network(pulumi.ComponentResource):
                     private_dns_enabled=True,
                     subnet_ids=self.subnet_ids["private"],
                     security_group_ids=[sg.id],
+                    policy=interface_endpoint_policy(service, account_id),
                     tags=tags_for(tags, f"{name}-vpce-{service}"),
                 ),
                 child,

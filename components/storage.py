@@ -13,7 +13,7 @@ bucket alone uses SSE-S3 (AES-256). It holds request metadata, not PHI objects.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -123,6 +123,25 @@ def _allow_cloudfront_oac(bucket_arn: str, distribution_arn: str) -> dict[str, A
             "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}}}
 
 
+#: Data-plane actions the VPC-only deny covers (object reads, writes, deletes; the control plane stays with IAM).
+DATA_PLANE_ACTIONS = ("s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject",
+                      "s3:ListBucket*", "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload")
+
+
+def _deny_outside_vpc(bucket_arn: str, endpoint_id: str, exempt_role_patterns: Sequence[str]) -> dict[str, Any]:
+    """PHI objects only through this VPC's S3 endpoint: a stolen credential used elsewhere reads nothing. AWS
+    services acting as themselves (log delivery) and the roles that must act from AWS's side (replication, AWS
+    Backup) are exempt (aws:SourceVpce, aws:PrincipalIsAWSService, aws:PrincipalArn:
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/example-bucket-policies-vpc-endpoint.html)."""
+    return {
+        "Sid": "DenyDataAccessOutsideTheVpc", "Effect": "Deny", "Principal": "*",
+        "Action": list(DATA_PLANE_ACTIONS), "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"StringNotEquals": {"aws:SourceVpce": endpoint_id},
+                      "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
+                      "ArnNotLike": {"aws:PrincipalArn": list(exempt_role_patterns)}},
+    }
+
+
 class SecureBucket(pulumi.ComponentResource):
     """One private, versioned, encrypted, TLS-only S3 bucket with lifecycle rules and access logging."""
 
@@ -148,6 +167,8 @@ class SecureBucket(pulumi.ComponentResource):
         object_lock: ObjectLockConfig | None = None,
         replication: Replication | None = None,
         extra_statements: Callable[[str], list[dict[str, Any]]] | None = None,
+        vpc_endpoint_only: pulumi.Input[str] | None = None,
+        exempt_role_patterns: Sequence[str] = (),
         backup: bool = False,
         force_destroy: bool = False,
         protect: bool = True,
@@ -223,7 +244,11 @@ class SecureBucket(pulumi.ComponentResource):
             child,
         )
 
-        def policy(arn: str, distribution_arn: str | None) -> str:
+        exempt = [*exempt_role_patterns, *([f"arn:aws:iam::{account_id}:role/{name}-replication-role-*"]
+                                           if replication is not None else [])]
+
+        def policy(args: list[Any]) -> str:
+            arn, distribution_arn, endpoint = args
             statements = [_deny_insecure_transport(arn)]
             if receives_access_logs:
                 statements.append(_allow_access_log_delivery(arn, account_id))
@@ -233,12 +258,14 @@ class SecureBucket(pulumi.ComponentResource):
                 statements.append(_allow_elb_log_delivery(arn, account_id, alb_logs_region))
             if distribution_arn is not None:
                 statements.append(_allow_cloudfront_oac(arn, distribution_arn))
+            if endpoint:
+                statements.append(_deny_outside_vpc(arn, endpoint, exempt))
             return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
         self.policy = aws.s3.BucketPolicy(
             f"{name}-policy",
-            aws.s3.BucketPolicyArgs(bucket=bucket_id, policy=pulumi.Output.all(self.bucket.arn, cdn_distribution_arn)
-                                    .apply(lambda args: policy(*args))),
+            aws.s3.BucketPolicyArgs(bucket=bucket_id, policy=pulumi.Output.all(
+                self.bucket.arn, cdn_distribution_arn, vpc_endpoint_only or "").apply(policy)),
             # S3 rejects a policy while the public-access block is still being written.
             child_opts(self, depends_on=[public_access]),
         )
@@ -383,6 +410,8 @@ class Storage(pulumi.ComponentResource):
         dr_kms_key_arn: pulumi.Input[str] | None = None,
         dr_provider: pulumi.ProviderResource | None = None,
         audit_log_statements: Callable[[str], list[dict[str, Any]]] | None = None,
+        s3_endpoint_id: pulumi.Input[str] | None = None,
+        exempt_role_patterns: Sequence[str] = (),
         force_destroy: bool = False,
         protect: bool = True,
         alb_logs_region: str | None = None,
@@ -425,8 +454,10 @@ class Storage(pulumi.ComponentResource):
         # must survive a bad deploy or a deletion even though the build can recreate most of it.
         self.static_assets = bucket("static-assets", kms_key_arn=kms_key_arn, **logged,
                                     tier_to_cold_storage=False, backup=True, cdn_distribution_arn=cdn_distribution_arn)
+        # PHI: data-plane access only through this VPC's S3 endpoint (the DR copy is reached from the DR side).
         self.app_data = bucket("app-data", kms_key_arn=kms_key_arn, **logged, backup=True,
-                               replication=replication)
+                               replication=replication, vpc_endpoint_only=s3_endpoint_id,
+                               exempt_role_patterns=exempt_role_patterns)
         self.audit_logs = bucket("audit-logs", kms_key_arn=kms_key_arn, **logged, backup=True,
                                  object_lock=config.audit_object_lock, extra_statements=audit_log_statements)
 

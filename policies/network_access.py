@@ -17,12 +17,17 @@ from common import (
     RDS_INSTANCE,
     SECURITY_GROUP,
     SG_INGRESS_RULE,
+    VPC,
     Report,
     Resource,
     Settings,
     as_list,
+    is_unknown,
     of_type,
+    parse_json,
     policies_of,
+    required_flag,
+    resource_policy,
     stack_policy,
 )
 
@@ -121,5 +126,73 @@ stack_policy(
     "namespace-default-deny-egress", concern="kubernetes", citation=ACCESS, types=(K8S_NAMESPACE, K8S_NETWORK_POLICY),
     description="Every namespace the stack creates denies all egress by default (explicit allows per workload).",
 )(namespace_default_deny_egress)
+
+DNS_ASSOCIATION = "aws:route53/resolverFirewallRuleGroupAssociation:ResolverFirewallRuleGroupAssociation"
+DNS_RULE = "aws:route53/resolverFirewallRule:ResolverFirewallRule"
+DNS_DOMAIN_LIST = "aws:route53/resolverFirewallDomainList:ResolverFirewallDomainList"
+DNS_RULE_GROUP = "aws:route53/resolverFirewallRuleGroup:ResolverFirewallRuleGroup"
+
+
+def _blocks_the_rest(resources: list[Resource], association: Resource) -> bool:
+    """Whether the associated rule group ends in a BLOCK rule on the ``*`` domain list."""
+    groups = [g for g in of_type(resources, DNS_RULE_GROUP) if association.depends_on(g, "firewallRuleGroupId")]
+    lists = [d for d in of_type(resources, DNS_DOMAIN_LIST) if as_list(d.get("domains")) == ["*"]]
+    return any(rule.get("action") == "BLOCK" and any(rule.depends_on(g, "firewallRuleGroupId") for g in groups)
+               and any(rule.depends_on(d, "firewallDomainListId") for d in lists)
+               for rule in of_type(resources, DNS_RULE))
+
+
+def vpc_dns_firewall(resources: list[Resource], report: Report, cfg: Settings) -> None:
+    if not cfg["required"]:
+        return
+    associations = list(of_type(resources, DNS_ASSOCIATION))
+    for vpc in of_type(resources, VPC):
+        mine = [a for a in associations if a.depends_on(vpc, "vpcId")]
+        if not any(_blocks_the_rest(resources, a) for a in mine):
+            report("has no Route 53 Resolver DNS Firewall rule group that blocks every domain not on the allow-list "
+                   "(a BLOCK rule on the '*' domain list): a pod could resolve and reach any host on the internet. "
+                   "Set network.dnsFirewall.enabled: true (components/dns_firewall.py).", vpc.urn)
+
+
+stack_policy(
+    "vpc-dns-firewall", concern="exposure", citation=ACCESS,
+    types=(VPC, DNS_ASSOCIATION, DNS_RULE, DNS_DOMAIN_LIST, DNS_RULE_GROUP),
+    config=required_flag(True, "a DNS Firewall allow-list on every VPC"),
+    description="Every VPC resolves only allow-listed domains (Route 53 Resolver DNS Firewall) where required.",
+)(vpc_dns_firewall)
+
+VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+
+
+def _full_access(statement: object) -> bool:
+    """AWS's default endpoint policy: anyone, any action, any resource, no condition."""
+    if not isinstance(statement, dict) or statement.get("Effect") != "Allow" or statement.get("Condition"):
+        return False
+    principal, actions, resources = statement.get("Principal"), statement.get("Action"), statement.get("Resource")
+    return (principal in ("*", {"AWS": "*"}) and "*" in (actions if isinstance(actions, list) else [actions])
+            and "*" in (resources if isinstance(resources, list) else [resources]))
+
+
+def vpc_endpoint_policy(r: Resource, report: Report, _: Settings) -> None:
+    policy = r.get("policy")
+    if is_unknown(policy):
+        return
+    service = r.get("serviceName")
+    if not policy:
+        report(f"{service}: no endpoint policy, so AWS's default applies (full access: any principal, any action, "
+               "any resource, in any account). Give it a policy naming this account (components/network.py).")
+        return
+    document = parse_json(policy)
+    statements = as_list(document.get("Statement")) if isinstance(document, dict) else []
+    if not statements or any(_full_access(s) for s in statements):
+        report(f"{service}: the endpoint policy allows any principal every action on every resource without a "
+               "condition (AWS's full-access default). Limit it to this account (aws:PrincipalAccount, "
+               "aws:ResourceAccount) and, for S3, to this stack's buckets (components/network.py).")
+
+
+resource_policy(
+    "vpc-endpoint-policy", concern="exposure", citation=ACCESS, types=(VPC_ENDPOINT,),
+    description="Every VPC endpoint has a policy narrower than AWS's full-access default.",
+)(vpc_endpoint_policy)
 
 POLICIES = policies_of(__name__)

@@ -76,7 +76,7 @@ BAD_CONFIGS: list[tuple[str, dict, list[str]]] = [
      ["prod: network.vpcCIDR: unknown key (given '10.0.0.0/16'); did you mean vpcCidr?"]),
     ("unknown-key", {"network.subnetCount": 3},
      ["prod: network.subnetCount: unknown key (given 3); allowed keys here: availabilityZones, azCount, "
-      "flowLogs, interfaceEndpoints, natGateways, s3GatewayEndpoint, tiers, vpcCidr"]),
+      "dnsFirewall, flowLogs, interfaceEndpoints, natGateways, s3GatewayEndpoint, tiers, vpcCidr"]),
     ("misspelt-section", {"databse": {"prm": {}}},
      ['prod: databse: unknown key (given {"prm": {}}); did you mean database?']),
     # Issue #9: the bad inputs a careless user gives, each one line in the stack file's own words.

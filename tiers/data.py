@@ -99,6 +99,11 @@ def data_tier(stack: Stack, providers: Providers, keys: Keys, network: Network, 
             # The audit-log bucket admits CloudTrail and AWS Config (tiers/audit.py) in its one bucket policy.
             audit_log_statements=functools.partial(audit_bucket_statements, name=audit_name(stack), config=cfg.audit,
                                                    account_id=stack.account_id, region=stack.region),
+            s3_endpoint_id=network.s3_endpoint_id,
+            # AWS Backup's role (components/backup.py, auto-named <prefix>-backup-role-<suffix>) backs the bucket up;
+            # the deployer (`pulumi up`/refresh) reads it with HeadBucket (s3:ListBucket) and empties it on destroy.
+            exempt_role_patterns=[f"arn:aws:iam::{stack.account_id}:role/{prefix}-backup-role-*",
+                                  cfg.eks.deployer_role_arn],
             protect=protection.protect, alb_logs_region=stack.region,
             cdn_distribution_arn=edge.distribution_arn if edge is not None else None, tags=stack.tags, opts=primary,
         ),

@@ -156,9 +156,38 @@ def test_every_taggable_resource_has_the_standard_tags(prod, dev) -> None:  # ty
 def test_children_are_parented_to_the_component(prod) -> None:  # type: ignore[no-untyped-def]
     component = prod.of_type("care:network:Network")[0]
     assert component.urn == "urn:pulumi:test::care-platform::pulumi:pulumi:Stack$care:network:Network::care-test"
-    children = [r for r in prod.resources if r is not component]
+    firewall = prod.of_type("care:network:DnsFirewall")[0]
+    children = [r for r in prod.resources if r is not component and r.parent != firewall.urn]
     assert {r.parent for r in children} == {component.urn}
     # vpc, default sg, 9 subnets, igw, public rt, 3 eips, 3 nats, 3 private rts, 9 associations,
     # database rt, workload sg, log group, role, managed policy + attachment, flow log, s3 + 9 interface endpoints,
-    # endpoint sg
-    assert len(children) == 1 + 1 + 9 + 1 + 1 + 3 + 3 + 3 + 9 + 1 + 1 + 5 + 10 + 1
+    # endpoint sg, the DNS Firewall component
+    assert len(children) == 1 + 1 + 9 + 1 + 1 + 3 + 3 + 3 + 9 + 1 + 1 + 5 + 10 + 1 + 1
+    # its children: 2 domain lists, rule group, 2 rules, VPC association, fail-closed config
+    assert len([r for r in prod.resources if r.parent == firewall.urn]) == 7
+
+
+def test_dns_firewall_allows_the_list_then_blocks_everything_and_fails_closed() -> None:
+    from components.dns_firewall import BASE_DOMAINS, DnsFirewall, DnsFirewallConfig
+
+    def program() -> None:
+        DnsFirewall("fw", DnsFirewallConfig(allowed_domains=("api.partner.example",)), vpc_id="vpc-1", tags=PROD_TAGS)
+
+    plan = render(program)
+    lists = {r.name: r.inputs["domains"] for r in plan.of_type(
+        "aws:route53/resolverFirewallDomainList:ResolverFirewallDomainList")}
+    assert lists == {"fw-allowed": sorted({*BASE_DOMAINS, "api.partner.example"}), "fw-everything": ["*"]}
+    rules = sorted((r.inputs["priority"], r.inputs["action"], r.inputs.get("blockResponse")) for r in plan.of_type(
+        "aws:route53/resolverFirewallRule:ResolverFirewallRule"))
+    assert rules == [(100, "ALLOW", None), (200, "BLOCK", "NODATA")]
+    association = plan.named("fw-vpc").inputs
+    assert (association["vpcId"], association["priority"], association["mutationProtection"]) == (
+        "vpc-1", 500, "ENABLED")
+    assert plan.named("fw-fail-closed").inputs == {"resourceId": "vpc-1", "firewallFailOpen": "DISABLED"}
+
+
+def test_dns_firewall_refuses_a_malformed_domain() -> None:
+    from components.dns_firewall import DnsFirewallConfig
+
+    with pytest.raises(ValueError, match=r"not domain names .*\['http://x.example'\]"):
+        DnsFirewallConfig(allowed_domains=("http://x.example",))

@@ -218,3 +218,30 @@ def test_alb_log_delivery_and_cloudfront_reads(region: str, principal: dict) -> 
                          "Condition": {"StringEquals": {"AWS:SourceArn": DISTRIBUTION}}}
     app_data = json.loads(_of(plan, "policy", "app-data")["policy"])["Statement"]
     assert [s["Sid"] for s in app_data] == ["DenyInsecureTransport"]  # PHI: never CloudFront
+
+
+def test_phi_objects_only_through_the_vpc_endpoint():
+    """app-data (PHI, primary) denies data-plane access not through the VPC's S3 endpoint, except AWS services,
+    replication and the exempted roles; no other bucket carries the deny."""
+    def program() -> None:
+        dr_provider = aws.Provider("aws-dr", region="us-west-2")
+        Storage(NAME, stack_config("prod").storage, account_id=ACCOUNT, kms_key_arn=KEY, dr_kms_key_arn=DR_KEY,
+                dr_provider=dr_provider, s3_endpoint_id="vpce-0s3", tags=PROD_TAGS,
+                exempt_role_patterns=[f"arn:aws:iam::{ACCOUNT}:role/care-prod-backup-role-*"])
+
+    plan = render(program)
+    arn = f"arn:aws:s3:::{NAME}-app-data-{ACCOUNT}"
+    statements = json.loads(_of(plan, "policy", "app-data")["policy"])["Statement"]
+    assert statements[1] == {
+        "Sid": "DenyDataAccessOutsideTheVpc", "Effect": "Deny", "Principal": "*",
+        "Action": ["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject", "s3:ListBucket*",
+                   "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],
+        "Resource": [arn, f"{arn}/*"],
+        "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-0s3"},
+                      "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
+                      "ArnNotLike": {"aws:PrincipalArn": [
+                          f"arn:aws:iam::{ACCOUNT}:role/care-prod-backup-role-*",
+                          f"arn:aws:iam::{ACCOUNT}:role/{NAME}-app-data-replication-role-*"]}}}
+    others = [label for label in BUCKETS if label != "app-data"
+              and "DenyDataAccessOutsideTheVpc" in _of(plan, "policy", label)["policy"]]
+    assert others == []

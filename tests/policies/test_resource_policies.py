@@ -369,6 +369,12 @@ CASES = [
      {"securityGroupId": "sg-1", "ipProtocol": "tcp", "fromPort": 6379, "toPort": 6379, "cidrIpv4": "0.0.0.0/0",
       "tags": TAGS}, {}),
     ("sg-ingress-unknown", "sg-no-public-ingress", SG_T, edit(SG_WORKLOAD, ingress=U), {}),
+    ("vpce-account-only", "vpc-endpoint-policy", "aws:ec2/vpcEndpoint:VpcEndpoint",
+     {"vpcId": "vpc-1", "serviceName": "com.amazonaws.us-east-2.kms", "policy": json.dumps({"Statement": [
+         {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*",
+          "Condition": {"StringEquals": {"aws:PrincipalAccount": "333333333333"}}}]})}, {}),
+    ("vpce-no-policy", "vpc-endpoint-policy", "aws:ec2/vpcEndpoint:VpcEndpoint",
+     {"vpcId": "vpc-1", "serviceName": "com.amazonaws.us-east-2.kms"}, {}),
     ("eks-private-ok", "eks-private-endpoint", EKS_T, EKS, {}),
     ("eks-public-required-private", "eks-private-endpoint", EKS_T, edit(EKS, vpcConfig__endpointPublicAccess=True), {}),
     ("eks-public-default", "eks-private-endpoint", EKS_T,
@@ -517,6 +523,9 @@ EXPECTED: dict[str, list[str]] = {
     'rollout-no-analysis': [BG_MESSAGE],
     'appconfig-no-bake': [
         'finalBakeTimeInMinutes is 0: nothing watches the alarms after the flag change reaches 100 %. Set apps.<app>.featureFlags.strategy.finalBakeTimeInMinutes above 0 in Pulumi.<stack>.yaml.',
+    ],
+    'vpce-no-policy': [
+        "com.amazonaws.us-east-2.kms: no endpoint policy, so AWS's default applies (full access: any principal, any action, any resource, in any account). Give it a policy naming this account (components/network.py).",
     ],
     'imds-two-hops': [
         "metadataOptions.httpPutResponseHopLimit is 2: a pod one network hop away could take the node role's credentials from the instance metadata service. Set httpPutResponseHopLimit=1 on the launch template (pods get AWS credentials from IRSA).",
@@ -891,3 +900,48 @@ def test_a_policy_ignores_other_resource_types() -> None:
     assert check("rds-storage-encrypted", "aws:s3/bucket:Bucket", {"bucket": "b"}) == []
     assert check("k8s-probes", "kubernetes:batch/v1:Job", {"spec": {"template": {"spec": {
         "containers": [{k: v for k, v in CONTAINER.items() if not k.endswith("Probe")}]}}}}) == []
+
+
+# --- vpc-endpoint-policy (policies/network_access.py) -----------------------------------------------------------
+def test_vpc_endpoint_policy() -> None:
+    from components.network import interface_endpoint_policy, s3_endpoint_policy
+
+    vpce_t = "aws:ec2/vpcEndpoint:VpcEndpoint"
+    s3 = {"vpcId": "vpc-1", "serviceName": "com.amazonaws.us-east-2.s3", "vpcEndpointType": "Gateway",
+          "policy": s3_endpoint_policy("care-prod", "us-east-2", "333333333333")}
+    sts = {"vpcId": "vpc-1", "serviceName": "com.amazonaws.us-east-2.sts", "vpcEndpointType": "Interface",
+           "policy": interface_endpoint_policy("sts", "333333333333")}
+    assert check("vpc-endpoint-policy", vpce_t, s3) == []
+    assert check("vpc-endpoint-policy", vpce_t, sts) == []
+    assert check("vpc-endpoint-policy", vpce_t, {**sts, "policy": U}) == []  # decided when known
+    assert check("vpc-endpoint-policy", vpce_t, {k: v for k, v in sts.items() if k != "policy"}) == [
+        "com.amazonaws.us-east-2.sts: no endpoint policy, so AWS's default applies (full access: any principal, "
+        "any action, any resource, in any account). Give it a policy naming this account (components/network.py)."]
+    default = json.dumps({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]})
+    assert check("vpc-endpoint-policy", vpce_t, {**s3, "policy": default}) == [
+        "com.amazonaws.us-east-2.s3: the endpoint policy allows any principal every action on every resource "
+        "without a condition (AWS's full-access default). Limit it to this account (aws:PrincipalAccount, "
+        "aws:ResourceAccount) and, for S3, to this stack's buckets (components/network.py)."]
+
+
+def test_endpoint_policy_documents() -> None:
+    from components.network import interface_endpoint_policy, s3_endpoint_policy
+
+    assert json.loads(s3_endpoint_policy("care-prod", "us-east-2", "333333333333"))["Statement"] == [
+        {"Sid": "ThisStacksBuckets", "Effect": "Allow", "Principal": "*", "Action": "s3:*",
+         "Resource": ["arn:aws:s3:::care-prod-*-333333333333", "arn:aws:s3:::care-prod-*-333333333333/*"],
+         "Condition": {"StringEquals": {"aws:PrincipalAccount": "333333333333",
+                                        "aws:ResourceAccount": "333333333333"}}},
+        {"Sid": "EcrImageLayers", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::prod-us-east-2-starport-layer-bucket/*"}]
+    conditions = {s: json.loads(interface_endpoint_policy(s, "333333333333"))["Statement"][0]["Condition"]
+                  for s in ("ecr.dkr", "kms", "secretsmanager", "logs", "sts")}
+    assert conditions == {
+        "ecr.dkr": {"StringEquals": {"aws:PrincipalAccount": "333333333333"}},
+        **{s: {"StringEquals": {"aws:PrincipalAccount": "333333333333", "aws:ResourceAccount": "333333333333"}}
+           for s in ("kms", "secretsmanager", "logs")},
+        "sts": {"StringEquals": {"aws:PrincipalAccount": "333333333333"}},
+    }
+    assert json.loads(interface_endpoint_policy("sts", "333333333333"))["Statement"][1] == {
+        "Sid": "IrsaWebIdentity", "Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRoleWithWebIdentity",
+        "Resource": "arn:aws:iam::333333333333:role/*"}

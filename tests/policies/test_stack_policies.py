@@ -717,3 +717,31 @@ def test_namespace_default_deny_egress() -> None:
     assert check_stack("namespace-default-deny-egress", ns_stack(spec__podSelector={"matchLabels": {"a": "b"}})) == [message]
     assert check_stack("namespace-default-deny-egress", ns_stack(spec__egress=[{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}])) == [message]
     assert check_stack("namespace-default-deny-egress", ns_stack(metadata__namespace="nlfhir")) == [message]
+
+
+# --- vpc-dns-firewall (policies/network_access.py) ------------------------------------------------------------
+DNS_T = "aws:route53/resolver"
+
+
+def dns_stack(*, block_domains: list[str] | None = None, action: str = "BLOCK") -> list[Res]:
+    vpc = Res(VPC_T, "care-prod-vpc", {"cidrBlock": "10.30.0.0/16", "tags": TAGS})
+    group = Res(f"{DNS_T}FirewallRuleGroup:ResolverFirewallRuleGroup", "fw-rules", {"name": "fw-rules"})
+    everything = Res(f"{DNS_T}FirewallDomainList:ResolverFirewallDomainList", "fw-everything",
+                     {"domains": block_domains or ["*"]})
+    rule = Res(f"{DNS_T}FirewallRule:ResolverFirewallRule", "fw-block-rest",
+               {"action": action, "blockResponse": "NODATA", "priority": 200, "firewallDomainListId": U,
+                "firewallRuleGroupId": U},
+               property_depends={"firewallDomainListId": (everything,), "firewallRuleGroupId": (group,)})
+    association = Res(f"{DNS_T}FirewallRuleGroupAssociation:ResolverFirewallRuleGroupAssociation", "fw-vpc",
+                      {"vpcId": U, "firewallRuleGroupId": U, "priority": 500},
+                      property_depends={"vpcId": (vpc,), "firewallRuleGroupId": (group,)})
+    return [vpc, group, everything, rule, association]
+
+
+def test_vpc_dns_firewall() -> None:
+    assert check_stack("vpc-dns-firewall", dns_stack()) == []
+    message = ("has no Route 53 Resolver DNS Firewall rule group that blocks every domain not on the allow-list (a BLOCK rule on the '*' domain list): a pod could resolve and reach any host on the internet. Set network.dnsFirewall.enabled: true (components/dns_firewall.py).", "care-prod-vpc")
+    assert check_stack("vpc-dns-firewall", dns_stack()[:4]) == [message]  # not associated with the VPC
+    assert check_stack("vpc-dns-firewall", dns_stack(action="ALERT")) == [message]
+    assert check_stack("vpc-dns-firewall", dns_stack(block_domains=["evil.example.com"])) == [message]
+    assert check_stack("vpc-dns-firewall", dns_stack()[:1], config={"required": False}) == []
