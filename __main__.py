@@ -58,10 +58,10 @@ apps = apps_tier(stack, keys, data, compute, edge)
 publish(edge, apps.ingress_statuses())  # origin DNS records -> the published apps' ALBs; the `edge` export
 
 # --- Observability (namespace monitoring): Prometheus, Alertmanager, Grafana, Loki + Alloy, Tempo, dashboards -----
-observability = observability_tier(stack, keys, data, compute, apps)
+observability = observability_tier(stack, keys, data, compute, apps, pods)
 
 # --- Alerting: SLO burn-rate alerts and Alertmanager routing (P1/P2 PagerDuty, P3/P4 tickets); AWS alarms ------
-alerting = alerting_tier(stack, providers, keys, data, compute, apps, alerts)
+alerting = alerting_tier(stack, providers, keys, data, compute, apps, alerts, observability)
 
 # --- Audit baseline (account-wide): CloudTrail, AWS Config + HIPAA pack, GuardDuty, Security Hub ---------
 audit = audit_tier(stack, providers, keys, network, data, alert_topic_arn=alerts.primary.arn)

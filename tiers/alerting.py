@@ -24,6 +24,7 @@ from components.alerting.cloudwatch import (
     redis_member_ids,
 )
 from components.alerting.component import Alerting
+from components.monitoring import ObservabilityStack
 from tiers.apps import AppsTier
 from tiers.compute import ComputeTier
 from tiers.context import Providers, Stack
@@ -60,7 +61,8 @@ def managed_service_alarm_specs(stack: Stack, data: DataTier) -> list[AlarmSpec]
 
 
 def alerting_tier(stack: Stack, providers: Providers, keys: Keys, data: DataTier, compute: ComputeTier,
-                  apps: AppsTier, alerts: Notifications) -> AlertingTier:
+                  apps: AppsTier, alerts: Notifications, observability: ObservabilityStack) -> AlertingTier:
+    """The PrometheusRules and the Alertmanager Secret wait for kube-prometheus-stack (its CRDs and namespace)."""
     cfg, cluster = stack.cfg, compute.cluster
     namespaces = {"nlfhir": cfg.apps.nlfhir.namespace, "prm-api": cfg.apps.prm_api.namespace,
                   "prm-worker": cfg.apps.prm_worker.namespace}
@@ -68,7 +70,8 @@ def alerting_tier(stack: Stack, providers: Providers, keys: Keys, data: DataTier
         f"{stack.prefix}-alerting", cfg.alerting, namespaces={s: namespaces[s] for s in cfg.alerting.services},
         pagerduty_routing_key=stack.settings.secrets.pagerduty_integration_key,
         secret_kms_key_arn=keys.arn("secrets"), region=stack.region, oidc_provider_arn=cluster.oidc_provider_arn,
-        oidc_issuer=cluster.oidc_issuer, protect=cfg.protection.protect, wait_for=cluster.addons_ready,
+        oidc_issuer=cluster.oidc_issuer, protect=cfg.protection.protect,
+        wait_for=[*cluster.addons_ready, observability.namespace, observability.releases["kube-prometheus-stack"]],
         tags=stack.tags, opts=compute.workloads,
     )
     runbooks = {alert: cfg.alerting.runbook_url(alert) for alert in CLOUDWATCH_ALERTS}

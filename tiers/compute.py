@@ -80,9 +80,11 @@ def compute_tier(stack: Stack, providers: Providers, keys: Keys, network: Networ
     cfg = stack.cfg
     cluster = _cluster(stack, providers, keys, network, pods)
     workloads = pulumi.ResourceOptions(providers={"aws": providers.primary, "kubernetes": cluster.provider})
-    # Every identity's SecurityGroupPolicy, once the namespaces exist (Prometheus's namespace comes with its chart).
+    # Every identity's SecurityGroupPolicy, once the namespaces exist; Prometheus's is created with its namespace
+    # by the observability tier (tiers/observability.py).
     policies = {name: pod_security_group_policy(stack, pods, name, pulumi.ResourceOptions.merge(
-        workloads, pulumi.ResourceOptions(depends_on=cluster.addons_ready))) for name in pods.identities}
+        workloads, pulumi.ResourceOptions(depends_on=cluster.addons_ready)))
+        for name in pods.identities if name != "prometheus"}
     chromadb = ChromaDb(
         f"{stack.prefix}-chromadb", cfg.chromadb, storage_class_name=cluster.storage_class_name,
         client_pod_labels=AppService.labels_for("nlfhir"), client_namespace=cfg.apps.nlfhir.namespace,

@@ -52,7 +52,10 @@ class ObservabilityStack(pulumi.ComponentResource):
                  access_log_ready: pulumi.Resource, pod_targets: Sequence[PodTarget],
                  bootstrap_brokers: pulumi.Input[str] | None, broker_count: int,
                  wait_for: Sequence[pulumi.Resource], protect: bool, tags: Mapping[str, str],
+                 in_namespace: Callable[[pulumi.Resource], Sequence[pulumi.Resource]] | None = None,
                  opts: pulumi.ResourceOptions | None = None) -> None:
+        """``in_namespace``: what must exist in the namespace before any of the stack's pods start (given the
+        Namespace; e.g. its egress NetworkPolicies and Prometheus's SecurityGroupPolicy, tiers/observability.py)."""
         super().__init__("care:observability:ObservabilityStack", name, None, opts)
         self._name, self._tags, self._region = name, tags, region
         self.namespace = k8s.core.v1.Namespace(
@@ -66,7 +69,7 @@ class ObservabilityStack(pulumi.ComponentResource):
                 "pod-security.kubernetes.io/audit": "restricted", "pod-security.kubernetes.io/warn": "restricted"}),
             opts=child_opts(self, depends_on=list(wait_for)),
         )
-        in_ns: list[pulumi.Resource] = [self.namespace]
+        in_ns: list[pulumi.Resource] = [self.namespace, *(in_namespace(self.namespace) if in_namespace else [])]
         admin = self._grafana_admin(config, secrets_kms_key_arn, oidc_provider_arn, oidc_issuer, in_ns)
         grafana_role = irsa_role("grafana", v.NAMESPACE, v.SERVICE_ACCOUNTS["grafana"], policy=grafana_policy())
         self.releases: dict[str, k8s.helm.v3.Release] = {}

@@ -77,9 +77,9 @@ def _prod(**changes: str | None) -> list[str]:
 def test_an_undeclared_key_is_rejected_not_ignored() -> None:
     assert _prod(**{"care-platform:dbPassword": "hunter2"}) == [
         "prod: care-platform:dbPassword: not a setting of this project (it would be ignored); the settings are: "
-        "alerting, apps, audit, backup, budget, cache, chromadb, ciAccess, database, edge, eks, encryption, environment, "
-        "network, observability, pagerdutyCloudwatchUrl, pagerdutyIntegrationKey, protection, regions, storage, "
-        "streaming"]
+        "alerting, apps, audit, backup, budget, cache, chromadb, ciAccess, database, edge, eks, encryption, "
+        "environment, network, observability, pagerdutyCloudwatchUrl, pagerdutyIntegrationKey, protection, regions, "
+        "storage, streaming"]
 
 
 def test_a_misspelt_section_is_named_with_the_right_spelling() -> None:
