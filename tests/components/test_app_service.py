@@ -330,7 +330,9 @@ def test_published_app_gets_the_edge_ingress(published) -> None:  # type: ignore
     masked = _k8s(published, "ingress")["metadata"]["annotations"]
     assert masked["alb.ingress.kubernetes.io/conditions.nlfhir"] == "[secret]"
     policy = _k8s(published, "netpol")["spec"]["ingress"]
-    assert policy[-1]["from"] == [{"ipBlock": {"cidr": cidr}} for cidr in PUBLIC_CIDRS]
+    # The ALB's subnets (the only address-range rule; the others name pods, e.g. Prometheus on 15020).
+    assert [rule["from"] for rule in policy if "ipBlock" in rule["from"][0]] == [
+        [{"ipBlock": {"cidr": cidr}} for cidr in PUBLIC_CIDRS]]
 
 
 def test_a_published_app_without_the_edge_has_no_ingress() -> None:

@@ -81,7 +81,10 @@ def test_created_provider_roles_and_boundary(created) -> None:
         {"Sid": "AssumeTheDeployerRole", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": DEPLOYER}]
     assert created.named("care-prod-ci-preview-read-only").inputs["policyArn"] == \
         "arn:aws:iam::aws:policy/ReadOnlyAccess"
-    assert created.of_type("aws:iam/rolePolicy:RolePolicy") == [created.named("care-prod-ci-deploy-chain")]
+    # Never inline (iam-no-inline-policy): the chain is a customer-managed policy attached to the deploy role.
+    assert created.of_type("aws:iam/rolePolicy:RolePolicy") == []
+    chain = created.named("care-prod-ci-deploy-chain-attachment").inputs
+    assert chain["role"] == created.named("care-prod-ci-deploy").inputs["name"]
 
 
 def test_adopting_the_accounts_provider_creates_none_and_trusts_it() -> None:

@@ -188,7 +188,7 @@ def _run_lines() -> list[str]:
 
 def test_every_make_target_and_offline_command_exists() -> None:
     targets = _make_targets()
-    parser, _ = _parser()
+    parser, *_ = _parser()
     commands = []
     for line in _run_lines():
         for target in re.findall(r"^make ([a-z-]+)", line):

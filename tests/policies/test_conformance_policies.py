@@ -120,6 +120,16 @@ def test_cloudwatch_alarm_actions() -> None:
 def test_every_conformance_resource_policy_has_compliant_and_violating_cases_here() -> None:
     source = Path(__file__).read_text()
     names = [n for n, i in REGISTRY.items() if i.module.endswith("conformance_rules") and i.kind == "resource"]
-    assert len(names) == 7
+    assert len(names) == 8
     # every test above asserts one compliant ([]) and at least one violating case with its exact message
     assert {n for n in names if source.count(f'check("{n}"') < 2} == set()
+
+
+def test_acm_dns_validation() -> None:
+    cert = "aws:acm/certificate:Certificate"
+    assert check("acm-dns-validation", cert, {"domainName": "care.example", "validationMethod": "DNS"}) == []
+    assert check("acm-dns-validation", cert, {"domainName": "care.example", "validationMethod": "EMAIL"}) == [
+        "validationMethod is 'EMAIL': ACM renews a certificate automatically only when it is DNS-validated. Set validationMethod='DNS' and keep the validation CNAME in DNS (components/edge.py)."]
+    assert check("acm-dns-validation", cert, {"certificateBody": "-----BEGIN", "privateKey": "k"}) == [
+        "an imported certificate: ACM never renews it, so it expires unnoticed. Request it from ACM with validationMethod='DNS' (components/edge.py)."]
+    assert check("acm-dns-validation", cert, {"domainName": "care.example", "validationMethod": U}) == []

@@ -106,11 +106,11 @@ def test_each_workload_gets_its_group_by_a_security_group_policy(prod: Plan) -> 
         ("nlfhir", "chromadb"): {"matchLabels": {"app.kubernetes.io/name": "chromadb"}},
         ("monitoring", "prometheus"): {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
     }
-    # A policy applies to pods scheduled after it: every Deployment waits for its app's policy.
-    deployments = {r.name: r for r in prod.resources if r.type == "kubernetes:apps/v1:Deployment"}
+    # A policy applies to pods scheduled after it: every Deployment (or Argo Rollout) waits for its app's policy.
+    deployments = _workloads(prod)
     sgps = {r.name: r.urn for r in by_name(prod, SGP).values()}
     for app in ("nlfhir", "prm-api", "prm-worker"):
-        assert sgps[f"care-prod-{app}-sgp"] in deployments[f"care-prod-{app}-deployment"].dependencies, app
+        assert sgps[f"care-prod-{app}-sgp"] in deployments[app].dependencies, app
 
 
 def test_the_cni_and_the_cluster_role_enable_security_groups_for_pods(prod: Plan) -> None:
@@ -166,6 +166,17 @@ def test_each_workload_reaches_its_bound_stores_and_the_endpoints_only(prod: Pla
     assert all("169.254." not in json.dumps(r.inputs) or "except" in json.dumps(r.inputs)
                for r in by_name(prod, NETPOL).values())
     # Each workload starts only once its egress allow-list exists (default deny would otherwise cut it off).
-    deployments = {r.name: r for r in prod.resources if r.type == "kubernetes:apps/v1:Deployment"}
     egress = by_name(prod, NETPOL)["care-prod-prm-api-egress"]
-    assert egress.urn in deployments["care-prod-prm-api-deployment"].dependencies
+    assert egress.urn in _workloads(prod)["prm-api"].dependencies
+
+
+def _workloads(plan: Plan) -> dict[str, Registration]:
+    """Each app's workload by app name: its Deployment, or the Argo Rollout that replaces it (blue-green, canary)."""
+    found = {}
+    for r in plan.resources:
+        for suffix in ("-deployment", "-rollout"):
+            if r.type in ("kubernetes:apps/v1:Deployment", "kubernetes:argoproj.io/v1alpha1:Rollout") \
+                    and r.name.endswith(suffix):
+                found[r.name.removeprefix(f"care-{plan.stack}-").removesuffix(suffix)] = r
+    return found
+

@@ -28,7 +28,9 @@ def test_observability_stack_per_environment(stack: str) -> None:
     assert "adminPassword" not in json.dumps(values)
     # Every app sends traces to Tempo with the stack's sampling, and lets Prometheus scrape its merged metrics.
     for app in ("nlfhir", "prm-api", "prm-worker"):
-        pod = plan.named(f"care-{stack}-{app}-deployment").inputs["spec"]["template"]
+        workload = next(r for r in plan.resources if r.name in (f"care-{stack}-{app}-deployment",
+                                                                 f"care-{stack}-{app}-rollout"))
+        pod = workload.inputs["spec"]["template"]
         env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
         assert (env["OTEL_EXPORTER_OTLP_ENDPOINT"], env["OTEL_TRACES_SAMPLER"], env["OTEL_TRACES_SAMPLER_ARG"]) == (
             "http://tempo.monitoring.svc:4317", "parentbased_traceidratio", sampling), app

@@ -474,6 +474,8 @@ MUTATIONS: list[Mutation] = [
              remove=True),
     Mutation("subnets-one-az", "subnet-az-spread", SUBNET, "us-east-2a", set_("availabilityZone", "us-east-2a"),
              every=True),
+    Mutation("acm-email-validation", "acm-dns-validation", "aws:acm/certificate:Certificate",
+             "validationMethod is 'EMAIL'", set_("validationMethod", "EMAIL")),
     # Cost controls (issue #14).
     Mutation("no-budget", "cost-budget-alerts", BUDGET, "no monthly COST budget", remove=True),
     Mutation("budget-no-forecast-alert", "cost-budget-alerts", BUDGET, "notifies no subscriber at FORECASTED 100 %",
