@@ -61,7 +61,7 @@ publish(edge, apps.ingress_statuses())  # origin DNS records -> the published ap
 observability = observability_tier(stack, keys, data, compute, apps, pods)
 
 # --- Alerting: SLO burn-rate alerts and Alertmanager routing (P1/P2 PagerDuty, P3/P4 tickets); AWS alarms ------
-alerting = alerting_tier(stack, providers, keys, data, compute, apps, alerts, observability)
+alerting = alerting_tier(stack, providers, keys, data, compute, apps, alerts, observability, edge)
 
 # --- Audit baseline (account-wide): CloudTrail, AWS Config + HIPAA pack, GuardDuty, Security Hub ---------
 audit = audit_tier(stack, providers, keys, network, data, alert_topic_arn=alerts.primary.arn)

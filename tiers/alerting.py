@@ -18,6 +18,7 @@ from components.alerting.cloudwatch import (
     AlarmSpec,
     ManagedServiceAlarms,
     PagerDutySubscription,
+    cloudfront_alarms,
     msk_alarms,
     rds_alarms,
     redis_alarms,
@@ -29,6 +30,7 @@ from tiers.apps import AppsTier
 from tiers.compute import ComputeTier
 from tiers.context import Providers, Stack
 from tiers.data import DataTier
+from tiers.edge import EdgeTier
 from tiers.notifications import Notifications
 from tiers.security import Keys
 
@@ -38,6 +40,8 @@ class AlertingTier:
     in_cluster: Alerting
     managed_services: ManagedServiceAlarms
     pagerduty: list[PagerDutySubscription]
+    #: CloudFront's alarms, in us-east-1 with the edge alert topic (None with the edge disabled).
+    edge_alarms: ManagedServiceAlarms | None = None
 
 
 def managed_service_alarm_specs(stack: Stack, data: DataTier) -> list[AlarmSpec]:
@@ -61,7 +65,8 @@ def managed_service_alarm_specs(stack: Stack, data: DataTier) -> list[AlarmSpec]
 
 
 def alerting_tier(stack: Stack, providers: Providers, keys: Keys, data: DataTier, compute: ComputeTier,
-                  apps: AppsTier, alerts: Notifications, observability: ObservabilityStack) -> AlertingTier:
+                  apps: AppsTier, alerts: Notifications, observability: ObservabilityStack,
+                  edge: EdgeTier) -> AlertingTier:
     """The PrometheusRules and the Alertmanager Secret wait for kube-prometheus-stack (its CRDs and namespace)."""
     cfg, cluster = stack.cfg, compute.cluster
     namespaces = {"nlfhir": cfg.apps.nlfhir.namespace, "prm-api": cfg.apps.prm_api.namespace,
@@ -86,4 +91,13 @@ def alerting_tier(stack: Stack, providers: Providers, keys: Keys, data: DataTier
         PagerDutySubscription(f"{stack.prefix}-edge-alerts-pagerduty", topic_arn=alerts.edge.arn, url=url,
                               opts=providers.in_edge),
     ]
-    return AlertingTier(in_cluster, managed, pagerduty)
+    # CloudFront publishes its metrics in us-east-1 only, and an alarm's SNS action must be in the alarm's region.
+    edge_alarms = None
+    if edge.edge is not None:
+        edge_alarms = ManagedServiceAlarms(
+            f"{stack.prefix}-edge-alarms",
+            cloudfront_alarms(f"{stack.prefix}-edge-cdn", edge.edge.distribution.id, cfg.alerting.cloudwatch),
+            topic_arn=alerts.edge.arn, runbook_url=runbooks, backup_failures=False, tags=stack.tags,
+            opts=providers.in_edge,
+        )
+    return AlertingTier(in_cluster, managed, pagerduty, edge_alarms)

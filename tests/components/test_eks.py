@@ -72,7 +72,7 @@ def test_children_and_counts(prod) -> None:  # type: ignore[no-untyped-def]
         "aws:iam/openIdConnectProvider:OpenIdConnectProvider": 1,
         "aws:iam/role:Role": 6,
         "aws:iam/policy:Policy": 3,  # customer-managed, never inline (iam-no-inline-policy)
-        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 10,  # + the VPC resource controller (security groups for pods)
+        "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 10,  # + VPC resource controller (pod SGs)
         "care:compute:EksCluster": 1,
         "kubernetes:core/v1:Namespace": 2,
         "kubernetes:networking.k8s.io/v1:NetworkPolicy": 6,  # per namespace: deny ingress, deny egress, DNS+istiod
