@@ -4,9 +4,9 @@ CloudWatch alarms of the AWS-managed services (components/alerting/cloudwatch.py
 The SLO spec of each app (``care-platform:alerting.services``) becomes PrometheusRules; P1/P2 page through
 PagerDuty (the stack secret ``pagerdutyIntegrationKey``, via Secrets Manager and External Secrets), P3/P4 go to
 the ticket webhook. The RDS, ElastiCache and MSK alarms and the AWS Backup failure rule publish to the primary
-alert topic; both alert topics (primary, and us-east-1 for CloudFront's alarms, which the edge tier adds with
-``cloudfront_alarms``/``alb_alarms``) are subscribed to PagerDuty's CloudWatch integration
-(``pagerdutyCloudwatchUrl``).
+alert topic; CloudFront's 5xx-rate alarm is created in us-east-1 on the edge alert topic; both topics are subscribed
+to PagerDuty's CloudWatch integration (``pagerdutyCloudwatchUrl``). ``alb_alarms`` needs an ALB's ARN suffix, which
+exists only once the Load Balancer Controller has created the ALB: not wired (the SLO alerts cover 5xx and latency).
 """
 
 from __future__ import annotations

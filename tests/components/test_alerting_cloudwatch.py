@@ -29,7 +29,13 @@ def plan():  # type: ignore[no-untyped-def]
 
 
 def test_every_managed_service_gets_its_alarms(plan) -> None:  # type: ignore[no-untyped-def]
-    alarms = plan.of_type(ALARM)
+    everything = plan.of_type(ALARM)
+    # CloudFront's alarm lives in us-east-1 on the edge topic (its metrics exist only there).
+    edge = [a for a in everything if "::aws-edge::" in (a.provider or "")]
+    assert [(a.inputs["tags"]["Alert"], a.inputs["namespace"], a.inputs["alarmActions"]) for a in edge] == [
+        ("CloudFront5xxRate", "AWS/CloudFront", [plan.outputs["alertTopicArns"]["edge"]])]
+    assert edge[0].inputs["dimensions"]["Region"] == "Global"
+    alarms = [a for a in everything if a not in edge]
     counts = Counter(a.inputs["tags"]["Alert"] for a in alarms)
     # prod: PRM primary + 2 replicas, NL-FHIR primary; Redis 3 shards x 2 nodes; MSK 3 brokers.
     assert counts == {"RdsCpuHigh": 4, "RdsFreeStorageLow": 4, "RdsConnectionsHigh": 4, "RdsReplicaLag": 2,
