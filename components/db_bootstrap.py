@@ -28,7 +28,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.app_service import EXTERNAL_SECRETS_API, secrets_read_policy
+from components.app_service import EXTERNAL_SECRETS_API, secrets_manager_store_spec, secrets_read_policy
 from components.common import child_opts, managed_role_policy, tags_for
 from components.database import DbBootstrapConfig
 from components.eks import irsa_trust_policy
@@ -117,8 +117,7 @@ class DatabaseBootstrap(pulumi.ComponentResource):
             api_version=EXTERNAL_SECRETS_API,
             kind="SecretStore",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=account, namespace=ns, labels=labels),
-            spec={"provider": {"aws": {"service": "SecretsManager", "region": region,
-                                       "auth": {"jwt": {"serviceAccountRef": {"name": account}}}}}},
+            spec=secrets_manager_store_spec(region, account),
             opts=child_opts(self, depends_on=[*wait_for, service_account, role_policy]),
         )
         secret_name = f"{account}-master"

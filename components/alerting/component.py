@@ -28,7 +28,7 @@ from components.alerting.alertmanager import ROUTING_KEY_FIELD, alertmanager_tem
 from components.alerting.config import AlertingConfig
 from components.alerting.dashboard import slo_dashboard_json
 from components.alerting.rules import rule_groups
-from components.app_service import EXTERNAL_SECRETS_API, secrets_read_policy
+from components.app_service import EXTERNAL_SECRETS_API, secrets_manager_store_spec, secrets_read_policy
 from components.common import child_opts, managed_role_policy, tags_for
 from components.eks import irsa_trust_policy
 
@@ -109,8 +109,7 @@ class Alerting(pulumi.ComponentResource):
             api_version=EXTERNAL_SECRETS_API,
             kind="SecretStore",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=SECRET_READER, namespace=ns, labels=labels),
-            spec={"provider": {"aws": {"service": "SecretsManager", "region": region,
-                                       "auth": {"jwt": {"serviceAccountRef": {"name": SECRET_READER}}}}}},
+            spec=secrets_manager_store_spec(region, SECRET_READER),
             opts=child_opts(self, depends_on=[*wait_for, service_account, role_policy]),
         )
         self.external_secret = k8s.apiextensions.CustomResource(

@@ -47,11 +47,12 @@ from components.app_service.config import (
     SecretRefConfig,
 )
 from components.app_service.identity import secrets_read_policy
-from components.app_service.secrets import EXTERNAL_SECRETS_API
+from components.app_service.secrets import EXTERNAL_SECRETS_API, secrets_manager_store_spec
 from components.app_service.workload import RELOAD_ANNOTATION
 
 __all__ = [
-    "DEFAULT_SSL_POLICY", "EXTERNAL_SECRETS_API", "RELOAD_ANNOTATION", "AppConfig", "AppIngressConfig", "AppService",
+    "DEFAULT_SSL_POLICY", "EXTERNAL_SECRETS_API",
+    "secrets_manager_store_spec", "RELOAD_ANNOTATION", "AppConfig", "AppIngressConfig", "AppService",
     "AppsConfig", "Binding", "ChromaDbBinding", "CronJobConfig", "EnvironmentBinding", "KafkaBinding",
     "PostgresBinding", "PreDeployConfig", "RedisBinding", "SecretRef", "SecretRefConfig", "msk_client_policy",
     "rds_db_user_arn", "secrets_read_policy",

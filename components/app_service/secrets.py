@@ -17,6 +17,12 @@ from components.common import child_opts
 EXTERNAL_SECRETS_API = "external-secrets.io/v1"  # served by ESO >= 0.16; v1beta1 gone from 0.17
 
 
+def secrets_manager_store_spec(region: str, service_account: str) -> dict[str, object]:
+    """A SecretStore's spec: AWS Secrets Manager in ``region``, read as ``service_account`` (its IRSA role)."""
+    return {"provider": {"aws": {"service": "SecretsManager", "region": region,
+                                 "auth": {"jwt": {"serviceAccountRef": {"name": service_account}}}}}}
+
+
 def create_external_secret(parent: pulumi.Resource, spec: AppSpec, *, region: str,
                            store_depends_on: Sequence[pulumi.Resource],
                            wait_for: Sequence[pulumi.Resource]) -> k8s.apiextensions.CustomResource:
@@ -26,11 +32,7 @@ def create_external_secret(parent: pulumi.Resource, spec: AppSpec, *, region: st
         api_version=EXTERNAL_SECRETS_API,
         kind="SecretStore",
         metadata=spec.metadata(),
-        spec={"provider": {"aws": {
-            "service": "SecretsManager",
-            "region": region,
-            "auth": {"jwt": {"serviceAccountRef": {"name": spec.app}}},
-        }}},
+        spec=secrets_manager_store_spec(region, spec.app),
         # The store authenticates as the service account: its role may read the secrets first.
         opts=child_opts(parent, depends_on=[*wait_for, *store_depends_on]),
     )

@@ -19,7 +19,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.app_service import EXTERNAL_SECRETS_API, secrets_read_policy
+from components.app_service import EXTERNAL_SECRETS_API, secrets_manager_store_spec, secrets_read_policy
 from components.common import child_opts, managed_role_policy, tags_for
 from components.eks import irsa_trust_policy
 from components.monitoring import values as v
@@ -164,8 +164,7 @@ class ObservabilityStack(pulumi.ComponentResource):
         store = k8s.apiextensions.CustomResource(
             f"{name}-grafana-admin-store", api_version=EXTERNAL_SECRETS_API, kind="SecretStore",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=reader, namespace=v.NAMESPACE),
-            spec={"provider": {"aws": {"service": "SecretsManager", "region": self._region,
-                                       "auth": {"jwt": {"serviceAccountRef": {"name": reader}}}}}},
+            spec=secrets_manager_store_spec(self._region, reader),
             opts=child_opts(self, depends_on=[account, policy]))
         return k8s.apiextensions.CustomResource(
             f"{name}-grafana-admin-external-secret", api_version=EXTERNAL_SECRETS_API, kind="ExternalSecret",
