@@ -42,7 +42,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -663,9 +663,16 @@ class PolicyPackSession:
             framework=p.framework.name, reference=p.framework.reference, tags=tuple(p.tags),
         ) for p in info.policies), key=lambda p: p.name)
 
-    def analyze(self, plan: Plan, *, stack_policies: bool = True,
-                only: Iterable[str] | None = None) -> PolicyReport:
-        """``Analyze`` every resource of ``plan`` (or only the URNs in ``only``), then ``AnalyzeStack``."""
+    def analyze(self, plan: Plan, *, stack_policies: bool = True, only: Iterable[str] | None = None,
+                policies: Collection[str] | None = None) -> PolicyReport:
+        """``Analyze`` every resource of ``plan`` (or only the URNs in ``only``), then ``AnalyzeStack``.
+
+        ``policies`` runs only the named policies (the pack is reconfigured with every other policy disabled for
+        this one analysis, then restored): a mutation test of one stack policy need not run the other stack
+        policies over the whole plan."""
+        if policies is not None:
+            with self._only_policies(policies):
+                return self.analyze(plan, stack_policies=stack_policies, only=only)
         resources = _resources(plan, self.config_values)
         wanted = set(only) if only is not None else None
         by_urn = {r.urn: r for r in resources}
@@ -723,22 +730,31 @@ class PolicyPackSession:
 
     def _culprits(self, method: str, request: Any, kind: str) -> list[str]:
         culprits = []
-        try:
-            for policy in (p for p in self.policies if p.kind == kind and p.level != "disabled"):
-                alone = analyzer_pb2.ConfigureAnalyzerRequest()
-                alone.CopyFrom(self._configure_request)
-                for name in alone.policyConfig:
-                    if name != policy.name:
-                        alone.policyConfig[name].enforcementLevel = analyzer_pb2.DISABLED
-                self._call("Configure", alone)
+        for policy in (p for p in self.policies if p.kind == kind and p.level != "disabled"):
+            with self._only_policies([policy.name]):
                 try:
                     self._call(method, request)
                 except PolicyRaised:
                     culprits.append(policy.name)
+        return culprits
+
+    @contextlib.contextmanager
+    def _only_policies(self, names: Collection[str]) -> Iterator[None]:
+        """The pack configured with every policy but ``names`` disabled; the stack's configuration after."""
+        unknown = sorted(set(names) - set(self._configure_request.policyConfig))
+        if unknown:
+            raise PolicyPackError(f"policy pack {self.pack_name} has no policy {', '.join(map(repr, unknown))}")
+        alone = analyzer_pb2.ConfigureAnalyzerRequest()
+        alone.CopyFrom(self._configure_request)
+        for name in alone.policyConfig:
+            if name not in names:
+                alone.policyConfig[name].enforcementLevel = analyzer_pb2.DISABLED
+        self._call("Configure", alone)
+        try:
+            yield
         finally:
             with contextlib.suppress(PolicyPackError):
                 self._call("Configure", self._configure_request)
-        return culprits
 
 
 def _shown(path: Path) -> str:

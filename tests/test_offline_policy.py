@@ -23,6 +23,7 @@ from offline.policy import (
     PolicyPackError,
     PolicyPackSession,
     load_policy_config,
+    open_session,
     run_policy_pack,
 )
 from tests.helpers import render
@@ -176,6 +177,23 @@ def test_disabled_policies_are_not_reported(plan: Plan, toy: Path) -> None:
     assert {v.policy for v in report.violations} == {"kms-key-rotation"}
     assert report.policy("kms-key-protected").level == "disabled"
     assert report.checked("kms-key-protected") == 0
+
+
+def test_an_analysis_can_run_only_named_policies_and_the_stack_config_comes_back(plan: Plan, toy: Path) -> None:
+    config = toy / "config" / "only.json"
+    config.write_text(json.dumps({"all": "mandatory"}))
+    with open_session(plan, "test", pack_dir=toy, config_path=config) as session:
+        only_stack = session.analyze(plan, policies=["vpc-flow-logs"])
+        assert [(v.policy, v.resource_name) for v in only_stack.violations] == [("vpc-flow-logs", "main")]
+        only_rotation = session.analyze(plan, stack_policies=False, policies=["kms-key-rotation"])
+        assert [(v.policy, v.resource_name) for v in only_rotation.violations] == [("kms-key-rotation", "static")]
+        with pytest.raises(PolicyPackError, match="toy-pack has no policy 'no-such-policy'"):
+            session.analyze(plan, policies=["no-such-policy"])
+        # Afterwards every policy runs again, at the stack's levels.
+        everything = session.analyze(plan)
+    assert sorted((v.policy, v.resource_name, v.level) for v in everything.violations) == [
+        ("kms-key-protected", "static", "mandatory"), ("kms-key-rotation", "static", "mandatory"),
+        ("vpc-flow-logs", "main", "mandatory")]
 
 
 def test_config_properties_override_schema_defaults_and_are_validated(plan: Plan, toy: Path) -> None:
