@@ -16,7 +16,8 @@ the "only through the owning service" statements. Instead:
   condition key, https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-bypass-policy-lockout-safety-check;
   AWS Control Tower's control CT.KMS.PV.3 denies the same, https://docs.aws.amazon.com/controltower/latest/controlreference/ct-kms-pv-3.html).
   Residual risk: whoever holds the deployer role can rewrite a key policy (and so grant itself use). Every
-  PutKeyPolicy is a management event in the stack's multi-Region CloudTrail trail (components/audit.py), and
+  PutKeyPolicy is a management event in the stack's multi-Region CloudTrail trail, an EventBridge rule sends
+  each one in the primary region to the alert topic (components/audit.py, ``key-policy-changes``), and
   the deployer role's trust policy, kept outside this program, should admit only the CI deploy role of the
   stack's GitHub Environment (components/ci_access.py, docs/delivery.md);
 * use goes to the account's principals only through the owning service(s) (kms:ViaService +
