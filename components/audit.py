@@ -165,6 +165,9 @@ class AccountBaseline(pulumi.ComponentResource):
         if config.cloudtrail:
             self.trail_arn = self._trail(config, audit_bucket_name, audit_bucket_policy, phi_bucket_arns,
                                          trail_kms_key_arn, logs_kms_key_arn).arn
+            if alert_topic_arn is not None:
+                self._alert_rule("key-policy-changes", "Any PutKeyPolicy on this region's KMS keys",
+                                 key_policy_change_pattern(), alert_topic_arn)
         recording: pulumi.Resource | None = None
         if config.config_recorder:
             recording = self._config_recorder(audit_bucket_name, audit_bucket_arn, audit_bucket_policy,
@@ -329,22 +332,25 @@ class AccountBaseline(pulumi.ComponentResource):
                 child_opts(self),
             )
         if alert_topic_arn is not None:
-            rule = aws.cloudwatch.EventRule(
-                f"{name}-guardduty-findings",
-                aws.cloudwatch.EventRuleArgs(
-                    name=f"{name}-guardduty-findings",
-                    description=f"GuardDuty findings of severity {config.alert_min_severity} or more",
-                    event_pattern=json.dumps(guardduty_event_pattern(config.alert_min_severity)),
-                    tags=tags_for(tags, f"{name}-guardduty-findings"),
-                ),
-                child_opts(self),
-            )
-            aws.cloudwatch.EventTarget(
-                f"{name}-guardduty-findings-alert",
-                aws.cloudwatch.EventTargetArgs(rule=rule.name, arn=alert_topic_arn, target_id="alerts"),
-                child_opts(self),
-            )
+            self._alert_rule("guardduty-findings",
+                             f"GuardDuty findings of severity {config.alert_min_severity} or more",
+                             guardduty_event_pattern(config.alert_min_severity), alert_topic_arn)
         return detector.id
+
+    def _alert_rule(self, short: str, description: str, pattern: dict[str, Any],
+                    alert_topic_arn: pulumi.Input[str]) -> None:
+        """An EventBridge rule whose matching events go to the alert topic."""
+        name = f"{self._name}-{short}"
+        rule = aws.cloudwatch.EventRule(
+            name,
+            aws.cloudwatch.EventRuleArgs(name=name, description=description, event_pattern=json.dumps(pattern),
+                                         tags=tags_for(self._tags, name)),
+            child_opts(self),
+        )
+        aws.cloudwatch.EventTarget(
+            f"{name}-alert", aws.cloudwatch.EventTargetArgs(rule=rule.name, arn=alert_topic_arn, target_id="alerts"),
+            child_opts(self),
+        )
 
     # --- Security Hub, Access Analyzer, account safeguards ----------------------------------------
     def _security_hub(self, config: AuditConfig, region: str, recording: pulumi.Resource | None) -> None:
@@ -396,6 +402,15 @@ def guardduty_event_pattern(min_severity: float) -> dict[str, Any]:
     """GuardDuty findings at or above ``min_severity`` (https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_findings_eventbridge.html)."""
     return {"source": ["aws.guardduty"], "detail-type": ["GuardDuty Finding"],
             "detail": {"severity": [{"numeric": [">=", min_severity]}]}}
+
+
+def key_policy_change_pattern() -> dict[str, Any]:
+    """Every PutKeyPolicy (CloudTrail management events reach EventBridge in the call's region,
+    https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-service-event-cloudtrail.html): only the deployer
+    may change a key policy (components/encryption.py), so each one is either a deploy or the residual risk that
+    its holder gave itself use of a PHI key. CreateGrant is left out: the services create grants all day."""
+    return {"source": ["aws.kms"], "detail-type": ["AWS API Call via CloudTrail"],
+            "detail": {"eventSource": ["kms.amazonaws.com"], "eventName": ["PutKeyPolicy"]}}
 
 
 def security_hub_standards(region: str, cis_version: str) -> dict[str, str]:

@@ -89,11 +89,20 @@ def child_opts(parent: pulumi.Resource, **kwargs: object) -> pulumi.ResourceOpti
     return pulumi.ResourceOptions(parent=parent, **kwargs)  # type: ignore[arg-type]
 
 
-def service_role_trust(service: str, *, source_account: str | None = None) -> str:
-    """An IAM role trust policy letting one AWS service assume the role (for this account only, if given)."""
+def service_role_trust(service: str, *, source_account: str | None = None,
+                       source_arns: Sequence[str] = ()) -> str:
+    """An IAM role trust policy letting one AWS service assume the role, for this account (aws:SourceAccount) and
+    these resources (aws:SourceArn, ArnLike) only, if given. Add them only where AWS documents that the service
+    sends them when it assumes the role: a condition key the request lacks fails the condition and the service
+    can no longer assume the role."""
     statement: dict[str, object] = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    condition: dict[str, object] = {}
     if source_account:
-        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
+        condition["StringEquals"] = {"aws:SourceAccount": source_account}
+    if source_arns:
+        condition["ArnLike"] = {"aws:SourceArn": source_arns[0] if len(source_arns) == 1 else list(source_arns)}
+    if condition:
+        statement["Condition"] = condition
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 

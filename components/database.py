@@ -192,6 +192,8 @@ class PostgresDatabase(pulumi.ComponentResource):
         subnet_ids: Sequence[pulumi.Input[str]],
         availability_zones: Sequence[str],
         client_security_group_ids: Sequence[pulumi.Input[str]],
+        account_id: str,
+        region: str,
         kms_key_arn: pulumi.Input[str],
         secret_kms_key_arn: pulumi.Input[str],
         logs_kms_key_arn: pulumi.Input[str],
@@ -238,11 +240,16 @@ class PostgresDatabase(pulumi.ComponentResource):
         monitoring_role_arn: pulumi.Output[str] | None = None
         monitoring_deps: list[pulumi.Resource] = []
         if config.monitoring_interval_seconds:
+            # Confused-deputy guard: RDS assumes the role for this account's instances only, the primary and
+            # its replicas ("Protecting against the confused deputy problem",
+            # https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_Monitoring.OS.Enabling.html#USER_Monitoring.OS.confused-deputy).
+            instances = f"arn:aws:rds:{region}:{account_id}:db:{name}"
             role = aws.iam.Role(
                 f"{name}-monitoring-role",
                 aws.iam.RoleArgs(
                     description=f"RDS enhanced monitoring for {name}",
-                    assume_role_policy=service_role_trust("monitoring.rds.amazonaws.com"),
+                    assume_role_policy=service_role_trust("monitoring.rds.amazonaws.com", source_account=account_id,
+                                                          source_arns=[instances, f"{instances}-replica-*"]),
                     tags=tags_for(tags, f"{name}-monitoring-role"),
                 ),
                 child,

@@ -4,15 +4,30 @@ Key policies separate administration from use. There is no unconditional ``kms:*
 root: that statement would let any IAM policy in the account use the PHI keys directly and so cancel
 the "only through the owning service" statements. Instead:
 
-* the key administrators (``encryption.keyAdminArns``) get the management actions, including
-  kms:PutKeyPolicy. KMS refuses to create a key whose policy does not let the principal making the
-  request change it again (the key policy lockout safety check: "the key policy must allow the
-  principal that is making the CreateKey request to make a subsequent PutKeyPolicy request",
-  https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html and
-  https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html), so the role that runs
-  ``pulumi up`` must be one of the key administrators;
+* the key administrators (``encryption.keyAdminArns``) get the management actions, named one by one
+  (``KEY_ADMIN_ACTIONS``): no ``kms:CreateGrant`` (a grant to themselves would decrypt), no
+  ``kms:PutKeyPolicy`` (a policy naming themselves would too);
+* only the role that runs ``pulumi up`` (``eks.deployerRoleArn``) may PutKeyPolicy. KMS refuses to create a
+  key whose policy does not let the principal making the request change it again (the key policy lockout
+  safety check: "the key policy must allow the principal that is making the CreateKey request to make a
+  subsequent PutKeyPolicy request", https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateKey.html
+  and https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html), so the deployer keeps
+  it; nobody may bypass that check (``DenyPolicyLockoutBypass``, the kms:BypassPolicyLockoutSafetyCheck
+  condition key, https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-bypass-policy-lockout-safety-check;
+  AWS Control Tower's control CT.KMS.PV.3 denies the same, https://docs.aws.amazon.com/controltower/latest/controlreference/ct-kms-pv-3.html).
+  Residual risk: whoever holds the deployer role can rewrite a key policy (and so grant itself use). Every
+  PutKeyPolicy is a management event in the stack's multi-Region CloudTrail trail, an EventBridge rule sends
+  each one in the primary region to the alert topic (components/audit.py, ``key-policy-changes``), and
+  the deployer role's trust policy, kept outside this program, should admit only the CI deploy role of the
+  stack's GitHub Environment (components/ci_access.py, docs/delivery.md);
 * use goes to the account's principals only through the owning service(s) (kms:ViaService +
   kms:CallerAccount); the services then work through grants they create that way;
+* on the PHI keys (``PHI_DOMAINS``) an explicit Deny (``DenyUseOutsideOwningService``) refuses every use
+  that does not come through the owning service, whatever an IAM policy, a grant or a later statement
+  allows (an explicit deny overrides every allow, and grants can only allow:
+  https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html,
+  https://docs.aws.amazon.com/kms/latest/developerguide/determining-access.html), except for AWS service principals
+  acting as themselves and the principals that must call KMS directly (``deny_use_outside_owning_service``);
 * explicit statements only for what must call KMS itself: CloudWatch Logs (with the log-group
   encryption-context condition) and the Auto Scaling service-linked role that launches the nodes'
   encrypted EBS volumes (a service-linked role's own policy cannot be changed, so the key policy must
@@ -68,6 +83,23 @@ _VIA_SERVICE: dict[Domain, tuple[str, ...]] = {
     "alerts": ("sns",),
 }
 
+#: The keys that hold PHI or open it, whose key policy denies use outside the owning service. Out of the set,
+#: and why: ``logs`` and ``alerts`` let no account principal use them at all (only the CloudWatch Logs
+#: service principal, with the log-group encryption context, and the alarm publishers), so there is no
+#: direct path to close and service principals are exempt from such a deny anyway; ``audit`` lets account
+#: principals only decrypt CloudTrail files through S3 with the CloudTrail encryption context (already the
+#: narrowest use) and CloudTrail records API metadata, not PHI; ``eks`` envelope-encrypts Kubernetes Secrets,
+#: which the EKS control plane decrypts through the grant it created with the cluster role, calls AWS does not
+#: document as carrying kms:ViaService (https://docs.aws.amazon.com/eks/latest/userguide/enable-kms.html), so a
+#: deny there could make the cluster unreadable; the credentials those Secrets copy live in Secrets Manager
+#: under the ``secrets`` key, which is in the set.
+PHI_DOMAINS: tuple[Domain, ...] = ("database", "cache", "storage", "streaming", "backup", "ebs", "secrets")
+
+#: The use actions the PHI keys deny outside the owning service: encryption and decryption, data keys and
+#: grants (a grant is a standing permission to use the key).
+DENY_SID = "DenyUseOutsideOwningService"
+DENIED_USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant"]
+
 #: The Auto Scaling service-linked role (one per account) that the EBS key policy names.
 AUTOSCALING_SERVICE = "autoscaling.amazonaws.com"
 AUTOSCALING_ROLE = "AWSServiceRoleForAutoScaling"
@@ -77,11 +109,50 @@ def autoscaling_role_arn(account_id: str) -> str:
     return f"arn:aws:iam::{account_id}:role/aws-service-role/{AUTOSCALING_SERVICE}/{AUTOSCALING_ROLE}"
 
 _USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
-_ADMIN_ACTIONS = [
-    "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
-    "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
-    "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand",
+#: What the key administrators may do: AWS's default administrator actions
+#: (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-administrators)
+#: named one by one, without kms:CreateGrant (in kms:Create*) and kms:PutKeyPolicy (kms:Put*), either of which
+#: lets an administrator give itself decryption, and without what symmetric keys never use (imported key
+#: material, multi-Region keys). Everything `pulumi up` does to a key and its alias is here, except
+#: PutKeyPolicy, which the deployer gets alone (``KeyPolicyDeployer``).
+KEY_ADMIN_ACTIONS = [
+    "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListKeyPolicies", "kms:ListKeyRotations",
+    "kms:ListResourceTags", "kms:ListGrants", "kms:RevokeGrant", "kms:EnableKey", "kms:DisableKey",
+    "kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:RotateKeyOnDemand", "kms:UpdateKeyDescription",
+    "kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias", "kms:TagResource", "kms:UntagResource",
+    "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
 ]
+
+
+def via_services(domain: Domain, region: str) -> list[str]:
+    """The kms:ViaService values of one domain's owning services in ``region``."""
+    return [f"{service}.{region}.amazonaws.com" for service in _VIA_SERVICE[domain]]
+
+
+def deny_use_outside_owning_service(via: Sequence[str], exempt_principal_arns: Sequence[str]) -> dict[str, Any]:
+    """Deny every use of the key that does not come through one of ``via``, by anyone but AWS service principals
+    acting as themselves and the exempt principal ARN patterns.
+
+    The condition keys of one statement are ANDed and a negated operator with several values is a NOR
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_multi-value-conditions.html), so the
+    deny applies only when the request came through none of the owning services, AND the caller is not an AWS
+    service principal, AND its ARN matches no exempt pattern. A negated operator on a key the request lacks is
+    true (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html):
+    a direct call carries no kms:ViaService (KMS sets it only when an AWS service makes the request for the
+    principal, https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service),
+    so it is denied. aws:PrincipalIsAWSService is true only for AWS service principals calling as themselves
+    (CloudFront OAC decrypting for the distribution, services working through their grants); BoolIfExists keeps
+    the deny for a request without it. aws:PrincipalArn of a role session is the role's ARN (with its path for a
+    service-linked role), so an ArnLike pattern on a role name this program controls exempts a role before it
+    exists (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-principalarn):
+    the key need not wait for the role, and the role's policy may name the key, with no cycle.
+    """
+    condition: dict[str, Any] = {"StringNotEquals": {"kms:ViaService": list(via)},
+                                 "BoolIfExists": {"aws:PrincipalIsAWSService": "false"}}
+    if exempt_principal_arns:
+        condition["ArnNotLike"] = {"aws:PrincipalArn": list(exempt_principal_arns)}
+    return {"Sid": DENY_SID, "Effect": "Deny", "Principal": "*", "Action": DENIED_USE_ACTIONS,
+            "Resource": "*", "Condition": condition}
 
 
 class EncryptionConfig(ConfigModel):
@@ -107,18 +178,23 @@ class EncryptionConfig(ConfigModel):
         return value
 
 
-def key_policy(domain: Domain, *, account_id: str, region: str, admin_arns: Sequence[str]) -> dict[str, Any]:
-    """The key policy for one domain: IAM delegation, named admins, and use only through the owning service."""
-    if not admin_arns:
-        raise ValueError(f"{domain}: a key policy needs at least one key administrator (KMS's lockout check)")
+def key_policy(domain: Domain, *, account_id: str, region: str, admin_arns: Sequence[str],
+               policy_admin_arns: Sequence[str], direct_callers: Sequence[str] = ()) -> dict[str, Any]:
+    """The key policy for one domain: named admins, the deployer's PutKeyPolicy, use only through the owning
+    service, and on the PHI keys the deny of any other use (``direct_callers``: principal ARN patterns that
+    must call this key directly and are exempt from that deny)."""
+    if not admin_arns or not policy_admin_arns:
+        raise ValueError(f"{domain}: a key policy needs key administrators and a PutKeyPolicy principal "
+                         "(the deployer: KMS's lockout check)")
     root = f"arn:aws:iam::{account_id}:root"
-    statements: list[dict[str, Any]] = [{
-        "Sid": "KeyAdministrators",
-        "Effect": "Allow",
-        "Principal": {"AWS": list(admin_arns)},
-        "Action": _ADMIN_ACTIONS,
-        "Resource": "*",
-    }]
+    statements: list[dict[str, Any]] = [
+        {"Sid": "KeyAdministrators", "Effect": "Allow", "Principal": {"AWS": list(admin_arns)},
+         "Action": KEY_ADMIN_ACTIONS, "Resource": "*"},
+        {"Sid": "KeyPolicyDeployer", "Effect": "Allow", "Principal": {"AWS": list(policy_admin_arns)},
+         "Action": "kms:PutKeyPolicy", "Resource": "*"},
+        {"Sid": "DenyPolicyLockoutBypass", "Effect": "Deny", "Principal": "*", "Action": "kms:PutKeyPolicy",
+         "Resource": "*", "Condition": {"Bool": {"kms:BypassPolicyLockoutSafetyCheck": "true"}}},
+    ]
     if domain == "audit":
         statements += cloudtrail_key_statements(account_id=account_id, region=region)
     elif domain == "logs":
@@ -133,7 +209,7 @@ def key_policy(domain: Domain, *, account_id: str, region: str, admin_arns: Sequ
             }},
         })
     else:
-        via = [f"{service}.{region}.amazonaws.com" for service in _VIA_SERVICE[domain]]
+        via = via_services(domain, region)
         statements.append({
             "Sid": "UseThroughOwningService",
             "Effect": "Allow",
@@ -178,6 +254,9 @@ def key_policy(domain: Domain, *, account_id: str, region: str, admin_arns: Sequ
              "Action": "kms:CreateGrant", "Resource": "*",
              "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
         ]
+    if domain in PHI_DOMAINS:  # last, so the allows above read first
+        exempt = [*([autoscaling_role_arn(account_id)] if domain == "ebs" else []), *direct_callers]
+        statements.append(deny_use_outside_owning_service(via_services(domain, region), exempt))
     return {"Version": "2012-10-17", "Id": f"care-platform-{domain}", "Statement": statements}
 
 
@@ -208,6 +287,9 @@ def cloudtrail_key_statements(*, account_id: str, region: str) -> list[dict[str,
 class KeyRing(pulumi.ComponentResource):
     """One rotating customer-managed key (with alias) per domain, in the region of the provider it is given.
 
+    ``policy_admin_arns``: who may PutKeyPolicy (the deployer); ``direct_callers``: per domain, the principal
+    ARN patterns exempt from the PHI keys' deny of use outside the owning service (the EBS CSI driver's role).
+
     Keys are ``protect``ed like the stores they encrypt: deleting a key makes every snapshot, backup
     and object encrypted with it unreadable.
     """
@@ -223,6 +305,8 @@ class KeyRing(pulumi.ComponentResource):
         region: str,
         account_id: str,
         alias_prefix: str,
+        policy_admin_arns: Sequence[str],
+        direct_callers: Mapping[Domain, Sequence[str]] | None = None,
         protect: bool = True,
         tags: Mapping[str, str],
         opts: pulumi.ResourceOptions | None = None,
@@ -244,7 +328,9 @@ class KeyRing(pulumi.ComponentResource):
                     key_usage="ENCRYPT_DECRYPT",
                     customer_master_key_spec="SYMMETRIC_DEFAULT",
                     policy=json.dumps(key_policy(domain, account_id=account_id, region=region,
-                                                 admin_arns=config.key_admin_arns)),
+                                                 admin_arns=config.key_admin_arns,
+                                                 policy_admin_arns=policy_admin_arns,
+                                                 direct_callers=(direct_callers or {}).get(domain, ()))),
                     tags=tags_for(tags, f"{name}-{domain}", DataDomain=domain),
                 ),
                 # The EBS key names the Auto Scaling service-linked role, which must exist first.

@@ -60,6 +60,10 @@ class Replication:
 
     destination_bucket_arn: pulumi.Input[str]
     destination_kms_key_arn: pulumi.Input[str]
+    #: The source bucket's and the destination's regions: the replication role uses each key only through S3
+    #: in that key's region (kms:ViaService).
+    source_region: str
+    destination_region: str
     #: The destination's versioning: S3 rejects a replication rule whose destination is not versioned
     #: ("Both source and destination buckets must have versioning enabled":
     #: https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-requirements.html).
@@ -77,14 +81,33 @@ def _deny_insecure_transport(bucket_arn: str) -> dict[str, Any]:
     }
 
 
-def _allow_access_log_delivery(bucket_arn: str, account_id: str) -> dict[str, Any]:
+def _deny_tls_below_1_2(bucket_arn: str) -> dict[str, Any]:
+    """TLS 1.2 at least (HIPAA transmission security): s3:TlsVersion is the request's TLS version, compared as a
+    number (https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html#example-object-tls-version).
+    A request without TLS has no s3:TlsVersion, and NumericLessThan on a missing key is false: the
+    aws:SecureTransport deny above refuses those."""
+    return {
+        "Sid": "DenyTlsBelow12",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"NumericLessThan": {"s3:TlsVersion": 1.2}},
+    }
+
+
+def _allow_access_log_delivery(bucket_arn: str, account_id: str, source_arns: Sequence[str]) -> dict[str, Any]:
+    """S3 server access log delivery from this account's source buckets only (aws:SourceArn + aws:SourceAccount,
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/enable-server-access-logging.html#grant-log-delivery-permissions-general):
+    no other bucket, in this account or another, can point its logs here."""
     return {
         "Sid": "AllowS3ServerAccessLogs",
         "Effect": "Allow",
         "Principal": {"Service": "logging.s3.amazonaws.com"},
         "Action": "s3:PutObject",
         "Resource": f"{bucket_arn}/*",
-        "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+        "Condition": {"ArnLike": {"aws:SourceArn": list(source_arns)},
+                      "StringEquals": {"aws:SourceAccount": account_id}},
     }
 
 
@@ -142,6 +165,18 @@ def _deny_outside_vpc(bucket_arn: str, endpoint_id: str, exempt_role_patterns: S
     }
 
 
+def _replication_key_statement(actions: list[str], key_arn: pulumi.Input[str] | None, region: str,
+                               bucket_arn: pulumi.Input[str]) -> dict[str, Any]:
+    """The replication role's use of one key: only through S3 in the key's region, and only for this bucket's
+    objects (the S3 encryption context), as AWS's SSE-KMS replication policy shows
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html). With an S3
+    Bucket Key (both buckets have one) the context is the bucket's ARN, not the object's; objects written
+    without it carry the object ARN, so both are admitted."""
+    return {"Effect": "Allow", "Action": actions, "Resource": key_arn, "Condition": {"StringLike": {
+        "kms:ViaService": f"s3.{region}.amazonaws.com",
+        "kms:EncryptionContext:aws:s3:arn": [bucket_arn, pulumi.Output.concat(bucket_arn, "/*")]}}}
+
+
 class SecureBucket(pulumi.ComponentResource):
     """One private, versioned, encrypted, TLS-only S3 bucket with lifecycle rules and access logging."""
 
@@ -162,6 +197,7 @@ class SecureBucket(pulumi.ComponentResource):
         access_log_bucket: pulumi.Input[str] | None = None,
         access_log_ready: pulumi.Resource | None = None,
         receives_access_logs: bool = False,
+        log_source_arns: Sequence[str] = (),
         alb_logs_region: str | None = None,
         cdn_distribution_arn: pulumi.Input[str] | None = None,
         object_lock: ObjectLockConfig | None = None,
@@ -179,6 +215,8 @@ class SecureBucket(pulumi.ComponentResource):
         child = child_opts(self)
         if kms_key_arn is None and not receives_access_logs:
             raise ValueError(f"{name}: only the access-log bucket may use SSE-S3; give a KMS key")
+        if receives_access_logs and not log_source_arns:
+            raise ValueError(f"{name}: an access-log bucket names the buckets that log to it (log_source_arns)")
         extra_tags = {"Purpose": purpose}
         if backup:
             extra_tags[BACKUP_TAG_KEY] = "true"
@@ -249,9 +287,9 @@ class SecureBucket(pulumi.ComponentResource):
 
         def policy(args: list[Any]) -> str:
             arn, distribution_arn, endpoint = args
-            statements = [_deny_insecure_transport(arn)]
+            statements = [_deny_insecure_transport(arn), _deny_tls_below_1_2(arn)]
             if receives_access_logs:
-                statements.append(_allow_access_log_delivery(arn, account_id))
+                statements.append(_allow_access_log_delivery(arn, account_id, log_source_arns))
             if extra_statements is not None:
                 statements += extra_statements(arn)
             if alb_logs_region is not None:
@@ -331,6 +369,13 @@ class SecureBucket(pulumi.ComponentResource):
     def _replicate(self, name: str, replication: Replication, source_key: pulumi.Input[str] | None,
                    tags: Mapping[str, str]) -> None:
         child = child_opts(self)
+        # No aws:SourceAccount/aws:SourceArn in the trust: AWS's replication role trust policy is the bare
+        # s3.amazonaws.com one and AWS does not document that S3 sends either key when it assumes the role
+        # ("Step 2: Creating an IAM role for Amazon S3 to assume",
+        # https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html); a
+        # condition the request lacked would stop replication silently. Another account cannot make S3 use this
+        # role (naming it in a replication configuration needs iam:PassRole in this account), and its policy
+        # reaches only this bucket, its replica and their keys, through S3, for these buckets' objects.
         role = aws.iam.Role(
             f"{name}-replication-role",
             aws.iam.RoleArgs(
@@ -355,9 +400,12 @@ class SecureBucket(pulumi.ComponentResource):
                          "Resource": pulumi.Output.concat(self.arn, "/*")},
                         {"Effect": "Allow", "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
                          "Resource": pulumi.Output.concat(replication.destination_bucket_arn, "/*")},
-                        {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": source_key},
-                        {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
-                         "Resource": replication.destination_kms_key_arn},
+                        _replication_key_statement(["kms:Decrypt"], source_key, replication.source_region,
+                                                   self.arn),
+                        _replication_key_statement(["kms:Encrypt", "kms:GenerateDataKey"],
+                                                   replication.destination_kms_key_arn,
+                                                   replication.destination_region,
+                                                   replication.destination_bucket_arn),
                     ],
                 }),
             ),
@@ -406,8 +454,10 @@ class Storage(pulumi.ComponentResource):
         config: StorageConfig,
         *,
         account_id: str,
+        region: str,
         kms_key_arn: pulumi.Input[str],
         dr_kms_key_arn: pulumi.Input[str] | None = None,
+        dr_region: str | None = None,
         dr_provider: pulumi.ProviderResource | None = None,
         audit_log_statements: Callable[[str], list[dict[str, Any]]] | None = None,
         s3_endpoint_id: pulumi.Input[str] | None = None,
@@ -432,8 +482,11 @@ class Storage(pulumi.ComponentResource):
                 opts=child_opts(self, provider=dr_provider) if dr else child_opts(self), **kwargs,
             )
 
+        # Every bucket of the stack is named <name>-<label>-<account> (bucket_name_for; the observability
+        # tier's buckets too), and only those may deliver access logs here.
+        sources = [f"arn:aws:s3:::{name}-*-{account_id}"]
         self.access_logs = bucket("access-logs", kms_key_arn=None, receives_access_logs=True,
-                                  alb_logs_region=alb_logs_region,
+                                  log_source_arns=sources, alb_logs_region=alb_logs_region,
                                   expire_after_days=config.access_logs_expire_after_days)
         logs_to = self.access_logs.bucket_name
         logged: dict[str, Any] = {"access_log_bucket": logs_to, "access_log_ready": self.access_logs.policy}
@@ -441,13 +494,17 @@ class Storage(pulumi.ComponentResource):
         replication: Replication | None = None
         self.dr_app_data: SecureBucket | None = None
         if config.replicate_to_dr and dr_provider is not None and dr_kms_key_arn is not None:
+            if dr_region is None:
+                raise ValueError(f"{name}: replication to the DR region needs dr_region")
             self.dr_access_logs = bucket("access-logs", dr=True, kms_key_arn=None, receives_access_logs=True,
+                                         log_source_arns=sources,
                                          expire_after_days=config.access_logs_expire_after_days)
             self.dr_app_data = bucket("app-data", dr=True, kms_key_arn=dr_kms_key_arn,
                                       access_log_bucket=self.dr_access_logs.bucket_name,
                                       access_log_ready=self.dr_access_logs.policy)
             replication = Replication(destination_bucket_arn=self.dr_app_data.arn,
                                       destination_kms_key_arn=dr_kms_key_arn,
+                                      source_region=region, destination_region=dr_region,
                                       destination_versioning=self.dr_app_data.versioning)
 
         # Served through the CDN: current versions stay in S3 Standard. Backed up too: the CDN's origin

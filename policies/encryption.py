@@ -6,6 +6,8 @@ keys (components/encryption.py). A violation here means a component lost its sec
 
 from __future__ import annotations
 
+import fnmatch
+
 from common import (
     BACKUP_VAULT,
     CACHE_RG,
@@ -29,6 +31,7 @@ from common import (
     is_false,
     is_true,
     is_unknown,
+    parse_json,
     policies_of,
     resource_policy,
 )
@@ -272,6 +275,91 @@ resource_policy(
     "kms-key-rotation", concern="encryption", citation=AT_REST, types=(KMS_KEY,),
     description="Every customer-managed symmetric KMS key rotates automatically.",
 )(kms_key_rotation)
+
+
+#: The key ring's domains that hold no PHI (components/encryption.py PHI_DOMAINS says why). A key tagged with any
+#: other DataDomain, or with none, must deny use outside its owning service.
+NON_PHI_KEY_DOMAINS = ("logs", "alerts", "audit", "eks")
+#: The use a PHI key must deny outside its owning service.
+PHI_KEY_USE = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant")
+#: Condition keys that may narrow that deny (and how): the owning services, AWS service principals acting as
+#: themselves, and the principals that must call KMS directly. Anything else opens a hole in it.
+_DENY_NARROWING = {"kms:viaservice": ("stringnotequals", "stringnotequalsifexists"),
+                   "aws:principalisawsservice": ("bool", "boolifexists"),
+                   "aws:principalarn": ("arnnotlike", "arnnotequals")}
+
+
+def _covers(patterns: list[object], action: str) -> bool:
+    return any(isinstance(p, str) and fnmatch.fnmatchcase(action.lower(), p.lower()) for p in patterns)
+
+
+def _narrowing_problem(condition: object) -> str | None:
+    """Why the deny's condition does not hold "only through the owning service", or None when it does."""
+    if not isinstance(condition, dict):
+        return "it has no kms:ViaService condition, so it denies the owning service too"
+    via: list[object] = []
+    for operator, body in condition.items():
+        for key, value in (body.items() if isinstance(body, dict) else []):
+            allowed = _DENY_NARROWING.get(key.lower())
+            if allowed is None or operator.lower() not in allowed:
+                return f"its condition {operator} {key} exempts requests the owning-service rule does not"
+            values = as_list(value)
+            if key.lower() == "kms:viaservice":
+                via += values
+            elif key.lower() == "aws:principalisawsservice" and values != ["false"]:
+                return f"{operator} aws:PrincipalIsAWSService is {value!r}, which exempts every principal"
+            elif key.lower() == "aws:principalarn" and any(not _one_role(v) for v in values):
+                return "aws:PrincipalArn exempts more than named roles (a wildcard account or role path)"
+    if not via or any(not (isinstance(v, str) and v.endswith(".amazonaws.com")) for v in via):
+        return "it has no kms:ViaService condition naming the owning services (<service>.<region>.amazonaws.com)"
+    return None
+
+
+def _one_role(arn: object) -> bool:
+    """An exemption names roles of one account by name (a trailing suffix wildcard at most)."""
+    if not isinstance(arn, str) or not arn.startswith("arn:aws:iam::") or arn.count("*") > 1:
+        return False
+    account, _, resource = arn.removeprefix("arn:aws:iam::").partition(":")
+    name = resource.rsplit("/", 1)[-1]
+    return account.isdigit() and resource.startswith("role/") and name.rstrip("*") != "" and "*" not in name[:-1]
+
+
+def _denies_use_outside_service(statement: object) -> str | None:
+    """None when ``statement`` is the deny this policy asks for, else why it is not (or "" if unrelated)."""
+    if not isinstance(statement, dict) or statement.get("Effect") != "Deny":
+        return ""
+    principal = statement.get("Principal")
+    if principal not in ("*", {"AWS": "*"}) or "*" not in as_list(statement.get("Resource")):
+        return ""
+    if not all(_covers(as_list(statement.get("Action")), a) for a in PHI_KEY_USE):
+        return ""
+    return _narrowing_problem(statement.get("Condition"))
+
+
+def kms_phi_key_via_service_deny(r: Resource, report: Report, _: Settings) -> None:
+    tags = r.get("tags")
+    domain = tags.get("DataDomain") if isinstance(tags, dict) else None
+    if is_unknown(domain) or domain in NON_PHI_KEY_DOMAINS:
+        return
+    policy = r.get("policy")
+    if is_unknown(policy):
+        return
+    document = parse_json(policy)
+    statements = as_list(document.get("Statement")) if isinstance(document, dict) else []
+    reasons = [reason for reason in map(_denies_use_outside_service, statements) if reason is not None]
+    if len(reasons) < len(statements):
+        return  # one statement is the deny
+    shown = next((reason for reason in reasons if reason), None)
+    why = f" (the closest one does not hold: {shown})" if shown else ""
+    report(f"PHI key (DataDomain {domain or 'unset'}) has no statement denying {', '.join(PHI_KEY_USE)} to Principal "
+           f"'*' unless kms:ViaService is its owning service{why}: an IAM policy or a grant could use it directly. "
+           "Keep the key ring's DenyUseOutsideOwningService statement (components/encryption.py, PHI_DOMAINS).")
+
+
+resource_policy(
+    "kms-phi-key-via-service-deny", concern="encryption", citation=AT_REST, types=(KMS_KEY,),
+    description="Every PHI key's policy denies use outside its owning service (kms:ViaService), whatever IAM allows.",
+)(kms_phi_key_via_service_deny)
 
 
 POLICIES = policies_of(__name__)

@@ -180,6 +180,48 @@ stack_policy(
 )(s3_deny_insecure_transport)
 
 
+def _denies_tls_below_1_2(document: Any) -> bool:
+    """A Deny of s3:* to everyone when s3:TlsVersion is below 1.2 (a lower bound above 1.2 would break clients)."""
+    statements = document.get("Statement", [])
+    for s in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(s, dict) or s.get("Effect") != "Deny":
+            continue
+        principal = s.get("Principal")
+        if principal != "*" and not (isinstance(principal, dict) and principal.get("AWS") == "*"):
+            continue
+        actions = s.get("Action")
+        if not any(a in ("s3:*", "*") for a in (actions if isinstance(actions, list) else [actions])):
+            continue
+        condition = s.get("Condition") or {}
+        if set(condition) != {"NumericLessThan"}:
+            continue  # another operator would narrow the deny
+        bound = (condition["NumericLessThan"] or {}).get("s3:TlsVersion")
+        try:
+            if float(bound) >= 1.2:
+                return True
+        except (TypeError, ValueError):
+            continue
+    return False
+
+
+def s3_deny_tls_below_1_2(resources: list[Resource], report: Report, _: Settings) -> None:
+    for bucket in _buckets(resources):
+        documents = [p.get("policy") for p in _companions(resources, bucket, S3_POLICY)]
+        if any(is_unknown(d) for d in documents):
+            continue
+        if not any(isinstance(doc := parse_json(d), dict) and _denies_tls_below_1_2(doc) for d in documents):
+            report("no bucket policy denies TLS below 1.2: PHI could cross the network under TLS 1.0/1.1. Add a Deny "
+                   "of s3:* for Principal '*' with NumericLessThan s3:TlsVersion 1.2 (components/storage.py).",
+                   bucket.urn)
+
+
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html#example-object-tls-version
+stack_policy(
+    "s3-deny-tls-below-1-2", concern="transit", citation=TRANSIT, types=(*S3_BUCKETS, S3_POLICY),
+    description="Every bucket's policy denies requests made with TLS older than 1.2 (s3:TlsVersion).",
+)(s3_deny_tls_below_1_2)
+
+
 def s3_versioning(resources: list[Resource], report: Report, _: Settings) -> None:
     for bucket in _buckets(resources):
         inline = bucket.get("versioning.enabled")

@@ -52,7 +52,7 @@ def _cluster(stack: Stack, providers: Providers, keys: Keys, network: Network, p
     cfg = stack.cfg
     apps = (cfg.apps.nlfhir, cfg.apps.prm_api, cfg.apps.prm_worker)
     return EksCluster(
-        f"{stack.prefix}-eks", cfg.eks, region=stack.region, account_id=stack.account_id, vpc_id=network.vpc_id,
+        stack.cluster_name, cfg.eks, region=stack.region, account_id=stack.account_id, vpc_id=network.vpc_id,
         subnet_ids=network.subnet_ids["private"], node_security_group_ids=[network.workload_security_group_id],
         secrets_kms_key_arn=keys.arn("eks"), ebs_kms_key_arn=keys.arn("ebs"), logs_kms_key_arn=keys.arn("logs"),
         namespaces=sorted({app.namespace for app in apps} | {cfg.chromadb.namespace, cfg.database.bootstrap.namespace}),

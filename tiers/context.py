@@ -26,6 +26,11 @@ class Stack:
         return f"care-{self.cfg.environment.name}"
 
     @property
+    def cluster_name(self) -> str:
+        """The EKS cluster's name (and component name): the key ring names its add-on roles before it exists."""
+        return f"{self.prefix}-eks"
+
+    @property
     def tags(self) -> dict[str, str]:
         return self.cfg.standard_tags
 

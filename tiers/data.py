@@ -59,7 +59,8 @@ def data_tier(stack: Stack, providers: Providers, keys: Keys, network: Network, 
     def postgres(name: str, db_config: DatabaseInstanceConfig) -> PostgresDatabase:
         db = PostgresDatabase(
             f"{prefix}-{name}", db_config, vpc_id=vpc_id, subnet_ids=subnet_ids, availability_zones=cfg.network.zones,
-            client_security_group_ids=pods.clients_of(f"{name}_db"), kms_key_arn=keys.arn("database"),
+            client_security_group_ids=pods.clients_of(f"{name}_db"), account_id=stack.account_id,
+            region=stack.region, kms_key_arn=keys.arn("database"),
             secret_kms_key_arn=keys.arn("secrets"), logs_kms_key_arn=keys.arn("logs"),
             log_retention_days=log_retention_days, dr_kms_key_arn=keys.dr_arn("database"), dr_provider=dr,
             protect=protection.protect, deletion_protection=protection.deletion_protection,
@@ -94,8 +95,9 @@ def data_tier(stack: Stack, providers: Providers, keys: Keys, network: Network, 
         redis=redis,
         kafka=kafka,
         storage=Storage(
-            prefix, cfg.storage, account_id=stack.account_id, kms_key_arn=keys.arn("storage"),
-            dr_kms_key_arn=keys.dr_arn("storage"), dr_provider=dr, force_destroy=protection.force_destroy_buckets,
+            prefix, cfg.storage, account_id=stack.account_id, region=stack.region, kms_key_arn=keys.arn("storage"),
+            dr_kms_key_arn=keys.dr_arn("storage"), dr_region=cfg.regions.dr, dr_provider=dr,
+            force_destroy=protection.force_destroy_buckets,
             # The audit-log bucket admits CloudTrail and AWS Config (tiers/audit.py) in its one bucket policy.
             audit_log_statements=functools.partial(audit_bucket_statements, name=audit_name(stack), config=cfg.audit,
                                                    account_id=stack.account_id, region=stack.region),

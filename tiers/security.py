@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.eks.iam import EBS_CSI, irsa_role_arn_pattern
 from components.encryption import EDGE_DOMAINS, PRIMARY_DOMAINS, Domain, KeyRing
 from tiers.context import Providers, Stack
 
@@ -32,12 +33,16 @@ class Keys:
 
 
 def key_rings(stack: Stack, providers: Providers) -> Keys:
+    """The deployer alone may PutKeyPolicy; the EBS CSI driver's role (components/eks/cluster.py) is exempt from
+    the EBS key's deny of direct use, by the pattern of its name: the key exists before the role (no cycle)."""
     cfg = stack.cfg
+    csi_role = irsa_role_arn_pattern(stack.account_id, stack.cluster_name, EBS_CSI)
 
     def ring(name: str, domains: Sequence[Domain], region: str, provider: aws.Provider) -> KeyRing:
         return KeyRing(name, cfg.encryption, domains=domains, region=region, account_id=stack.account_id,
-                       alias_prefix=f"care-platform/{cfg.environment.name}", protect=cfg.protection.protect,
-                       tags=stack.tags, opts=pulumi.ResourceOptions(provider=provider))
+                       alias_prefix=f"care-platform/{cfg.environment.name}",
+                       policy_admin_arns=[cfg.eks.deployer_role_arn], direct_callers={"ebs": [csi_role]},
+                       protect=cfg.protection.protect, tags=stack.tags, opts=pulumi.ResourceOptions(provider=provider))
 
     return Keys(primary=ring(f"{stack.prefix}-kms", PRIMARY_DOMAINS, cfg.regions.primary, providers.primary),
                 dr=ring(f"{stack.prefix}-dr-kms", cfg.encryption.dr_domains, cfg.regions.dr, providers.dr),

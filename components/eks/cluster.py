@@ -25,7 +25,7 @@ import pulumi_kubernetes as k8s
 from components.egress import namespace_egress
 from components.eks import addons, control_plane, helm_addons, kubeconfig, node_pools, pod_access
 from components.eks.config import EksConfig
-from components.eks.iam import ebs_kms_policy
+from components.eks.iam import EBS_CSI, ebs_kms_policy
 from components.eks.iam import irsa_role as _irsa_role
 from components.eks.namespaces import default_deny, workload_namespaces
 from components.eks.storage import STORAGE_CLASS_NAME, storage_class
@@ -109,7 +109,8 @@ class EksCluster(pulumi.ComponentResource):
         name, tags = self._name, self._tags
         self.log_group = control_plane.cluster_log_group(self, name, config, logs_kms_key_arn=logs_kms_key_arn,
                                                          tags=tags)
-        cluster_role, cluster_policies = control_plane.cluster_role(self, name, tags=tags)
+        cluster_role, cluster_policies = control_plane.cluster_role(self, name, region=self._region,
+                                                                     account_id=self._account_id, tags=tags)
         self.cluster = control_plane.cluster(
             self, name, config, role_arn=cluster_role.arn, subnet_ids=subnet_ids,
             secrets_kms_key_arn=secrets_kms_key_arn, deletion_protection=deletion_protection, tags=tags,
@@ -171,7 +172,7 @@ class EksCluster(pulumi.ComponentResource):
         # instance id and zone (EKS managed nodes carry providerID and topology labels;
         # https://github.com/kubernetes-sigs/aws-ebs-csi-driver/blob/master/docs/install.md#metadata,
         # https://github.com/aws/karpenter-provider-aws/issues/7200).
-        ebs_role = self.irsa_role("ebs-csi", "kube-system", "ebs-csi-controller-sa",
+        ebs_role = self.irsa_role(EBS_CSI, "kube-system", "ebs-csi-controller-sa",
                                   managed_policy_arns=["arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"],
                                   policy=pulumi.Output.from_input(ebs_kms_key_arn).apply(ebs_kms_policy))
         self._addon("coredns", config.addons.coredns, depends_on=nodes)

@@ -46,13 +46,21 @@ CLUSTER_ROLE_POLICIES: tuple[tuple[str, str], ...] = (
 )
 
 
-def cluster_role(parent: pulumi.Resource, name: str, *,
+def cluster_role(parent: pulumi.Resource, name: str, *, region: str, account_id: str,
                  tags: Mapping[str, str]) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
-    """The control plane's service role and its managed policy attachments."""
+    """The control plane's service role and its managed policy attachments.
+
+    Its trust carries AWS's confused-deputy conditions for EKS cluster roles: aws:SourceAccount and aws:SourceArn
+    of this one cluster, whose name is fixed (``cluster``: name=name), so the role can name it before it exists
+    ("Amazon EKS cluster role cross-service confused deputy prevention",
+    https://docs.aws.amazon.com/eks/latest/userguide/cross-service-confused-deputy-prevention.html).
+    """
     role = aws.iam.Role(
         f"{name}-cluster-role",
         aws.iam.RoleArgs(description=f"EKS control plane of {name}",
-                         assume_role_policy=service_role_trust("eks.amazonaws.com"),
+                         assume_role_policy=service_role_trust(
+                             "eks.amazonaws.com", source_account=account_id,
+                             source_arns=[f"arn:aws:eks:{region}:{account_id}:cluster/{name}"]),
                          tags=tags_for(tags, f"{name}-cluster-role")),
         child_opts(parent),
     )

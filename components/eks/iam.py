@@ -40,12 +40,27 @@ def irsa_trust_policy(oidc_provider_arn: pulumi.Input[str], oidc_issuer_url: pul
     return pulumi.Output.all(oidc_provider_arn, oidc_issuer_url).apply(document)
 
 
+#: The EBS CSI driver's IRSA role (``irsa_role(short=EBS_CSI)``), exempt from the EBS key's deny of direct use.
+EBS_CSI = "ebs-csi"
+
+
+def irsa_role_logical_name(cluster: str, short: str) -> str:
+    return f"{cluster}-{short}-irsa"
+
+
+def irsa_role_arn_pattern(account_id: str, cluster: str, short: str) -> str:
+    """The ARN of ``irsa_role(short=short)`` of ``cluster`` as a pattern, known before the role exists (a key policy
+    can name it without waiting for the role): Pulumi auto-names a role ``<logical name>-<random suffix>``
+    (https://www.pulumi.com/docs/iac/concepts/resources/names/#autonaming)."""
+    return f"arn:aws:iam::{account_id}:role/{irsa_role_logical_name(cluster, short)}-*"
+
+
 def irsa_role(parent: pulumi.Resource, name: str, tags: Mapping[str, str], *, oidc_provider_arn: pulumi.Input[str],
               oidc_issuer: pulumi.Input[str], short: str, namespace: str, service_account: str,
               managed_policy_arns: Sequence[str] = (), policy: pulumi.Input[str] | None = None) -> aws.iam.Role:
     """A role only ``namespace/service_account`` can assume, with the given policies (children of ``parent``)."""
     role = aws.iam.Role(
-        f"{name}-{short}-irsa",
+        irsa_role_logical_name(name, short),
         aws.iam.RoleArgs(
             description=f"IRSA: {namespace}/{service_account} in {name}",
             assume_role_policy=irsa_trust_policy(oidc_provider_arn, oidc_issuer, namespace, service_account),

@@ -22,7 +22,16 @@ def node_role(parent: pulumi.Resource, name: str, *,
               tags: Mapping[str, str]) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
     """The managed nodes' role with the worker-node and ECR read-only policies, and Systems Manager's core policy
     (the EKS AMIs run the SSM agent: inventory, patch data and Session Manager instead of SSH; AWS's HIPAA
-    conformance rule ec2-instance-managed-by-systems-manager)."""
+    conformance rule ec2-instance-managed-by-systems-manager).
+
+    No aws:SourceAccount/aws:SourceArn in its trust: AWS documents those confused-deputy conditions for the EKS
+    cluster role only (https://docs.aws.amazon.com/eks/latest/userguide/cross-service-confused-deputy-prevention.html),
+    and its node role trust is the bare ec2.amazonaws.com one
+    (https://docs.aws.amazon.com/eks/latest/userguide/create-node-role.html); EC2 assumes the role through the
+    instance profile without documenting either key, and a condition the request lacks would stop every node
+    from getting credentials and joining. A node role cannot be used as a confused deputy from another account
+    anyway: only this account's principals with iam:PassRole can put it on an instance.
+    """
     role = aws.iam.Role(
         f"{name}-node-role",
         aws.iam.RoleArgs(description=f"EKS managed nodes of {name}",

@@ -58,8 +58,8 @@ def test_children_and_tags(plan) -> None:  # type: ignore[no-untyped-def]
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:cfg/recorder:Recorder",
         "aws:cfg/deliveryChannel:DeliveryChannel", "aws:cfg/recorderStatus:RecorderStatus",
         "aws:cfg/conformancePack:ConformancePack", "aws:guardduty/detector:Detector",
-        *["aws:guardduty/detectorFeature:DetectorFeature"] * 5, "aws:cloudwatch/eventRule:EventRule",
-        "aws:cloudwatch/eventTarget:EventTarget", "aws:securityhub/account:Account",
+        *["aws:guardduty/detectorFeature:DetectorFeature"] * 5, *["aws:cloudwatch/eventRule:EventRule"] * 2,
+        *["aws:cloudwatch/eventTarget:EventTarget"] * 2, "aws:securityhub/account:Account",
         *["aws:securityhub/standardsSubscription:StandardsSubscription"] * 2,
         "aws:accessanalyzer/analyzer:Analyzer", "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock",
         "aws:ebs/encryptionByDefault:EncryptionByDefault", "aws:ebs/defaultKmsKey:DefaultKmsKey",
@@ -172,6 +172,18 @@ def test_guardduty_features_and_high_findings_to_alerts(plan) -> None:  # type: 
     target = plan.named(f"{NAME}-guardduty-findings-alert").inputs
     assert (target["arn"], target["rule"], target["targetId"]) == (TOPIC, f"{NAME}-guardduty-findings", "alerts")
     assert guardduty_event_pattern(4.0)["detail"] == {"severity": [{"numeric": [">=", 4.0]}]}
+
+
+def test_every_key_policy_change_is_alerted(plan) -> None:  # type: ignore[no-untyped-def]
+    # Only the deployer may PutKeyPolicy: each change is a deploy or someone giving itself use of a PHI key.
+    rule = plan.named(f"{NAME}-key-policy-changes").inputs
+    assert (rule["name"], rule["description"]) == (f"{NAME}-key-policy-changes",
+                                                   "Any PutKeyPolicy on this region's KMS keys")
+    assert json.loads(rule["eventPattern"]) == {
+        "source": ["aws.kms"], "detail-type": ["AWS API Call via CloudTrail"],
+        "detail": {"eventSource": ["kms.amazonaws.com"], "eventName": ["PutKeyPolicy"]}}
+    target = plan.named(f"{NAME}-key-policy-changes-alert").inputs
+    assert (target["arn"], target["rule"], target["targetId"]) == (TOPIC, f"{NAME}-key-policy-changes", "alerts")
 
 
 def test_security_hub_standards_and_account_safeguards(plan) -> None:  # type: ignore[no-untyped-def]

@@ -27,7 +27,8 @@ def _build(config, *, dr: bool, protect: bool, name: str = "care-prod-prm") -> d
         dr_provider = aws.Provider("aws-dr", region="us-west-2") if dr else None
         db = PostgresDatabase(
             name, config, vpc_id="vpc-0abc", subnet_ids=["subnet-a", "subnet-b", "subnet-c"],
-            availability_zones=ZONES, client_security_group_ids=[CLIENT_SG], kms_key_arn=KEY,
+            availability_zones=ZONES, client_security_group_ids=[CLIENT_SG], account_id="333333333333",
+            region="us-east-2", kms_key_arn=KEY,
             secret_kms_key_arn=SECRETS_KEY, logs_kms_key_arn=LOGS_KEY, log_retention_days=365,
             dr_kms_key_arn=DR_KEY if dr else None, dr_provider=dr_provider, protect=protect,
             deletion_protection=protect, skip_final_snapshot=not protect, tags=PROD_TAGS,
@@ -110,8 +111,14 @@ def test_monitoring(prod):
             i["performanceInsightsRetentionPeriod"]) == (True, KEY, 7)
     assert i["monitoringInterval"] == 60
     assert i["monitoringRoleArn"] == "arn:aws:iam::123456789012:role/care-prod-prm-monitoring-role"
-    trust = json.loads(plan.named("care-prod-prm-monitoring-role").inputs["assumeRolePolicy"])
-    assert trust["Statement"][0]["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
+    # Confused-deputy guard: RDS may assume the role only for this account's primary and its replicas.
+    assert json.loads(plan.named("care-prod-prm-monitoring-role").inputs["assumeRolePolicy"]) == {
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "monitoring.rds.amazonaws.com"}, "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": "333333333333"},
+                          "ArnLike": {"aws:SourceArn": ["arn:aws:rds:us-east-2:333333333333:db:care-prod-prm",
+                                                        "arn:aws:rds:us-east-2:333333333333:db:care-prod-prm-replica-*"]}},
+        }]}
     assert plan.named("care-prod-prm-monitoring-policy").inputs["policyArn"] == (
         "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")
 

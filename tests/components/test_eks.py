@@ -104,6 +104,22 @@ def test_cluster_private_endpoint_encryption_logs_and_access_mode(prod) -> None:
     assert cluster["roleArn"] == f"arn:aws:iam::123456789012:role/{NAME}-cluster-role"
 
 
+def test_cluster_role_trusts_eks_for_this_cluster_only_and_the_node_role_trusts_ec2(prod) -> None:  # type: ignore[no-untyped-def]
+    # AWS's confused-deputy conditions for EKS cluster roles: this account and this one cluster (named before it
+    # exists: the cluster's name is fixed).
+    assert json.loads(prod.named(f"{NAME}-cluster-role").inputs["assumeRolePolicy"]) == {
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"}, "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT},
+                          "ArnLike": {"aws:SourceArn": f"arn:aws:eks:us-east-2:{ACCOUNT}:cluster/{NAME}"}}}]}
+    assert [c.inputs["name"] for c in prod.of_type(CLUSTER)] == [NAME]
+    # None on the node role: AWS documents no source keys for EC2's instance-profile AssumeRole, and a missing
+    # key would keep every node from joining.
+    assert json.loads(prod.named(f"{NAME}-node-role").inputs["assumeRolePolicy"]) == {
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+
+
 def test_log_group_exists_before_the_cluster_encrypted_with_retention(prod) -> None:  # type: ignore[no-untyped-def]
     group = prod.named(f"{NAME}-cluster-logs")
     assert group.inputs["name"] == f"/aws/eks/{NAME}/cluster"

@@ -8,10 +8,14 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 
-from components.encryption import PRIMARY_DOMAINS, KeyRing, autoscaling_role_options
+from components.encryption import PHI_DOMAINS, PRIMARY_DOMAINS, KeyRing, autoscaling_role_options, key_policy
 from tests.helpers import PROD_TAGS, render, stack_config, untagged
 
 ACCOUNT = "333333333333"
+DEPLOYER = f"arn:aws:iam::{ACCOUNT}:role/care-platform-deployer"
+ADMIN = f"arn:aws:iam::{ACCOUNT}:role/platform-admin"
+CSI_ROLE = f"arn:aws:iam::{ACCOUNT}:role/care-test-eks-ebs-csi-irsa-*"
+ASG_ROLE = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
 
 
 @pytest.fixture(scope="module")
@@ -20,10 +24,11 @@ def plan():  # type: ignore[no-untyped-def]
 
     def build() -> None:
         KeyRing("care-test-kms", cfg.encryption, domains=PRIMARY_DOMAINS, region="us-east-2", account_id=ACCOUNT,
-                alias_prefix="care-platform/prod", tags=PROD_TAGS)
+                alias_prefix="care-platform/prod", policy_admin_arns=[DEPLOYER], direct_callers={"ebs": [CSI_ROLE]},
+                tags=PROD_TAGS)
         dr = aws.Provider("dr", region="us-west-2", allowed_account_ids=[ACCOUNT])
         KeyRing("care-test-dr-kms", cfg.encryption, domains=cfg.encryption.dr_domains, region="us-west-2",
-                account_id=ACCOUNT, alias_prefix="care-platform/prod", tags=PROD_TAGS,
+                account_id=ACCOUNT, alias_prefix="care-platform/prod", policy_admin_arns=[DEPLOYER], tags=PROD_TAGS,
                 opts=pulumi.ResourceOptions(provider=dr))
 
     return render(build)
@@ -117,13 +122,85 @@ def test_no_statement_grants_the_account_root_unconditionally(plan) -> None:  # 
         assert sids[0] == "KeyAdministrators", key.name
 
 
-def test_administrators_keep_put_key_policy_against_the_lockout_check(plan) -> None:  # type: ignore[no-untyped-def]
+def test_administrators_administer_without_a_path_to_decrypt(plan) -> None:  # type: ignore[no-untyped-def]
+    # Explicit actions: no kms:Create* (it holds kms:CreateGrant) and no kms:Put* (kms:PutKeyPolicy), either of
+    # which would let an administrator give itself decryption.
     admins = _statement(_policy(plan, "care-test-kms-database"), "KeyAdministrators")
-    assert admins["Action"] == [
-        "kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*", "kms:Revoke*",
-        "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource", "kms:UntagResource",
-        "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion", "kms:RotateKeyOnDemand",
-    ]
+    assert admins == {"Sid": "KeyAdministrators", "Effect": "Allow", "Principal": {"AWS": [ADMIN, DEPLOYER]},
+                      "Action": [
+        "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:ListKeyPolicies",
+        "kms:ListKeyRotations", "kms:ListResourceTags", "kms:ListGrants", "kms:RevokeGrant", "kms:EnableKey",
+        "kms:DisableKey",
+        "kms:EnableKeyRotation", "kms:DisableKeyRotation", "kms:RotateKeyOnDemand", "kms:UpdateKeyDescription",
+        "kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias", "kms:TagResource", "kms:UntagResource",
+        "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion"], "Resource": "*"}
+
+
+def test_only_the_deployer_may_put_the_key_policy_and_nobody_may_bypass_the_lockout_check(plan) -> None:  # type: ignore[no-untyped-def]
+    for key in plan.of_type("aws:kms/key:Key"):
+        policy = json.loads(key.inputs["policy"])
+        # KMS's lockout safety check: the principal running `pulumi up` must keep PutKeyPolicy.
+        assert _statement(policy, "KeyPolicyDeployer") == {
+            "Sid": "KeyPolicyDeployer", "Effect": "Allow", "Principal": {"AWS": [DEPLOYER]},
+            "Action": "kms:PutKeyPolicy", "Resource": "*"}, key.name
+        assert _statement(policy, "DenyPolicyLockoutBypass") == {
+            "Sid": "DenyPolicyLockoutBypass", "Effect": "Deny", "Principal": "*", "Action": "kms:PutKeyPolicy",
+            "Resource": "*", "Condition": {"Bool": {"kms:BypassPolicyLockoutSafetyCheck": "true"}}}, key.name
+        granting = [s["Sid"] for s in policy["Statement"] if s["Effect"] == "Allow" and s["Principal"] != {
+            "AWS": f"arn:aws:iam::{ACCOUNT}:root"} and s["Sid"] != "AutoScalingGrants"
+            and any(a in ("kms:CreateGrant", "kms:PutKeyPolicy", "kms:Create*", "kms:Put*", "kms:*")
+                    for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]]))]
+        assert granting == ["KeyPolicyDeployer"], key.name
+
+
+def test_key_policy_needs_a_put_key_policy_principal() -> None:
+    with pytest.raises(ValueError, match="database: a key policy needs key administrators and a PutKeyPolicy "
+                                         "principal"):
+        key_policy("database", account_id=ACCOUNT, region="us-east-2", admin_arns=[ADMIN], policy_admin_arns=[])
+
+
+def _deny(plan, name: str) -> dict:  # type: ignore[no-untyped-def]
+    return _statement(_policy(plan, name), "DenyUseOutsideOwningService")
+
+
+USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:CreateGrant"]
+
+
+@pytest.mark.parametrize("domain,via", [
+    ("database", ["rds"]), ("cache", ["elasticache"]), ("storage", ["s3"]), ("streaming", ["kafka"]),
+    ("secrets", ["secretsmanager"]), ("backup", ["backup", "rds", "ec2"]),
+])
+def test_phi_keys_deny_use_outside_their_owning_service(plan, domain: str, via: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert _deny(plan, f"care-test-kms-{domain}") == {
+        "Sid": "DenyUseOutsideOwningService", "Effect": "Deny", "Principal": "*", "Action": USE, "Resource": "*",
+        "Condition": {"StringNotEquals": {"kms:ViaService": [f"{s}.us-east-2.amazonaws.com" for s in via]},
+                      "BoolIfExists": {"aws:PrincipalIsAWSService": "false"}}}
+    # The deny is the last statement: everything it overrides reads first.
+    assert _policy(plan, f"care-test-kms-{domain}")["Statement"][-1]["Sid"] == "DenyUseOutsideOwningService"
+
+
+def test_ebs_key_exempts_only_auto_scaling_and_the_csi_driver_role_by_principal_arn(plan) -> None:  # type: ignore[no-untyped-def]
+    assert _deny(plan, "care-test-kms-ebs")["Condition"] == {
+        "StringNotEquals": {"kms:ViaService": ["ec2.us-east-2.amazonaws.com"]},
+        "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
+        "ArnNotLike": {"aws:PrincipalArn": [ASG_ROLE, CSI_ROLE]}}
+
+
+def test_dr_phi_keys_deny_use_outside_the_dr_regions_services(plan) -> None:  # type: ignore[no-untyped-def]
+    # S3 replication, RDS backup replication and AWS Backup copies use the DR keys through the DR region's services.
+    assert {domain: _deny(plan, f"care-test-dr-kms-{domain}")["Condition"]["StringNotEquals"]["kms:ViaService"]
+            for domain in ("database", "storage", "backup")} == {
+        "database": ["rds.us-west-2.amazonaws.com"], "storage": ["s3.us-west-2.amazonaws.com"],
+        "backup": ["backup.us-west-2.amazonaws.com", "rds.us-west-2.amazonaws.com", "ec2.us-west-2.amazonaws.com"]}
+
+
+def test_exactly_the_phi_keys_carry_the_deny(plan) -> None:  # type: ignore[no-untyped-def]
+    assert PHI_DOMAINS == ("database", "cache", "storage", "streaming", "backup", "ebs", "secrets")
+    denied = sorted(key.name for key in plan.of_type("aws:kms/key:Key")
+                    if any(s["Sid"] == "DenyUseOutsideOwningService"
+                           for s in json.loads(key.inputs["policy"])["Statement"]))
+    assert denied == sorted([*(f"care-test-kms-{d}" for d in PHI_DOMAINS),
+                             *(f"care-test-dr-kms-{d}" for d in ("database", "storage", "backup"))])
 
 
 def test_key_admins_are_required() -> None:
@@ -148,7 +225,7 @@ def test_ebs_key_waits_for_the_auto_scaling_service_linked_role(plan) -> None:  
 def test_an_existing_service_linked_role_is_adopted_by_import() -> None:
     cfg = stack_config("prod", encryption__autoscalingServiceLinkedRole="adopt")
     plan = render(lambda: KeyRing("k", cfg.encryption, domains=("ebs",), region="us-east-2", account_id=ACCOUNT,
-                                  alias_prefix="care-platform/prod", tags=PROD_TAGS))
+                                  alias_prefix="care-platform/prod", policy_admin_arns=[DEPLOYER], tags=PROD_TAGS))
     (role,) = plan.of_type("aws:iam/serviceLinkedRole:ServiceLinkedRole")
     assert role.inputs == {"awsServiceName": "autoscaling.amazonaws.com"}  # an import must match: no tags
     assert role.urn in plan.named("k-ebs").dependencies
@@ -168,11 +245,11 @@ def test_key_policies_name_admins_and_never_a_wildcard_principal(plan) -> None: 
     for key in plan.of_type("aws:kms/key:Key"):
         policy = json.loads(key.inputs["policy"])
         admins = _statement(policy, "KeyAdministrators")
-        assert admins["Principal"] == {"AWS": [f"arn:aws:iam::{ACCOUNT}:role/platform-admin",
-                                               f"arn:aws:iam::{ACCOUNT}:role/care-platform-deployer"]}
+        assert admins["Principal"] == {"AWS": [ADMIN, DEPLOYER]}
         assert "kms:Decrypt" not in admins["Action"]
-        for statement in policy["Statement"]:
-            assert statement["Principal"] != "*" and statement["Principal"].get("AWS") != "*"
+        for statement in policy["Statement"]:  # a wildcard principal only ever in a Deny
+            if statement["Effect"] == "Allow":
+                assert statement["Principal"] != "*" and statement["Principal"].get("AWS") != "*"
 
 
 def test_keys_are_tagged(plan) -> None:  # type: ignore[no-untyped-def]
@@ -189,7 +266,8 @@ def test_keys_are_protected_like_the_data_they_encrypt(plan) -> None:  # type: i
 def test_dev_keys_can_be_unprotected() -> None:
     cfg = stack_config("dev")
     plan = render(lambda: KeyRing("k", cfg.encryption, domains=("logs",), region="us-east-2", account_id=ACCOUNT,
-                                  alias_prefix="care-platform/dev", protect=cfg.protection.protect, tags=PROD_TAGS))
+                                  alias_prefix="care-platform/dev", policy_admin_arns=[DEPLOYER],
+                                  protect=cfg.protection.protect, tags=PROD_TAGS))
     assert plan.named("k-logs").protect is False
     assert plan.named("k-logs").inputs["deletionWindowInDays"] == 7
 
@@ -199,7 +277,8 @@ def test_audit_key_lets_cloudtrail_encrypt_for_this_accounts_trails_only(plan) -
     trails = f"arn:aws:cloudtrail:us-east-2:{ACCOUNT}:trail/*"
     context = {"kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{ACCOUNT}:trail/*"}
     assert [s["Sid"] for s in policy["Statement"]] == [
-        "KeyAdministrators", "CloudTrailEncryptLogs", "CloudTrailDescribeKey", "AccountDecryptsLogFiles"]
+        "KeyAdministrators", "KeyPolicyDeployer", "DenyPolicyLockoutBypass", "CloudTrailEncryptLogs",
+        "CloudTrailDescribeKey", "AccountDecryptsLogFiles"]
     assert _statement(policy, "CloudTrailEncryptLogs") == {
         "Sid": "CloudTrailEncryptLogs", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
         "Action": ["kms:GenerateDataKey*", "kms:Decrypt"], "Resource": "*",

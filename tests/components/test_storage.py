@@ -20,8 +20,9 @@ BUCKETS = ("access-logs", "static-assets", "app-data", "audit-logs", "dr-access-
 def _render(config: StorageConfig, *, dr: bool, protect: bool):
     def program() -> None:
         dr_provider = aws.Provider("aws-dr", region="us-west-2") if dr else None
-        Storage(NAME, config, account_id=ACCOUNT, kms_key_arn=KEY, dr_kms_key_arn=DR_KEY if dr else None,
-                dr_provider=dr_provider, force_destroy=not protect, protect=protect, tags=PROD_TAGS)
+        Storage(NAME, config, account_id=ACCOUNT, region="us-east-2", kms_key_arn=KEY,
+                dr_kms_key_arn=DR_KEY if dr else None, dr_region="us-west-2" if dr else None, dr_provider=dr_provider,
+                force_destroy=not protect, protect=protect, tags=PROD_TAGS)
 
     return render(program)
 
@@ -71,20 +72,36 @@ def test_encryption(prod):
             "applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}, "bucketKeyEnabled": False}]
 
 
-def test_policies_deny_plain_http_and_admit_log_delivery(prod):
+def test_policies_deny_plain_http_and_tls_below_1_2_and_admit_log_delivery(prod):
     for label in BUCKETS:
         statements = json.loads(_of(prod, "policy", label)["policy"])["Statement"]
         arn = f"arn:aws:s3:::{NAME}-{label}-{ACCOUNT}"
         assert statements[0] == {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
                                  "Action": "s3:*", "Resource": [arn, f"{arn}/*"],
                                  "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+        assert statements[1] == {"Sid": "DenyTlsBelow12", "Effect": "Deny", "Principal": "*",
+                                 "Action": "s3:*", "Resource": [arn, f"{arn}/*"],
+                                 "Condition": {"NumericLessThan": {"s3:TlsVersion": 1.2}}}
         if label.endswith("access-logs"):
-            assert statements[1] == {
+            # Only this stack's buckets (<name>-<label>-<account>, the observability tier's too) deliver here.
+            assert statements[2] == {
                 "Sid": "AllowS3ServerAccessLogs", "Effect": "Allow",
                 "Principal": {"Service": "logging.s3.amazonaws.com"}, "Action": "s3:PutObject",
-                "Resource": f"{arn}/*", "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}
+                "Resource": f"{arn}/*",
+                "Condition": {"ArnLike": {"aws:SourceArn": [f"arn:aws:s3:::{NAME}-*-{ACCOUNT}"]},
+                              "StringEquals": {"aws:SourceAccount": ACCOUNT}}}
+            assert len(statements) == 3
         else:
-            assert len(statements) == 1
+            assert len(statements) == 2
+
+
+def test_an_access_log_bucket_names_its_sources():
+    def program() -> None:
+        SecureBucket("b", bucket_name="b", purpose="access-logs", account_id=ACCOUNT, kms_key_arn=None,
+                     receives_access_logs=True, lifecycle=StorageConfig().lifecycle, tags=PROD_TAGS)
+
+    with pytest.raises(Exception, match="b: an access-log bucket names the buckets that log to it"):
+        render(program)
 
 
 def test_access_logging_to_the_log_bucket_of_the_region(prod):
@@ -152,7 +169,19 @@ def test_app_data_replicates_to_dr(prod):
     policy = json.loads(prod.named(f"{NAME}-app-data-replication-policy").inputs["policy"])
     resources = {s["Action"][0]: s["Resource"] for s in policy["Statement"]}
     assert resources["s3:ReplicateObject"] == f"arn:aws:s3:::{NAME}-dr-app-data-{ACCOUNT}/*"
-    assert resources["kms:Decrypt"] == KEY and resources["kms:Encrypt"] == DR_KEY
+    source, replica = f"arn:aws:s3:::{NAME}-app-data-{ACCOUNT}", f"arn:aws:s3:::{NAME}-dr-app-data-{ACCOUNT}"
+    # Each key only through S3 in its own region, for its bucket's objects (bucket-key context = bucket ARN).
+    assert policy["Statement"][3:] == [
+        {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": KEY, "Condition": {"StringLike": {
+            "kms:ViaService": "s3.us-east-2.amazonaws.com",
+            "kms:EncryptionContext:aws:s3:arn": [source, f"{source}/*"]}}},
+        {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"], "Resource": DR_KEY,
+         "Condition": {"StringLike": {"kms:ViaService": "s3.us-west-2.amazonaws.com",
+                                      "kms:EncryptionContext:aws:s3:arn": [replica, f"{replica}/*"]}}}]
+    # No confused-deputy condition in the trust: AWS does not document that S3 sends one for replication.
+    assert json.loads(prod.named(f"{NAME}-app-data-replication-role").inputs["assumeRolePolicy"]) == {
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+                                                "Action": "sts:AssumeRole"}]}
     assert len(prod.of_type("aws:s3/bucketReplicationConfig:BucketReplicationConfig")) == 1
 
 
@@ -201,23 +230,24 @@ DISTRIBUTION = f"arn:aws:cloudfront::{ACCOUNT}:distribution/E2EXAMPLE"
 ])
 def test_alb_log_delivery_and_cloudfront_reads(region: str, principal: dict) -> None:  # type: ignore[type-arg]
     def program() -> None:
-        Storage(NAME, stack_config("prod").storage, account_id=ACCOUNT, kms_key_arn=KEY, alb_logs_region=region,
+        Storage(NAME, stack_config("prod").storage, account_id=ACCOUNT, region="us-east-2", kms_key_arn=KEY,
+                alb_logs_region=region,
                 cdn_distribution_arn=DISTRIBUTION, tags=PROD_TAGS)
 
     plan = render(program)
     logs_arn = f"arn:aws:s3:::{NAME}-access-logs-{ACCOUNT}"
     statements = json.loads(_of(plan, "policy", "access-logs")["policy"])["Statement"]
-    assert statements[2] == {"Sid": "AllowAlbAccessLogs", "Effect": "Allow", "Principal": principal,
+    assert statements[3] == {"Sid": "AllowAlbAccessLogs", "Effect": "Allow", "Principal": principal,
                              "Action": "s3:PutObject", "Resource": f"{logs_arn}/alb/*/AWSLogs/{ACCOUNT}/*"}
     assets_arn = f"arn:aws:s3:::{NAME}-static-assets-{ACCOUNT}"
     assets = json.loads(_of(plan, "policy", "static-assets")["policy"])["Statement"]
-    assert [s["Sid"] for s in assets] == ["DenyInsecureTransport", "CloudFrontOacRead"]
-    assert assets[1] == {"Sid": "CloudFrontOacRead", "Effect": "Allow",
+    assert [s["Sid"] for s in assets] == ["DenyInsecureTransport", "DenyTlsBelow12", "CloudFrontOacRead"]
+    assert assets[2] == {"Sid": "CloudFrontOacRead", "Effect": "Allow",
                          "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
                          "Resource": f"{assets_arn}/*",
                          "Condition": {"StringEquals": {"AWS:SourceArn": DISTRIBUTION}}}
     app_data = json.loads(_of(plan, "policy", "app-data")["policy"])["Statement"]
-    assert [s["Sid"] for s in app_data] == ["DenyInsecureTransport"]  # PHI: never CloudFront
+    assert [s["Sid"] for s in app_data] == ["DenyInsecureTransport", "DenyTlsBelow12"]  # PHI: never CloudFront
 
 
 def test_phi_objects_only_through_the_vpc_endpoint():
@@ -225,14 +255,15 @@ def test_phi_objects_only_through_the_vpc_endpoint():
     replication and the exempted roles; no other bucket carries the deny."""
     def program() -> None:
         dr_provider = aws.Provider("aws-dr", region="us-west-2")
-        Storage(NAME, stack_config("prod").storage, account_id=ACCOUNT, kms_key_arn=KEY, dr_kms_key_arn=DR_KEY,
-                dr_provider=dr_provider, s3_endpoint_id="vpce-0s3", tags=PROD_TAGS,
+        Storage(NAME, stack_config("prod").storage, account_id=ACCOUNT, region="us-east-2", kms_key_arn=KEY,
+                dr_kms_key_arn=DR_KEY, dr_region="us-west-2", dr_provider=dr_provider, s3_endpoint_id="vpce-0s3",
+                tags=PROD_TAGS,
                 exempt_role_patterns=[f"arn:aws:iam::{ACCOUNT}:role/care-prod-backup-role-*"])
 
     plan = render(program)
     arn = f"arn:aws:s3:::{NAME}-app-data-{ACCOUNT}"
     statements = json.loads(_of(plan, "policy", "app-data")["policy"])["Statement"]
-    assert statements[1] == {
+    assert statements[2] == {
         "Sid": "DenyDataAccessOutsideTheVpc", "Effect": "Deny", "Principal": "*",
         "Action": ["s3:GetObject*", "s3:PutObject*", "s3:DeleteObject*", "s3:RestoreObject", "s3:ListBucket*",
                    "s3:ListMultipartUploadParts", "s3:AbortMultipartUpload"],

@@ -13,6 +13,7 @@ from collections import defaultdict
 
 import pytest
 
+from components.encryption import key_policy
 from components.monitoring.values import kube_prometheus_stack_values
 from tests.helpers import stack_config
 from tests.policies.support import DROP, REGISTRY, check, edit
@@ -192,6 +193,12 @@ CASES = [
     ("secret-aws-key", "secrets-manager-kms", SECRET_T, edit(SECRET, kmsKeyId=DROP), {}),
     ("secret-unknown", "secrets-manager-kms", SECRET_T, edit(SECRET, kmsKeyId=U), {}),
     ("key-rotates", "kms-key-rotation", KEY_T, KMS_KEY, {}),
+    # More cases in tests/policies/test_kms_key_policies.py.
+    ("key-phi-denies-direct-use", "kms-phi-key-via-service-deny", KEY_T, edit(
+        KMS_KEY, policy=json.dumps(key_policy("database", account_id=ACCOUNT, region="us-east-2",
+                                              admin_arns=[f"arn:aws:iam::{ACCOUNT}:role/admin"],
+                                              policy_admin_arns=[f"arn:aws:iam::{ACCOUNT}:role/admin"]))), {}),
+    ("key-phi-iam-delegated", "kms-phi-key-via-service-deny", KEY_T, KMS_KEY, {}),
     ("key-no-rotation", "kms-key-rotation", KEY_T, edit(KMS_KEY, enableKeyRotation=DROP), {}),
     ("key-disabled", "kms-key-rotation", KEY_T, edit(KMS_KEY, isEnabled=False), {}),
     ("key-asymmetric", "kms-key-rotation", KEY_T,
@@ -598,6 +605,9 @@ EXPECTED: dict[str, list[str]] = {
     ],
     'secret-aws-key': [
         "kmsKeyId is not set: secrets must be encrypted with the KeyRing's 'secrets' key, not aws/secretsmanager. Set kmsKeyId=keys.arn('secrets').",
+    ],
+    'key-phi-iam-delegated': [
+        "PHI key (DataDomain unset) has no statement denying kms:Encrypt, kms:Decrypt, kms:ReEncrypt*, kms:GenerateDataKey*, kms:CreateGrant to Principal '*' unless kms:ViaService is its owning service: an IAM policy or a grant could use it directly. Keep the key ring's DenyUseOutsideOwningService statement (components/encryption.py, PHI_DOMAINS).",
     ],
     'key-no-rotation': [
         'enableKeyRotation is not true: keys that protect PHI must rotate. Set enableKeyRotation=True (components/encryption.py) with rotationPeriodInDays from encryption.rotationPeriodDays.',

@@ -50,11 +50,13 @@ LOGS = "care-prod-access-logs-333333333333"
 STORAGE_KEY = f"arn:aws:kms:{PRIMARY}:{ACCOUNT}:key/00199710-8df1-476a-8d00-d668bd23012b"
 
 
-def tls_policy(bucket: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})
+def tls_policy(bucket: str, minimum: object = 1.2) -> str:
+    resources = [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": resources,
+         "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Sid": "DenyTlsBelow12", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": resources,
+         "Condition": {"NumericLessThan": {"s3:TlsVersion": minimum}}}]})
 
 
 def sse(algorithm: str = "aws:kms", key: str | None = STORAGE_KEY) -> list[dict]:
@@ -127,6 +129,26 @@ def test_s3_deny_insecure_transport() -> None:
     assert check_stack("s3-deny-insecure-transport", bucket_stack(policy=allow_only)) == expected
     assert check_stack("s3-deny-insecure-transport", [r for r in bucket_stack() if r.type != POLICY_T]) == expected
     assert check_stack("s3-deny-insecure-transport", bucket_stack(policy=U)) == []
+
+
+def test_s3_deny_tls_below_1_2() -> None:
+    assert check_stack("s3-deny-tls-below-1-2", bucket_stack()) == []
+    assert check_stack("s3-deny-tls-below-1-2", bucket_stack(policy=tls_policy(DATA, "1.3"))) == []
+    expected = [("no bucket policy denies TLS below 1.2: PHI could cross the network under TLS 1.0/1.1. Add a Deny of s3:* for Principal '*' with NumericLessThan s3:TlsVersion 1.2 (components/storage.py).", f"{DATA}-bucket")]
+    # Only the aws:SecureTransport deny: plain HTTP is refused, TLS 1.0 is not.
+    only_https = json.loads(tls_policy(DATA))
+    only_https["Statement"] = only_https["Statement"][:1]
+    assert check_stack("s3-deny-tls-below-1-2", bucket_stack(policy=json.dumps(only_https))) == expected
+    assert check_stack("s3-deny-tls-below-1-2", bucket_stack(policy=tls_policy(DATA, 1.1))) == expected
+    assert check_stack("s3-deny-tls-below-1-2", bucket_stack(policy=tls_policy(DATA, "x"))) == expected
+    narrowed = json.loads(tls_policy(DATA))
+    narrowed["Statement"][1]["Condition"]["StringEquals"] = {"aws:PrincipalAccount": ACCOUNT}
+    assert check_stack("s3-deny-tls-below-1-2", bucket_stack(policy=json.dumps(narrowed))) == expected
+    allowed = json.loads(tls_policy(DATA))
+    allowed["Statement"][1]["Effect"] = "Allow"
+    assert check_stack("s3-deny-tls-below-1-2", bucket_stack(policy=json.dumps(allowed))) == expected
+    assert check_stack("s3-deny-tls-below-1-2", [r for r in bucket_stack() if r.type != POLICY_T]) == expected
+    assert check_stack("s3-deny-tls-below-1-2", bucket_stack(policy=U)) == []
 
 
 def test_s3_versioning() -> None:

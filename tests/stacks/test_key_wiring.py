@@ -7,13 +7,16 @@ input of any resource is classified below: a new store with a key fails here unt
 
 from __future__ import annotations
 
+import fnmatch
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from components.encryption import PHI_DOMAINS
 from offline.engine import Plan
-from tests.helpers import rendered_stack
+from tests.helpers import rendered_stack, stack_config
 
 STACKS = ["dev", "staging", "prod"]
 
@@ -106,3 +109,46 @@ def test_every_store_uses_its_domains_key_in_its_region(stack: str) -> None:
     if stack != "dev":  # dev copies nothing to the DR region
         assert any(region == "dr" for *_, region in found), "no store in the DR region was checked"
     assert any(region == "edge" for *_, region in found), "no store in the edge region was checked"
+
+
+def _key_policy(plan: Plan, name: str) -> dict[str, Any]:
+    policy = plan.named(name).inputs["policy"]
+    return json.loads(policy) if isinstance(policy, str) else policy
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_ebs_key_exempts_the_csi_driver_role_it_cannot_wait_for(stack: str) -> None:
+    """The EBS CSI driver's role names the EBS key in its policy, so the key cannot name the role's ARN (a cycle):
+    its deny exempts a pattern on the role's name, which must match the role Pulumi auto-names
+    (``<logical name>-<7 random characters>``), and nothing else of the stack."""
+    plan = rendered_stack(stack)
+    prefix = f"care-{stack}"
+    deny = next(s for s in _key_policy(plan, f"{prefix}-kms-ebs")["Statement"]
+                if s["Sid"] == "DenyUseOutsideOwningService")
+    account = plan.outputs["kmsKeyArns"]["ebs"].split(":")[4]
+    asg, csi = deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    assert asg == f"arn:aws:iam::{account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    role = plan.named(f"{prefix}-eks-ebs-csi-irsa")
+    assert "name" not in role.inputs and "namePrefix" not in role.inputs  # auto-named: <logical name>-<suffix>
+    assert fnmatch.fnmatchcase(f"arn:aws:iam::{account}:role/{role.name}-a1b2c3d", csi)
+    matching = [r.name for r in plan.of_type("aws:iam/role:Role")
+                if fnmatch.fnmatchcase(f"arn:aws:iam::{account}:role/{r.name}-a1b2c3d", csi)]
+    assert matching == [role.name]
+    # No cycle: the key does not wait for the role, and the role's policy names the key.
+    assert role.urn not in plan.named(f"{prefix}-kms-ebs").dependencies
+    csi_policy = plan.named(f"{prefix}-eks-ebs-csi-irsa-policy").inputs["policy"]
+    assert plan.outputs["kmsKeyArns"]["ebs"] in json.dumps(csi_policy)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_only_the_deployer_puts_key_policies_and_every_phi_key_denies_direct_use(stack: str) -> None:
+    plan = rendered_stack(stack)
+    deployer = stack_config(stack).eks.deployer_role_arn
+    denied = []
+    for key in plan.of_type("aws:kms/key:Key"):
+        statements = {s["Sid"]: s for s in _key_policy(plan, key.name)["Statement"]}
+        assert statements["KeyPolicyDeployer"]["Principal"] == {"AWS": [deployer]}, key.name
+        if "DenyUseOutsideOwningService" in statements:
+            denied.append(key.name.removeprefix(f"care-{stack}-"))
+    dr = [f"dr-kms-{d}" for d in stack_config(stack).encryption.dr_domains if d in PHI_DOMAINS]
+    assert sorted(denied) == sorted([*(f"kms-{d}" for d in PHI_DOMAINS), *dr])

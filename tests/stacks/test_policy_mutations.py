@@ -155,6 +155,19 @@ def wildcard_key_policy(raw: Raw) -> None:
     raw["policy"] = json.dumps(document)
 
 
+def edit_statement(sid: str, change: Callable[[dict[str, Any]], Any] | None) -> Callable[[Raw], None]:
+    """Edit (or, with no change, drop) the policy statement ``sid`` of a key or bucket policy."""
+    def mutate(raw: Raw) -> None:
+        document = json.loads(raw["policy"])
+        statement = next(s for s in document["Statement"] if s.get("Sid") == sid)
+        if change is None:
+            document["Statement"].remove(statement)
+        else:
+            change(statement)
+        raw["policy"] = json.dumps(document)
+    return mutate
+
+
 def github_trust_any_branch(raw: Raw) -> None:
     """The CI deploy role trusting every ref of the org's repositories instead of the prod environment."""
     document = json.loads(raw["assumeRolePolicy"])
@@ -369,6 +382,15 @@ MUTATIONS: list[Mutation] = [
              github_trust_any_branch, pick=lambda reg: reg.name.endswith("-ci-deploy")),
     Mutation("kms-wildcard", "no-wildcard-principals", KMS_KEY, "MutationOpenToAll", wildcard_key_policy,
              pick=has("policy")),
+    Mutation("phi-key-without-via-service-deny", "kms-phi-key-via-service-deny", KMS_KEY,
+             "PHI key (DataDomain database) has no statement denying",
+             edit_statement("DenyUseOutsideOwningService", None),
+             pick=tagged("DataDomain", "database")),
+    Mutation("phi-key-deny-exempts-every-role", "kms-phi-key-via-service-deny", KMS_KEY,
+             "aws:PrincipalArn exempts more than named roles",
+             edit_statement("DenyUseOutsideOwningService", lambda s: s["Condition"].update(
+                 {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::333333333333:role/*"}})),
+             pick=tagged("DataDomain", "secrets")),
     Mutation("eks-public-api", "eks-private-endpoint", EKS, "endpointPublicAccess",
              both(set_("vpcConfig.endpointPublicAccess", True), delete("vpcConfig.endpointPrivateAccess"))),
     Mutation("imds-v1", "imdsv2-required", LAUNCH_TEMPLATE, "httpTokens", set_("metadataOptions.httpTokens",
@@ -418,6 +440,8 @@ MUTATIONS: list[Mutation] = [
              remove=True),
     Mutation("no-tls-only-bucket-policy", "s3-deny-insecure-transport", BUCKET_POLICY, "SecureTransport",
              remove=True),
+    Mutation("bucket-admits-tls-1-0", "s3-deny-tls-below-1-2", BUCKET_POLICY, "no bucket policy denies TLS below 1.2",
+             edit_statement("DenyTlsBelow12", None)),
     Mutation("no-rds-backup-replication", "rds-cross-region-backups", RDS_BACKUP_REPLICATION,
              "InstanceAutomatedBackupsReplication", remove=True),
     Mutation("no-vault-lock", "backup-vault-lock", VAULT_LOCK, "VaultLockConfiguration", remove=True),

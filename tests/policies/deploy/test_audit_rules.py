@@ -47,9 +47,9 @@ def test_trail_needs_the_bucket_policy_first() -> None:
 
 
 def test_trail_key_must_let_cloudtrail_encrypt() -> None:
-    audit = json.dumps(key_policy("audit", account_id=ACCOUNT, region=REGION, admin_arns=["arn:aws:iam::1:role/a"]))
-    storage = json.dumps(key_policy("storage", account_id=ACCOUNT, region=REGION,
-                                    admin_arns=["arn:aws:iam::1:role/a"]))
+    admins = {"admin_arns": ["arn:aws:iam::1:role/a"], "policy_admin_arns": ["arn:aws:iam::1:role/a"]}
+    audit = json.dumps(key_policy("audit", account_id=ACCOUNT, region=REGION, **admins))
+    storage = json.dumps(key_policy("storage", account_id=ACCOUNT, region=REGION, **admins))
     for policy, expected in ((audit, []), (storage, [(
             "the trail's key policy does not allow cloudtrail.amazonaws.com kms:GenerateDataKey, kms:DescribeKey: "
             "CloudTrail cannot encrypt its log files (components/encryption.py, domain 'audit').", "trail")])):
