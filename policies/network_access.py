@@ -17,10 +17,12 @@ from common import (
     RDS_INSTANCE,
     SECURITY_GROUP,
     SG_INGRESS_RULE,
+    SUBNET,
     VPC,
     Report,
     Resource,
     Settings,
+    as_int,
     as_list,
     is_unknown,
     of_type,
@@ -160,6 +162,79 @@ stack_policy(
     config=required_flag(True, "a DNS Firewall allow-list on every VPC"),
     description="Every VPC resolves only allow-listed domains (Route 53 Resolver DNS Firewall) where required.",
 )(vpc_dns_firewall)
+
+NETWORK_ACL = "aws:ec2/networkAcl:NetworkAcl"
+NETWORK_ACL_RULE = "aws:ec2/networkAclRule:NetworkAclRule"
+NETWORK_ACL_ASSOCIATION = "aws:ec2/networkAclAssociation:NetworkAclAssociation"
+_ALL_PROTOCOLS = ("-1", "all", -1)
+
+
+def _tier(subnet: Resource) -> object:
+    tags = subnet.get("tags")
+    return tags.get("Tier") if isinstance(tags, dict) else None
+
+
+def _acl_rules(resources: list[Resource], acl: Resource) -> list[tuple[str, dict[str, object]]]:
+    """``(direction, rule)`` for the ACL's inline rules and its separate ``NetworkAclRule`` resources."""
+    rules = [(direction, rule) for direction in ("ingress", "egress") for rule in as_list(acl.get(direction))
+             if isinstance(rule, dict)]
+    for rule in of_type(resources, NETWORK_ACL_RULE):
+        if rule.depends_on(acl, "networkAclId"):
+            rules.append(("egress" if rule.get("egress") is True else "ingress",
+                          {"action": rule.get("ruleAction"), "protocol": rule.get("protocol"),
+                           "cidrBlock": rule.get("cidrBlock"), "ipv6CidrBlock": rule.get("ipv6CidrBlock"),
+                           "fromPort": rule.get("fromPort"), "toPort": rule.get("toPort")}))
+    return rules
+
+
+def _too_open(rule: dict[str, object], private: set[str], database: set[str]) -> str | None:
+    """Why an allow rule is broader than the database tier needs (None if it is not)."""
+    if str(rule.get("action", "")).lower() != "allow":
+        return None
+    cidr = rule.get("cidrBlock") or rule.get("ipv6CidrBlock")
+    if is_unknown(cidr):
+        return None
+    whole = rule.get("protocol") in _ALL_PROTOCOLS or (rule.get("fromPort"), rule.get("toPort")) == (0, 65535)
+    if cidr in database:
+        return None
+    if cidr not in private:
+        return f"allows {cidr}, which is neither a private (workload) nor a database subnet"
+    if whole:
+        return f"allows every protocol and port with the private subnet {cidr} (only the stores' ports are needed)"
+    return None
+
+
+def database_subnet_nacl(resources: list[Resource], report: Report, _: Settings) -> None:
+    subnets = list(of_type(resources, SUBNET))
+    cidrs = {tier: {s.get("cidrBlock") for s in subnets if _tier(s) == tier} for tier in ("private", "database")}
+    acls = list(of_type(resources, NETWORK_ACL))
+    associations = list(of_type(resources, NETWORK_ACL_ASSOCIATION))
+    for subnet in (s for s in subnets if _tier(s) == "database"):
+        mine = [a for a in acls if a.depends_on(subnet, "subnetIds")]
+        mine += [a for a in acls for assoc in associations
+                 if assoc.depends_on(subnet, "subnetId") and assoc.depends_on(a, "networkAclId")]
+        if not mine:
+            report(f"database subnet {subnet.get('cidrBlock')} has no network ACL of its own, so the VPC's default "
+                   "ACL (all traffic in and out) applies. Associate the database ACL (components/network_acl.py), "
+                   "which admits only the private tier on the stores' ports.", subnet.urn)
+            continue
+        for acl in mine:
+            for direction, rule in _acl_rules(resources, acl):
+                why = _too_open(rule, cidrs["private"], cidrs["database"])
+                if why:
+                    number = f" {as_int(rule.get('ruleNo'))}" if rule.get("ruleNo") is not None else ""
+                    report(f"database subnet {subnet.get('cidrBlock')}: network ACL {acl.name} {direction} rule"
+                           f"{number} {why}. The database tier admits the private tier on the "
+                           "stores' ports and the other database subnets only (components/network_acl.py).",
+                           subnet.urn)
+
+
+stack_policy(
+    "database-subnet-nacl", concern="exposure", citation=ACCESS,
+    types=(SUBNET, NETWORK_ACL, NETWORK_ACL_RULE, NETWORK_ACL_ASSOCIATION),
+    description="Every database subnet has a network ACL admitting only the private tier on store ports and the "
+                "other database subnets.",
+)(database_subnet_nacl)
 
 VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 
