@@ -129,6 +129,50 @@ stack_policy(
     description="Every namespace the stack creates denies all egress by default (explicit allows per workload).",
 )(namespace_default_deny_egress)
 
+AUTHORIZATION_POLICY = "kubernetes:security.istio.io/v1:AuthorizationPolicy"
+
+
+def _allows_nothing(policy: Resource) -> bool:
+    """Istio's allow-nothing: an ALLOW policy (the default action) with no selector and no rules."""
+    spec = policy.get("spec")
+    if spec is None:
+        return True
+    return (isinstance(spec, dict) and spec.get("action", "ALLOW") == "ALLOW" and not spec.get("selector")
+            and not spec.get("rules") and not spec.get("targetRefs") and not spec.get("provider"))
+
+
+def _open_rules(policy: Resource) -> list[int]:
+    """The indexes of an ALLOW policy's rules that name no source: they admit any caller."""
+    if policy.get("spec.action", "ALLOW") != "ALLOW":
+        return []
+    return [i for i, rule in enumerate(as_list(policy.get("spec.rules")))
+            if not (isinstance(rule, dict) and as_list(rule.get("from")))]
+
+
+def mesh_namespace_default_deny(resources: list[Resource], report: Report, _: Settings) -> None:
+    policies = list(of_type(resources, AUTHORIZATION_POLICY))
+    denied = {p.get("metadata.namespace") for p in policies if _allows_nothing(p)}
+    for namespace in of_type(resources, K8S_NAMESPACE):
+        name = namespace.get("metadata.name")
+        meshed = namespace.get("metadata.labels.istio-injection") == "enabled"
+        if meshed and isinstance(name, str) and name not in denied:
+            report(f"app namespace {name} is in the mesh but has no default-deny AuthorizationPolicy (an ALLOW policy "
+                   "with an empty spec): any workload in the mesh may call its apps. Create it with the apps "
+                   "(components/app_service/authorization.py allow_nothing) and name each app's callers in allowFrom.",
+                   namespace.urn)
+    for policy in policies:
+        for index in _open_rules(policy):
+            report(f"AuthorizationPolicy {policy.get('metadata.namespace')}/{policy.get('metadata.name')} rule "
+                   f"{index} names no source (from): it admits any caller and defeats the namespace's default deny. "
+                   "Name the callers' principals (allowFrom) or the load balancer's ipBlocks.", policy.urn)
+
+
+stack_policy(
+    "mesh-namespace-default-deny", concern="kubernetes", citation=ACCESS, types=(K8S_NAMESPACE, AUTHORIZATION_POLICY),
+    description="Every meshed app namespace denies mesh requests by default (Istio allow-nothing AuthorizationPolicy) "
+                "and no ALLOW rule admits any source.",
+)(mesh_namespace_default_deny)
+
 DNS_ASSOCIATION = "aws:route53/resolverFirewallRuleGroupAssociation:ResolverFirewallRuleGroupAssociation"
 DNS_RULE = "aws:route53/resolverFirewallRule:ResolverFirewallRule"
 DNS_DOMAIN_LIST = "aws:route53/resolverFirewallDomainList:ResolverFirewallDomainList"

@@ -24,6 +24,7 @@ from components.app_service import (
     PostgresBinding,
     RedisBinding,
 )
+from components.app_service.authorization import allow_nothing
 from components.monitoring import tracing_environment
 from tiers.compute import ComputeTier
 from tiers.context import Stack
@@ -85,8 +86,14 @@ def apps_tier(stack: Stack, keys: Keys, data: DataTier, compute: ComputeTier,
             tags=stack.tags, opts=compute.workloads,
         )
 
-    return AppsTier(
+    tier = AppsTier(
         nlfhir=app("nlfhir", cfg.apps.nlfhir, wait_for=[compute.bootstraps["nlfhir"].job]),
         prm_api=app("prm-api", cfg.apps.prm_api, wait_for=[compute.bootstraps["prm"].job]),
         prm_worker=app("prm-worker", cfg.apps.prm_worker),
     )
+    # Each workload namespace denies every mesh request no ALLOW policy admits; created after those policies
+    # (the apps' and ChromaDB's), so an update never cuts the traffic they admit.
+    allows = [*(a.authorization_policy for a in tier.by_output_name().values()), compute.chromadb.authorization_policy]
+    allow_nothing(f"{stack.prefix}-eks", cluster.namespaces, pulumi.ResourceOptions.merge(
+        compute.workloads, pulumi.ResourceOptions(depends_on=[*cluster.addons_ready, *allows])))
+    return tier

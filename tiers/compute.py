@@ -88,6 +88,7 @@ def compute_tier(stack: Stack, providers: Providers, keys: Keys, network: Networ
     chromadb = ChromaDb(
         f"{stack.prefix}-chromadb", cfg.chromadb, storage_class_name=cluster.storage_class_name,
         client_pod_labels=AppService.labels_for("nlfhir"), client_namespace=cfg.apps.nlfhir.namespace,
+        client_service_account="nlfhir",
         secrets_kms_key_arn=keys.arn("secrets"), wait_for=[*cluster.addons_ready, policies["chromadb"]],
         protect=cfg.protection.protect,
         tags=stack.tags, opts=workloads,

@@ -11,6 +11,7 @@ import pulumi_kubernetes as k8s
 
 from components.app_service import (
     analysis,
+    authorization,
     autoscaling,
     exposure,
     feature_flags,
@@ -117,7 +118,8 @@ class AppService(pulumi.ComponentResource):
     def _expose(self, spec: AppSpec, load_balancer_cidrs: Mapping[str, Sequence[str]],
                 access_logs_bucket: pulumi.Input[str] | None, publication: exposure.Publication | None,
                 k8s_opts: pulumi.ResourceOptions) -> None:
-        """The Service, the NetworkPolicy and, for a configured or published app, the ALB Ingress.
+        """The Service, the NetworkPolicy, the AuthorizationPolicy and, for a configured or published app, the ALB
+        Ingress.
 
         A published app (``published: true``) gets its Ingress only from the edge's ``publication``: with
         the edge disabled it has none, so no ALB is internet-facing.
@@ -130,6 +132,9 @@ class AppService(pulumi.ComponentResource):
         ingress = publication or spec.config.ingress
         scheme = "internet-facing" if publication else (spec.config.ingress.scheme if spec.config.ingress else None)
         self.network_policy = exposure.create_network_policy(spec, load_balancer_cidrs, k8s_opts, scheme)
+        # Who may call it by mesh identity (its namespace denies everything else: authorization.allow_nothing).
+        self.authorization_policy = authorization.create_authorization_policy(
+            spec, load_balancer_cidrs.get(scheme, ()) if scheme else (), k8s_opts)
         self.ingress: k8s.networking.v1.Ingress | None = None
         self.peer_authentication: k8s.apiextensions.CustomResource | None = None
         if ingress is not None:

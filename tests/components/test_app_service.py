@@ -86,13 +86,14 @@ def test_children_counts_and_parentage(full, worker) -> None:  # type: ignore[no
         "kubernetes:external-secrets.io/v1:SecretStore": 1, "kubernetes:networking.k8s.io/v1:Ingress": 1,
         "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1, "kubernetes:policy/v1:PodDisruptionBudget": 1,
         "kubernetes:security.istio.io/v1:PeerAuthentication": 1,
+        "kubernetes:security.istio.io/v1:AuthorizationPolicy": 1,
     }
     assert worker.counts() == {
         "aws:iam/role:Role": 1, "aws:iam/policy:Policy": 1,
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 1, "care:compute:AppService": 1,
         "kubernetes:apps/v1:Deployment": 1, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,
         "kubernetes:core/v1:ServiceAccount": 1, "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1,
-        "kubernetes:policy/v1:PodDisruptionBudget": 1,
+        "kubernetes:policy/v1:PodDisruptionBudget": 1, "kubernetes:security.istio.io/v1:AuthorizationPolicy": 1,
     }
     component = full.named("care-prod-nlfhir")
     assert all(r.parent == component.urn for r in full.resources if r is not component)
@@ -546,3 +547,21 @@ def test_pods_restart_when_their_secret_changes(with_database, worker) -> None: 
     # No secrets: only the await timeout (progressDeadlineSeconds 600 + 60).
     assert worker.named("care-prod-prm-worker-deployment").inputs["metadata"]["annotations"] == {
         "pulumi.com/timeoutSeconds": "660"}
+
+
+def test_authorization_policy_names_the_callers_and_the_alb_subnets(full, worker) -> None:  # type: ignore[no-untyped-def]
+    policy = _k8s(full, "authz")
+    assert (policy["apiVersion"], policy["kind"], policy["metadata"]["name"], policy["metadata"]["namespace"]) == (
+        "security.istio.io/v1", "AuthorizationPolicy", "nlfhir", "nlfhir")
+    assert policy["spec"] == {
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "nlfhir"}}, "action": "ALLOW",
+        "rules": [
+            # allowFrom: prm/prm-api, by the SPIFFE identity of its service account (mTLS-proven).
+            {"from": [{"source": {"principals": ["cluster.local/ns/prm/sa/prm-api"]}}],
+             "to": [{"operation": {"ports": ["8000"]}}]},
+            # The internet-facing ALB's subnets (plain HTTP to the PERMISSIVE port: no principal).
+            {"from": [{"source": {"ipBlocks": PUBLIC_CIDRS}}], "to": [{"operation": {"ports": ["8000"]}}]},
+        ]}
+    # A worker without callers or an Ingress: an ALLOW policy without rules, which admits nothing.
+    assert worker.named("care-prod-prm-worker-authz").inputs["spec"] == {
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "prm-worker"}}, "action": "ALLOW", "rules": []}

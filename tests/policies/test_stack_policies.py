@@ -804,3 +804,40 @@ def test_a_separate_acl_rule_to_the_internet_fails() -> None:
     assert check_stack("database-subnet-nacl", [*resources, rule])[0] == (
         "database subnet 10.30.112.0/24: network ACL care-prod-database-acl egress rule allows 0.0.0.0/0, which is neither a private (workload) nor a database subnet. The database tier admits the private tier on the stores' ports and the other database subnets only (components/network_acl.py).",
         "care-prod-database-us-east-2a")
+
+
+# --- mesh-namespace-default-deny (policies/network_access.py) ----------------------------------------------------
+AP_T = "kubernetes:security.istio.io/v1:AuthorizationPolicy"
+
+
+def mesh_stack(deny_spec: object = None, *, meshed: bool = True, app_rules: list | None = None) -> list[Res]:
+    labels = {"istio-injection": "enabled"} if meshed else {}
+    namespace = Res(NS_T, "care-prod-eks-ns-prm", {"apiVersion": "v1", "kind": "Namespace",
+                                                   "metadata": {"name": "prm", "labels": labels}})
+    deny = Res(AP_T, "care-prod-eks-ns-prm-allow-nothing", {
+        "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+        "metadata": {"name": "allow-nothing", "namespace": "prm"}, "spec": {} if deny_spec is None else deny_spec})
+    app = Res(AP_T, "care-prod-prm-api-authz", {
+        "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+        "metadata": {"name": "prm-api", "namespace": "prm"},
+        "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": "prm-api"}}, "action": "ALLOW",
+                 "rules": [{"from": [{"source": {"ipBlocks": ["10.30.96.0/24"]}}], "to": [{"operation": {"ports": ["8080"]}}]}]
+                 if app_rules is None else app_rules}})
+    return [namespace, deny, app]
+
+
+def test_mesh_namespace_default_deny() -> None:
+    assert check_stack("mesh-namespace-default-deny", mesh_stack()) == []
+    assert check_stack("mesh-namespace-default-deny", mesh_stack(meshed=False)[:1]) == []  # not in the mesh
+    message = ("app namespace prm is in the mesh but has no default-deny AuthorizationPolicy (an ALLOW policy with an empty spec): any workload in the mesh may call its apps. Create it with the apps (components/app_service/authorization.py allow_nothing) and name each app's callers in allowFrom.", "care-prod-eks-ns-prm")
+    assert check_stack("mesh-namespace-default-deny", mesh_stack()[:1]) == [message]
+    assert check_stack("mesh-namespace-default-deny", mesh_stack({"action": "DENY"})) == [message]
+    assert check_stack("mesh-namespace-default-deny", mesh_stack({"selector": {"matchLabels": {"a": "b"}}})) == [message]
+
+
+def test_an_allow_rule_without_a_source_fails() -> None:
+    open_rule = [{"to": [{"operation": {"ports": ["8080"]}}]}]
+    assert check_stack("mesh-namespace-default-deny", mesh_stack(app_rules=open_rule)) == [
+        ("AuthorizationPolicy prm/prm-api rule 0 names no source (from): it admits any caller and defeats the namespace's default deny. Name the callers' principals (allowFrom) or the load balancer's ipBlocks.", "care-prod-prm-api-authz")]
+    # An ALLOW-all rule in the namespace-wide policy is caught twice: no deny-all, and an open rule.
+    assert len(check_stack("mesh-namespace-default-deny", mesh_stack({"rules": [{}]}))) == 2
