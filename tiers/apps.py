@@ -26,6 +26,7 @@ from components.app_service import (
 )
 from components.app_service.authorization import allow_nothing
 from components.monitoring import tracing_environment
+from components.rds_ca import bundle_for
 from tiers.compute import ComputeTier
 from tiers.context import Stack
 from tiers.data import DataTier
@@ -59,10 +60,13 @@ def apps_tier(stack: Stack, keys: Keys, data: DataTier, compute: ComputeTier,
     cfg, cluster = stack.cfg, compute.cluster
     network = cfg.network
 
+    # The databases' server certificates are verified against the RDS roots of the primary and the DR region.
+    rds_ca = bundle_for([stack.region, cfg.regions.dr])
     # Every app sends its traces to Tempo (OTLP endpoint and sampling from observability.tempo).
     tracing = EnvironmentBinding(values=tracing_environment(cfg.observability.tempo))
     stores: dict[str, Callable[[], Binding]] = {
-        "prm_db": lambda: PostgresBinding.of(data.prm_db), "nlfhir_db": lambda: PostgresBinding.of(data.nlfhir_db),
+        "prm_db": lambda: PostgresBinding.of(data.prm_db, rds_ca),
+        "nlfhir_db": lambda: PostgresBinding.of(data.nlfhir_db, rds_ca),
         "redis": lambda: RedisBinding.of(data.redis), "kafka": lambda: KafkaBinding.of(data.kafka),
         "chromadb": lambda: ChromaDbBinding.of(compute.chromadb),
     }

@@ -25,6 +25,7 @@ from components.db_bootstrap import DatabaseBootstrap
 from components.eks import EksCluster
 from components.network import Network
 from components.pod_network import PodSecurityGroups
+from components.rds_ca import bundle_for
 from components.reloader import Reloader
 from tiers.context import Providers, Stack
 from tiers.data import DataTier
@@ -70,6 +71,7 @@ def _bootstrap(stack: Stack, keys: Keys, cluster: EksCluster, workloads: pulumi.
         master_secret_arn=db.master_secret_arn, secret_kms_key_arn=keys.arn("secrets"), region=stack.region,
         oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer,
         wait_for=[*cluster.addons_ready, db.primary, db.master_secret_version, policy, egress],
+        ca_bundle=bundle_for([stack.region, stack.cfg.regions.dr]),
         tags=stack.tags,
         opts=workloads,
     )

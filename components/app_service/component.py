@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 
@@ -19,6 +20,7 @@ from components.app_service import (
     jobs,
     rollout,
     secrets,
+    trust,
     workload,
 )
 from components.app_service.bindings import Binding, Wiring
@@ -72,7 +74,8 @@ class AppService(pulumi.ComponentResource):
                 alarm_arns=flag_alarm_arns, account_id=account_id, tags=tags)
             bindings = [*bindings, self.feature_flags.binding]
         wiring = Wiring.merge(name, bindings, region, account_id)
-        spec = AppSpec.build(name, app_name, config, wiring, tags)
+        spec = dataclasses.replace(AppSpec.build(name, app_name, config, wiring, tags),
+                                   rds_ca_bundle=trust.bundle_of(name, bindings))
         self.namespace, self.selector, self.pod_labels = spec.namespace, spec.selector, spec.pod_labels
         self.secret_name = spec.secret_name
         k8s_opts = child_opts(self, depends_on=list(wait_for))
@@ -84,9 +87,10 @@ class AppService(pulumi.ComponentResource):
             self, spec, region=region, store_depends_on=[self.service_account, *ident.secrets_policies],
             wait_for=wait_for) if spec.secrets else None
 
-        # Everything the pods need exists before the first pod starts: identity, policies, secrets.
+        self.rds_ca = trust.create_config_map(spec, k8s_opts)
+        # Everything the pods need exists before the first pod starts: identity, policies, secrets, the CA bundle.
         ready = [*wait_for, self.service_account, *([self.external_secret] if self.external_secret else []),
-                 *ident.policies]
+                 *ident.policies, *([self.rds_ca] if self.rds_ca else [])]
         self.pre_deploy_job = jobs.create_pre_deploy_job(self, spec, ready)
         self._expose(spec, dict(load_balancer_cidrs or {}), access_logs_bucket, publication, k8s_opts)
         # The new version rolls out only after its migration Job succeeded (the Job's await fails the

@@ -466,8 +466,18 @@ def test_prod_program_wires_the_apps_to_the_data_tier() -> None:
     assert env["CHROMA_URL"] == "http://chromadb.nlfhir.svc.cluster.local:8000"
     # Its own database user through IAM authentication: no database password, never the master user.
     assert env["DATABASE_HOST"].startswith("care-prod-nlfhir.")
-    assert (env["DATABASE_USER"], env["DATABASE_IAM_AUTH"], env["DATABASE_SSLMODE"]) == ("nlfhir_api", "true",
-                                                                                         "require")
+    # The server certificate is verified against the RDS roots of the primary and DR regions (components/rds_ca.py).
+    assert (env["DATABASE_USER"], env["DATABASE_IAM_AUTH"], env["DATABASE_SSLMODE"], env["DATABASE_SSLROOTCERT"]) == (
+        "nlfhir_api", "true", "verify-full", "/etc/care/rds-ca/rds-ca.pem")
+    from components.rds_ca import bundle_for
+    assert plan.named("care-prod-nlfhir-rds-ca").inputs["data"] == {
+        "rds-ca.pem": bundle_for(["us-east-2", "us-west-2"])}
+    pod = plan.named("care-prod-nlfhir-rollout").inputs["spec"]["template"]["spec"]
+    assert {"name": "rds-ca", "configMap": {"name": "nlfhir-rds-ca"}} in pod["volumes"]
+    assert {"name": "rds-ca", "mountPath": "/etc/care/rds-ca", "readOnly": True} in nlfhir["volumeMounts"]
+    # prm-worker has no database: no bundle.
+    assert [r.name for r in plan.of_type("kubernetes:core/v1:ConfigMap") if r.name.endswith("-rds-ca")] == [
+        "care-prod-nlfhir-rds-ca", "care-prod-prm-api-rds-ca"]
     assert not {"DATABASE_PASSWORD", "DATABASE_USERNAME"} & set(env)
     assert nlfhir["resources"]["requests"] == {"cpu": "2", "memory": "2Gi"}
     hpa = plan.named("care-prod-nlfhir-hpa").inputs["spec"]
@@ -524,6 +534,9 @@ def test_database_binding_gives_env_and_rds_connect_for_its_user_only(with_datab
     assert {k: v for k, v in env.items() if k.startswith("DATABASE_")} == {
         "DATABASE_HOST": "db.example", "DATABASE_PORT": "5432", "DATABASE_NAME": "app", "DATABASE_USER": "prm_api",
         "DATABASE_IAM_AUTH": "true", "DATABASE_SSLMODE": "require", "DATABASE_READER_HOSTS": "r1.example"}
+    # Without a CA bundle (this fixture's binding): TLS without verification, and no volume.
+    assert [v["name"] for v in plan.named("care-prod-prm-api-deployment").inputs["spec"]["template"]["spec"][
+        "volumes"]] == ["tmp"]
     assert json.loads(plan.named("care-prod-prm-api-irsa-rds-connect").inputs["policy"]) == {
         "Version": "2012-10-17", "Statement": [{
             "Sid": "ConnectAsAppUser", "Effect": "Allow", "Action": "rds-db:connect",
