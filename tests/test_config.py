@@ -152,7 +152,8 @@ BAD_CONFIGS: list[tuple[str, dict, list[str]]] = [
       "namespace/name",
       "prod: apps.nlfhir.allowFrom.1: 'prm-api': prm-api runs in namespace prm: write prm/prm-api",
       "prod: apps.nlfhir.allowFrom.3: 'nlfhir': an app does not call itself through the mesh",
-      "prod: apps.prmWorker.allowFrom: [\"prm-api\"]: needs service: true (callers reach the app through its Service)"]),
+      "prod: apps.prmWorker.allowFrom: [\"prm-api\"]: needs service: true (callers reach the app through its "
+      "Service)"]),
     ("image-latest", {"apps.nlfhir.image": "nl-fhir:latest"},
      ["prod: apps.nlfhir.image: 'nl-fhir:latest': must be pinned to a tag other than 'latest' or to a digest "
       "(repo:1.2.3 or repo@sha256:...)"]),

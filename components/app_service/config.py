@@ -154,7 +154,8 @@ class AppConfig(ConfigModel):
     service: bool = True
     env: dict[str, str] = {}
     secrets: dict[str, SecretRefConfig] = {}
-    #: Apps (``name`` in this namespace or ``namespace/name``) allowed to call this one.
+    #: Apps (``name`` in this namespace or ``namespace/name``) allowed to call this one: its NetworkPolicy admits
+    #: their pods and its Istio AuthorizationPolicy their service accounts' principals (AppsConfig checks each).
     allow_from: tuple[str, ...] = ()
     cpu_target_percent: int = Field(default=70, ge=10, le=100)
     memory_target_percent: int | None = Field(default=80, ge=10, le=100)

@@ -137,7 +137,7 @@ def test_vpc_endpoints(prod) -> None:  # type: ignore[no-untyped-def]
     for endpoint in endpoints.values():
         assert endpoint.inputs["privateDnsEnabled"] is True
         assert endpoint.inputs["securityGroupIds"] == [sg.id]
-    # No address range: the nodes' group here, each pod group from PodSecurityGroups (tests/components/test_pod_network.py).
+    # No address range: the nodes' group here, each pod group from PodSecurityGroups (test_pod_network.py).
     assert "ingress" not in sg.inputs and "egress" not in sg.inputs
     rules = [(r.name, r.inputs["securityGroupId"], r.inputs["ipProtocol"], r.inputs["fromPort"], r.inputs["toPort"],
               r.inputs["referencedSecurityGroupId"], r.inputs.get("cidrIpv4"))
@@ -181,7 +181,8 @@ def test_database_subnets_admit_the_private_tier_on_the_store_ports_only() -> No
 
 def test_database_acl_without_store_ports_admits_only_the_database_subnets(dev) -> None:  # type: ignore[no-untyped-def]
     (acl,) = dev.of_type("aws:ec2/networkAcl:NetworkAcl")
-    assert _rules(acl, "ingress") == [(100, "allow", "-1", "10.10.48.0/24", 0, 0), (101, "allow", "-1", "10.10.49.0/24", 0, 0)]
+    assert _rules(acl, "ingress") == [(100, "allow", "-1", "10.10.48.0/24", 0, 0),
+                                      (101, "allow", "-1", "10.10.49.0/24", 0, 0)]
     assert [r["protocol"] for r in acl.inputs["egress"]] == ["-1", "-1", "tcp", "tcp"]  # the replies still go out
 
 

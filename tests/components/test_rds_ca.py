@@ -55,3 +55,12 @@ def test_the_instances_ca_roots_of_the_stack_regions_are_in_the_bundle() -> None
 def test_a_region_the_bundle_lacks_is_refused() -> None:
     with pytest.raises(ValueError, match="rds-ca-bundle.pem lacks Amazon RDS mars-east-1 Root CA RSA2048 G1"):
         rds_ca.bundle_for(["mars-east-1"])
+
+
+def test_every_rendered_instance_uses_the_ca_whose_roots_the_apps_get() -> None:
+    from tests.helpers import rendered_stack
+
+    plan = rendered_stack("prod")
+    instances = plan.of_type("aws:rds/instance:Instance")
+    assert len(instances) == 4  # prm: primary and 2 read replicas; nlfhir: primary (standbys are no resources)
+    assert {r.inputs["caCertIdentifier"] for r in instances} == {CA_CERT_IDENTIFIER}

@@ -76,6 +76,7 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+AUTHORIZATION_POLICY = "kubernetes:security.istio.io/v1:AuthorizationPolicy"
 STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
 ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
 APPCONFIG_STRATEGY = "aws:appconfig/deploymentStrategy:DeploymentStrategy"
@@ -358,10 +359,10 @@ MUTATIONS: list[Mutation] = [
              "has no default-deny egress NetworkPolicy",
              set_("spec.egress", [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]),
              pick=lambda reg: reg.inputs.get("metadata", {}).get("name") == "default-deny-egress"),
-    Mutation("mesh-deny-all-removed", "mesh-namespace-default-deny", "kubernetes:security.istio.io/v1:AuthorizationPolicy",
+    Mutation("mesh-deny-all-removed", "mesh-namespace-default-deny", AUTHORIZATION_POLICY,
              "app namespace prm is in the mesh but has no default-deny AuthorizationPolicy",
              set_("spec", {"rules": [{}]}), pick=lambda reg: reg.name.endswith("-ns-prm-allow-nothing")),
-    Mutation("mesh-app-open-to-all", "mesh-namespace-default-deny", "kubernetes:security.istio.io/v1:AuthorizationPolicy",
+    Mutation("mesh-app-open-to-all", "mesh-namespace-default-deny", AUTHORIZATION_POLICY,
              "rule 0 names no source (from): it admits any caller",
              set_("spec.rules", [{"to": [{"operation": {"ports": ["8080"]}}]}]),
              pick=lambda reg: reg.name.endswith("-prm-api-authz")),
