@@ -749,8 +749,8 @@ def test_vpc_dns_firewall() -> None:
 
 # --- database-subnet-nacl (policies/network_access.py) ---------------------------------------------------------
 SUBNET_T = "aws:ec2/subnet:Subnet"
-ACL_T = "aws:ec2/networkAcl:NetworkAcl"
-ACL_RULE_T = "aws:ec2/networkAclRule:NetworkAclRule"
+NACL_T = "aws:ec2/networkAcl:NetworkAcl"
+NACL_RULE_T = "aws:ec2/networkAclRule:NetworkAclRule"
 
 
 def acl_stack(*, ingress: list[dict] | None = None, egress: list[dict] | None = None,
@@ -762,7 +762,7 @@ def acl_stack(*, ingress: list[dict] | None = None, egress: list[dict] | None = 
                   {"ruleNo": 200, "action": "allow", "protocol": "tcp", "cidrBlock": "10.30.0.0/19", "fromPort": 5432, "toPort": 5432}]
     default_out = [{"ruleNo": 100, "action": "allow", "protocol": "-1", "cidrBlock": "10.30.112.0/24", "fromPort": 0, "toPort": 0},
                    {"ruleNo": 200, "action": "allow", "protocol": "tcp", "cidrBlock": "10.30.0.0/19", "fromPort": 1024, "toPort": 65535}]
-    acl = Res(ACL_T, "care-prod-database-acl", {"vpcId": U, "subnetIds": [U, U], "ingress": default_in if ingress is None else ingress,
+    acl = Res(NACL_T, "care-prod-database-acl", {"vpcId": U, "subnetIds": [U, U], "ingress": default_in if ingress is None else ingress,
                                                 "egress": default_out if egress is None else egress},
               property_depends={"subnetIds": (db_a, db_b) if associated else ()})
     return [private, db_a, db_b, acl]
@@ -797,7 +797,7 @@ def test_an_acl_open_to_the_vpc_or_every_port_of_the_private_tier_fails() -> Non
 def test_a_separate_acl_rule_to_the_internet_fails() -> None:
     resources = acl_stack()
     acl = resources[-1]
-    rule = Res(ACL_RULE_T, "care-prod-database-acl-out", {"networkAclId": U, "ruleNumber": 300, "egress": True,
+    rule = Res(NACL_RULE_T, "care-prod-database-acl-out", {"networkAclId": U, "ruleNumber": 300, "egress": True,
                                                            "protocol": "tcp", "ruleAction": "allow",
                                                            "cidrBlock": "0.0.0.0/0", "fromPort": 443, "toPort": 443},
                property_depends={"networkAclId": (acl,)})
