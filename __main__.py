@@ -16,7 +16,7 @@ from tiers.audit import audit_tier
 from tiers.compute import compute_tier
 from tiers.context import Providers, Stack
 from tiers.cost import cost_tier
-from tiers.data import data_tier
+from tiers.data import data_tier, database_subnet_ports
 from tiers.delivery import delivery_tier
 from tiers.edge import edge_tier, publish
 from tiers.identity import network_identities
@@ -37,9 +37,10 @@ keys = key_rings(stack, providers)
 # --- Alert topics: what CloudWatch alarms, EventBridge rules and budgets publish to (primary and edge region)
 alerts = notifications_tier(stack, providers, keys)
 
-# --- VPC: public, private and database subnets in every AZ; the workload security group --------------
+# --- VPC: public, private and database subnets in every AZ (the database ACL admits the stores' ports); nodes' SG
 network = Network(stack.prefix, cfg.network, region=stack.region, account_id=stack.account_id,
-                  logs_kms_key_arn=keys.arn("logs"), tags=stack.tags, opts=providers.in_primary)
+                  logs_kms_key_arn=keys.arn("logs"), database_ports=database_subnet_ports(stack), tags=stack.tags,
+                  opts=providers.in_primary)
 
 # --- Network identities: one security group per workload (security groups for Pods) ----------------------
 pods = network_identities(stack, providers, network)

@@ -28,6 +28,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 from pydantic import Field
 
+from components.app_service.authorization import AUTHORIZATION_API, principal
 from components.common import ConfigModel, PinnedImage, child_opts, tags_for
 from components.eks import POOL_LABEL
 from components.scraping import prometheus_ingress_rule
@@ -70,6 +71,7 @@ class ChromaDb(pulumi.ComponentResource):
         storage_class_name: str,
         client_pod_labels: Mapping[str, str],
         client_namespace: str | None = None,
+        client_service_account: str | None = None,
         secrets_kms_key_arn: pulumi.Input[str],
         wait_for: list[pulumi.Resource] | None = None,
         protect: bool = True,
@@ -258,6 +260,18 @@ class ChromaDb(pulumi.ComponentResource):
                     ports=[k8s.networking.v1.NetworkPolicyPortArgs(port=config.port, protocol="TCP")],
                 ), prometheus_ingress_rule()],
             ),
+            opts=k8s_opts,
+        )
+        # The mesh's deny-all in the namespace (components/app_service/authorization.py) holds for ChromaDB too:
+        # its one caller, by mesh identity (the client's service account), on its port.
+        self.authorization_policy = k8s.apiextensions.CustomResource(
+            f"{name}-authz",
+            api_version=AUTHORIZATION_API,
+            kind="AuthorizationPolicy",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=app, namespace=ns, labels=labels),
+            spec={"selector": {"matchLabels": selector}, "action": "ALLOW", "rules": [
+                {"from": [{"source": {"principals": [principal(client_namespace or ns, client_service_account)]}}],
+                 "to": [{"operation": {"ports": [str(config.port)]}}]}] if client_service_account else []},
             opts=k8s_opts,
         )
         self.url = pulumi.Output.from_input(f"http://{app}.{ns}.svc.cluster.local:{config.port}")

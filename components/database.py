@@ -33,6 +33,7 @@ from components.common import (
 )
 from components.instance_classes import RdsInstanceClass
 from components.problems import ProblemCollector
+from components.rds_ca import CA_CERT_IDENTIFIER
 from components.windows import check_lead_time, check_windows
 
 #: Classes on which RDS offers no Performance Insights (the burstable micro/small sizes).
@@ -329,7 +330,7 @@ class PostgresDatabase(pulumi.ComponentResource):
                 apply_immediately=config.apply_immediately,
                 auto_minor_version_upgrade=config.auto_minor_version_upgrade,
                 allow_major_version_upgrade=False,
-                ca_cert_identifier="rds-ca-rsa2048-g1",
+                ca_cert_identifier=CA_CERT_IDENTIFIER,
                 tags=tags_for(tags, name, **{BACKUP_TAG_KEY: "true"}),
                 **pi_args,
             ),
@@ -379,7 +380,7 @@ class PostgresDatabase(pulumi.ComponentResource):
                     skip_final_snapshot=True,
                     apply_immediately=config.apply_immediately,
                     auto_minor_version_upgrade=config.auto_minor_version_upgrade,
-                    ca_cert_identifier="rds-ca-rsa2048-g1",
+                    ca_cert_identifier=CA_CERT_IDENTIFIER,
                     tags=tags_for(tags, identifier, Role="read-replica"),
                     **pi_args,
                 ),

@@ -35,6 +35,8 @@ from components.eks import irsa_trust_policy
 
 #: The postgres user of the official Alpine image (the restricted Pod Security Standard needs non-root).
 _POSTGRES_UID = 70
+#: The RDS CA bundle's key in the script ConfigMap (mounted at /sql).
+CA_FILE = "rds-ca.pem"
 
 
 def bootstrap_sql(*, database_name: str, app_username: str) -> str:
@@ -82,6 +84,7 @@ class DatabaseBootstrap(pulumi.ComponentResource):
         oidc_provider_arn: pulumi.Input[str],
         oidc_issuer: pulumi.Input[str],
         wait_for: Sequence[pulumi.Resource],
+        ca_bundle: str = "",
         tags: Mapping[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -140,10 +143,11 @@ class DatabaseBootstrap(pulumi.ComponentResource):
         script = k8s.core.v1.ConfigMap(
             f"{name}-script",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{account}-sql", namespace=ns, labels=labels),
-            data={"bootstrap.sql": sql},
+            # The RDS roots beside the script: psql verifies the server (PGSSLMODE=verify-full, components/rds_ca.py).
+            data={"bootstrap.sql": sql, **({CA_FILE: ca_bundle} if ca_bundle else {})},
             opts=child_opts(self, depends_on=list(wait_for)),
         )
-        digest = hashlib.sha256(f"{config.image}\x00{sql}".encode()).hexdigest()[:8]
+        digest = hashlib.sha256(f"{config.image}\x00{sql}\x00{ca_bundle}".encode()).hexdigest()[:8]
         self.job = k8s.batch.v1.Job(
             f"{name}-job",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{account}-{digest}", namespace=ns, labels=labels),
@@ -154,7 +158,8 @@ class DatabaseBootstrap(pulumi.ComponentResource):
                     # No sidecar: it would keep the finished Job's pod running; RDS is outside the mesh.
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels={**labels, "sidecar.istio.io/inject": "false"}),
                     spec=self._pod_spec(config, account=account, secret_name=secret_name, script=f"{account}-sql",
-                                        host=host, port=port, database_name=database_name),
+                                        host=host, port=port, database_name=database_name,
+                                        verify=bool(ca_bundle)),
                 ),
             ),
             opts=child_opts(self, depends_on=[*wait_for, external_secret, script]),
@@ -163,12 +168,15 @@ class DatabaseBootstrap(pulumi.ComponentResource):
 
     @staticmethod
     def _pod_spec(config: DbBootstrapConfig, *, account: str, secret_name: str, script: str,
-                  host: pulumi.Input[str], port: int, database_name: str) -> k8s.core.v1.PodSpecArgs:
+                  host: pulumi.Input[str], port: int, database_name: str,
+                  verify: bool) -> k8s.core.v1.PodSpecArgs:
         env = [k8s.core.v1.EnvVarArgs(name="PGHOST", value=host),
                k8s.core.v1.EnvVarArgs(name="PGPORT", value=str(port)),
                k8s.core.v1.EnvVarArgs(name="PGDATABASE", value=database_name),
-               # rds.force_ssl=1 refuses anything else.
-               k8s.core.v1.EnvVarArgs(name="PGSSLMODE", value="require"),
+               # rds.force_ssl=1 refuses anything but TLS; verify-full also checks the chain and the host name
+               # (https://www.postgresql.org/docs/current/libpq-envars.html: PGSSLMODE, PGSSLROOTCERT).
+               k8s.core.v1.EnvVarArgs(name="PGSSLMODE", value="verify-full" if verify else "require"),
+               *([k8s.core.v1.EnvVarArgs(name="PGSSLROOTCERT", value=f"/sql/{CA_FILE}")] if verify else []),
                k8s.core.v1.EnvVarArgs(name="HOME", value="/tmp")]
         return k8s.core.v1.PodSpecArgs(
             service_account_name=account,

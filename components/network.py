@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import pulumi
@@ -20,6 +20,7 @@ from components.common import (
     tags_for,
 )
 from components.dns_firewall import DnsFirewall, DnsFirewallConfig
+from components.network_acl import database_network_acl
 from components.problems import ProblemCollector
 
 Tier = Literal["public", "private", "database"]
@@ -193,9 +194,12 @@ class Network(pulumi.ComponentResource):
         region: str,
         account_id: str,
         logs_kms_key_arn: pulumi.Input[str],
+        database_ports: Sequence[tuple[int, int, str]] = (),
         tags: Mapping[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """``database_ports``: the stores' TCP port ranges the private tier may reach in the database subnets
+        (their network ACL, components/network_acl.py); empty, the database subnets admit only each other."""
         super().__init__("care:network:Network", name, None, opts)
         child = child_opts(self)
         zones = config.zones
@@ -300,6 +304,10 @@ class Network(pulumi.ComponentResource):
             child,
         )
         self._associate(name, "database", zones, database_rt, child)
+        self.database_acl = database_network_acl(
+            f"{name}-database-acl", vpc_id=self.vpc.id, subnet_ids=self.subnet_ids["database"],
+            database_cidrs=config.subnet_cidrs("database"), private_cidrs=config.subnet_cidrs("private"),
+            store_ports=database_ports, tags=tags, opts=child)
 
         # Attached to every EKS node: the one source the data tier (RDS, Redis, MSK) admits.
         self.workload_security_group = aws.ec2.SecurityGroup(
@@ -413,21 +421,30 @@ class Network(pulumi.ComponentResource):
         self.endpoint_security_group_id: pulumi.Output[str] | None = None
         if not config.interface_endpoints:
             return
+        # No inline rules (the provider removes AWS's default allow-all egress on create): HTTPS is admitted by
+        # separate rules from the nodes' group here and from each pod security group (components/pod_network.py),
+        # which an inline rule list would delete (https://www.pulumi.com/registry/packages/aws/api-docs/ec2/securitygroup/).
         sg = aws.ec2.SecurityGroup(
             f"{name}-vpce-sg",
             aws.ec2.SecurityGroupArgs(
                 vpc_id=self.vpc.id,
-                description="HTTPS from inside the VPC to the AWS API interface endpoints",
-                ingress=[aws.ec2.SecurityGroupIngressArgs(
-                    protocol="tcp", from_port=443, to_port=443, cidr_blocks=[str(config.vpc_cidr)],
-                    description="HTTPS from the VPC",
-                )],
-                egress=[],
+                description="HTTPS to the AWS API interface endpoints from the nodes and the pod security groups",
                 tags=tags_for(tags, f"{name}-vpce-sg"),
             ),
             child,
         )
         self.endpoint_security_group_id = sg.id
+        # Nodes (kubelet's image pulls, the add-ons' IRSA calls) and every pod without a security group of its own:
+        # those pods use the node's ENIs and so its groups (https://docs.aws.amazon.com/eks/latest/userguide/security-groups-for-pods.html).
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-vpce-from-nodes",
+            aws.vpc.SecurityGroupIngressRuleArgs(
+                security_group_id=sg.id, ip_protocol="tcp", from_port=443, to_port=443,
+                referenced_security_group_id=self.workload_security_group.id,
+                description="HTTPS from the EKS nodes (and pods without their own security group)",
+                tags=tags_for(tags, f"{name}-vpce-from-nodes")),
+            child,
+        )
         for service in config.interface_endpoints:
             aws.ec2.VpcEndpoint(
                 f"{name}-vpce-{service.replace('.', '-')}",

@@ -9,7 +9,8 @@ other workload) reach no store at all.
 
 What each group may do:
 
-- egress HTTPS to the interface endpoints' security group (STS for IRSA, CloudWatch Logs, ECR);
+- egress HTTPS to the interface endpoints' security group (STS for IRSA, CloudWatch Logs, ECR), which admits
+  each group by name (it admits no address range: components/network.py);
 - egress to each store the workload is bound to, on the store's ports only (``admit``), and the store's
   own security group admits it (the data tier passes ``clients_of(store)`` as the store's clients);
 - DNS, istiod and kubelet probes go to and come from the cluster security group (``components/eks``).
@@ -98,6 +99,17 @@ class PodSecurityGroups(pulumi.ComponentResource):
             if endpoint_security_group_id is not None:
                 self._egress(identity.name, "vpce", 443, 443, "HTTPS to the AWS API interface endpoints",
                              referenced=endpoint_security_group_id)
+                # The endpoints' group admits the nodes only (components/network.py): a pod with its own group
+                # leaves through its branch ENI with that group, not the node's, so the endpoints admit it by name.
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-vpce-from-{identity.name}",
+                    aws.vpc.SecurityGroupIngressRuleArgs(
+                        security_group_id=endpoint_security_group_id, ip_protocol="tcp", from_port=443, to_port=443,
+                        referenced_security_group_id=group.id,
+                        description=f"HTTPS from the pods of {identity.namespace}/{identity.name}",
+                        tags=tags_for(tags, f"{name}-vpce-from-{identity.name}")),
+                    child_opts(self),
+                )
             if identity.scrapes_vpc:
                 aws.vpc.SecurityGroupEgressRule(
                     f"{name}-{identity.name}-scrape",

@@ -17,10 +17,12 @@ from common import (
     RDS_INSTANCE,
     SECURITY_GROUP,
     SG_INGRESS_RULE,
+    SUBNET,
     VPC,
     Report,
     Resource,
     Settings,
+    as_int,
     as_list,
     is_unknown,
     of_type,
@@ -127,6 +129,50 @@ stack_policy(
     description="Every namespace the stack creates denies all egress by default (explicit allows per workload).",
 )(namespace_default_deny_egress)
 
+AUTHORIZATION_POLICY = "kubernetes:security.istio.io/v1:AuthorizationPolicy"
+
+
+def _allows_nothing(policy: Resource) -> bool:
+    """Istio's allow-nothing: an ALLOW policy (the default action) with no selector and no rules."""
+    spec = policy.get("spec")
+    if spec is None:
+        return True
+    return (isinstance(spec, dict) and spec.get("action", "ALLOW") == "ALLOW" and not spec.get("selector")
+            and not spec.get("rules") and not spec.get("targetRefs") and not spec.get("provider"))
+
+
+def _open_rules(policy: Resource) -> list[int]:
+    """The indexes of an ALLOW policy's rules that name no source: they admit any caller."""
+    if policy.get("spec.action", "ALLOW") != "ALLOW":
+        return []
+    return [i for i, rule in enumerate(as_list(policy.get("spec.rules")))
+            if not (isinstance(rule, dict) and as_list(rule.get("from")))]
+
+
+def mesh_namespace_default_deny(resources: list[Resource], report: Report, _: Settings) -> None:
+    policies = list(of_type(resources, AUTHORIZATION_POLICY))
+    denied = {p.get("metadata.namespace") for p in policies if _allows_nothing(p)}
+    for namespace in of_type(resources, K8S_NAMESPACE):
+        name = namespace.get("metadata.name")
+        meshed = namespace.get("metadata.labels.istio-injection") == "enabled"
+        if meshed and isinstance(name, str) and name not in denied:
+            report(f"app namespace {name} is in the mesh but has no default-deny AuthorizationPolicy (an ALLOW policy "
+                   "with an empty spec): any workload in the mesh may call its apps. Create it with the apps "
+                   "(components/app_service/authorization.py allow_nothing) and name each app's callers in allowFrom.",
+                   namespace.urn)
+    for policy in policies:
+        for index in _open_rules(policy):
+            report(f"AuthorizationPolicy {policy.get('metadata.namespace')}/{policy.get('metadata.name')} rule "
+                   f"{index} names no source (from): it admits any caller and defeats the namespace's default deny. "
+                   "Name the callers' principals (allowFrom) or the load balancer's ipBlocks.", policy.urn)
+
+
+stack_policy(
+    "mesh-namespace-default-deny", concern="kubernetes", citation=ACCESS, types=(K8S_NAMESPACE, AUTHORIZATION_POLICY),
+    description="Every meshed app namespace denies mesh requests by default (Istio allow-nothing AuthorizationPolicy) "
+                "and no ALLOW rule admits any source.",
+)(mesh_namespace_default_deny)
+
 DNS_ASSOCIATION = "aws:route53/resolverFirewallRuleGroupAssociation:ResolverFirewallRuleGroupAssociation"
 DNS_RULE = "aws:route53/resolverFirewallRule:ResolverFirewallRule"
 DNS_DOMAIN_LIST = "aws:route53/resolverFirewallDomainList:ResolverFirewallDomainList"
@@ -160,6 +206,79 @@ stack_policy(
     config=required_flag(True, "a DNS Firewall allow-list on every VPC"),
     description="Every VPC resolves only allow-listed domains (Route 53 Resolver DNS Firewall) where required.",
 )(vpc_dns_firewall)
+
+NETWORK_ACL = "aws:ec2/networkAcl:NetworkAcl"
+NETWORK_ACL_RULE = "aws:ec2/networkAclRule:NetworkAclRule"
+NETWORK_ACL_ASSOCIATION = "aws:ec2/networkAclAssociation:NetworkAclAssociation"
+_ALL_PROTOCOLS = ("-1", "all", -1)
+
+
+def _tier(subnet: Resource) -> object:
+    tags = subnet.get("tags")
+    return tags.get("Tier") if isinstance(tags, dict) else None
+
+
+def _acl_rules(resources: list[Resource], acl: Resource) -> list[tuple[str, dict[str, object]]]:
+    """``(direction, rule)`` for the ACL's inline rules and its separate ``NetworkAclRule`` resources."""
+    rules = [(direction, rule) for direction in ("ingress", "egress") for rule in as_list(acl.get(direction))
+             if isinstance(rule, dict)]
+    for rule in of_type(resources, NETWORK_ACL_RULE):
+        if rule.depends_on(acl, "networkAclId"):
+            rules.append(("egress" if rule.get("egress") is True else "ingress",
+                          {"action": rule.get("ruleAction"), "protocol": rule.get("protocol"),
+                           "cidrBlock": rule.get("cidrBlock"), "ipv6CidrBlock": rule.get("ipv6CidrBlock"),
+                           "fromPort": rule.get("fromPort"), "toPort": rule.get("toPort")}))
+    return rules
+
+
+def _too_open(rule: dict[str, object], private: set[str], database: set[str]) -> str | None:
+    """Why an allow rule is broader than the database tier needs (None if it is not)."""
+    if str(rule.get("action", "")).lower() != "allow":
+        return None
+    cidr = rule.get("cidrBlock") or rule.get("ipv6CidrBlock")
+    if is_unknown(cidr):
+        return None
+    whole = rule.get("protocol") in _ALL_PROTOCOLS or (rule.get("fromPort"), rule.get("toPort")) == (0, 65535)
+    if cidr in database:
+        return None
+    if cidr not in private:
+        return f"allows {cidr}, which is neither a private (workload) nor a database subnet"
+    if whole:
+        return f"allows every protocol and port with the private subnet {cidr} (only the stores' ports are needed)"
+    return None
+
+
+def database_subnet_nacl(resources: list[Resource], report: Report, _: Settings) -> None:
+    subnets = list(of_type(resources, SUBNET))
+    cidrs = {tier: {s.get("cidrBlock") for s in subnets if _tier(s) == tier} for tier in ("private", "database")}
+    acls = list(of_type(resources, NETWORK_ACL))
+    associations = list(of_type(resources, NETWORK_ACL_ASSOCIATION))
+    for subnet in (s for s in subnets if _tier(s) == "database"):
+        mine = [a for a in acls if a.depends_on(subnet, "subnetIds")]
+        mine += [a for a in acls for assoc in associations
+                 if assoc.depends_on(subnet, "subnetId") and assoc.depends_on(a, "networkAclId")]
+        if not mine:
+            report(f"database subnet {subnet.get('cidrBlock')} has no network ACL of its own, so the VPC's default "
+                   "ACL (all traffic in and out) applies. Associate the database ACL (components/network_acl.py), "
+                   "which admits only the private tier on the stores' ports.", subnet.urn)
+            continue
+        for acl in mine:
+            for direction, rule in _acl_rules(resources, acl):
+                why = _too_open(rule, cidrs["private"], cidrs["database"])
+                if why:
+                    number = f" {as_int(rule.get('ruleNo'))}" if rule.get("ruleNo") is not None else ""
+                    report(f"database subnet {subnet.get('cidrBlock')}: network ACL {acl.name} {direction} rule"
+                           f"{number} {why}. The database tier admits the private tier on the "
+                           "stores' ports and the other database subnets only (components/network_acl.py).",
+                           subnet.urn)
+
+
+stack_policy(
+    "database-subnet-nacl", concern="exposure", citation=ACCESS,
+    types=(SUBNET, NETWORK_ACL, NETWORK_ACL_RULE, NETWORK_ACL_ASSOCIATION),
+    description="Every database subnet has a network ACL admitting only the private tier on store ports and the "
+                "other database subnets.",
+)(database_subnet_nacl)
 
 VPC_ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
 

@@ -146,6 +146,14 @@ BAD_CONFIGS: list[tuple[str, dict, list[str]]] = [
       "subnet, VPN client pool): the cluster security group admits 443 from them and nothing else"]),
     ("eks-deployer-cidr-open", {"eks.deployerCidrs": ["0.0.0.0/0"]},
      ["prod: eks.deployerCidrs.0: '0.0.0.0/0': must be an allow-list: a prefix of /8 or longer, never 0.0.0.0/0"]),
+    ("callers-must-be-known-apps", {"apps.nlfhir.allowFrom": ["billing", "prm-api", "prm/prm-worker", "nlfhir"],
+                                    "apps.prmWorker.allowFrom": ["prm-api"]},
+     ["prod: apps.nlfhir.allowFrom.0: 'billing': must name one of the apps (nlfhir, prm-api, prm-worker), as name or "
+      "namespace/name",
+      "prod: apps.nlfhir.allowFrom.1: 'prm-api': prm-api runs in namespace prm: write prm/prm-api",
+      "prod: apps.nlfhir.allowFrom.3: 'nlfhir': an app does not call itself through the mesh",
+      "prod: apps.prmWorker.allowFrom: [\"prm-api\"]: needs service: true (callers reach the app through its "
+      "Service)"]),
     ("image-latest", {"apps.nlfhir.image": "nl-fhir:latest"},
      ["prod: apps.nlfhir.image: 'nl-fhir:latest': must be pinned to a tag other than 'latest' or to a digest "
       "(repo:1.2.3 or repo@sha256:...)"]),

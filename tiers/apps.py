@@ -24,7 +24,9 @@ from components.app_service import (
     PostgresBinding,
     RedisBinding,
 )
+from components.app_service.authorization import allow_nothing
 from components.monitoring import tracing_environment
+from components.rds_ca import bundle_for
 from tiers.compute import ComputeTier
 from tiers.context import Stack
 from tiers.data import DataTier
@@ -58,10 +60,13 @@ def apps_tier(stack: Stack, keys: Keys, data: DataTier, compute: ComputeTier,
     cfg, cluster = stack.cfg, compute.cluster
     network = cfg.network
 
+    # The databases' server certificates are verified against the RDS roots of the primary and the DR region.
+    rds_ca = bundle_for([stack.region, cfg.regions.dr])
     # Every app sends its traces to Tempo (OTLP endpoint and sampling from observability.tempo).
     tracing = EnvironmentBinding(values=tracing_environment(cfg.observability.tempo))
     stores: dict[str, Callable[[], Binding]] = {
-        "prm_db": lambda: PostgresBinding.of(data.prm_db), "nlfhir_db": lambda: PostgresBinding.of(data.nlfhir_db),
+        "prm_db": lambda: PostgresBinding.of(data.prm_db, rds_ca),
+        "nlfhir_db": lambda: PostgresBinding.of(data.nlfhir_db, rds_ca),
         "redis": lambda: RedisBinding.of(data.redis), "kafka": lambda: KafkaBinding.of(data.kafka),
         "chromadb": lambda: ChromaDbBinding.of(compute.chromadb),
     }
@@ -85,8 +90,14 @@ def apps_tier(stack: Stack, keys: Keys, data: DataTier, compute: ComputeTier,
             tags=stack.tags, opts=compute.workloads,
         )
 
-    return AppsTier(
+    tier = AppsTier(
         nlfhir=app("nlfhir", cfg.apps.nlfhir, wait_for=[compute.bootstraps["nlfhir"].job]),
         prm_api=app("prm-api", cfg.apps.prm_api, wait_for=[compute.bootstraps["prm"].job]),
         prm_worker=app("prm-worker", cfg.apps.prm_worker),
     )
+    # Each workload namespace denies every mesh request no ALLOW policy admits; created after those policies
+    # (the apps' and ChromaDB's), so an update never cuts the traffic they admit.
+    allows = [*(a.authorization_policy for a in tier.by_output_name().values()), compute.chromadb.authorization_policy]
+    allow_nothing(f"{stack.prefix}-eks", cluster.namespaces, pulumi.ResourceOptions.merge(
+        compute.workloads, pulumi.ResourceOptions(depends_on=[*cluster.addons_ready, *allows])))
+    return tier

@@ -25,6 +25,7 @@ from components.db_bootstrap import DatabaseBootstrap
 from components.eks import EksCluster
 from components.network import Network
 from components.pod_network import PodSecurityGroups
+from components.rds_ca import bundle_for
 from components.reloader import Reloader
 from tiers.context import Providers, Stack
 from tiers.data import DataTier
@@ -70,6 +71,7 @@ def _bootstrap(stack: Stack, keys: Keys, cluster: EksCluster, workloads: pulumi.
         master_secret_arn=db.master_secret_arn, secret_kms_key_arn=keys.arn("secrets"), region=stack.region,
         oidc_provider_arn=cluster.oidc_provider_arn, oidc_issuer=cluster.oidc_issuer,
         wait_for=[*cluster.addons_ready, db.primary, db.master_secret_version, policy, egress],
+        ca_bundle=bundle_for([stack.region, stack.cfg.regions.dr]),
         tags=stack.tags,
         opts=workloads,
     )
@@ -88,6 +90,7 @@ def compute_tier(stack: Stack, providers: Providers, keys: Keys, network: Networ
     chromadb = ChromaDb(
         f"{stack.prefix}-chromadb", cfg.chromadb, storage_class_name=cluster.storage_class_name,
         client_pod_labels=AppService.labels_for("nlfhir"), client_namespace=cfg.apps.nlfhir.namespace,
+        client_service_account="nlfhir",
         secrets_kms_key_arn=keys.arn("secrets"), wait_for=[*cluster.addons_ready, policies["chromadb"]],
         protect=cfg.protection.protect,
         tags=stack.tags, opts=workloads,

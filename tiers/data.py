@@ -39,6 +39,18 @@ class DataTier:
         return {"prmDatabase": self.prm_db, "nlfhirDatabase": self.nlfhir_db}
 
 
+def database_subnet_ports(stack: Stack) -> list[tuple[int, int, str]]:
+    """The TCP ports of the stores in the database subnets, as the private tier reaches them (their network ACL,
+    components/network_acl.py): PostgreSQL, Redis, MSK's client ports and, when on, its exporters (Prometheus)."""
+    cfg = stack.cfg
+    ports = [(db.port, db.port, f"PostgreSQL ({name})") for name, db in (("prm", cfg.database.prm),
+                                                                           ("nlfhir", cfg.database.nlfhir))]
+    ports += [(cfg.cache.port, cfg.cache.port, "Redis (TLS)"), *kafka_client_ports(cfg.streaming)]
+    if cfg.streaming.open_monitoring:
+        ports.append((*PORTS_OPEN_MONITORING, "MSK JMX and node exporters"))
+    return ports
+
+
 def audit_name(stack: Stack) -> str:
     """The account baseline component's name (the trail's ARN in the bucket policy derives from it)."""
     return f"{stack.prefix}-audit"

@@ -21,6 +21,8 @@ Where to find what:
 - ``workload.py``    Deployment, container and pod spec
 - ``autoscaling.py`` HorizontalPodAutoscaler and PodDisruptionBudget
 - ``exposure.py``    Service, NetworkPolicy, ALB Ingress and its Istio PeerAuthentication
+- ``authorization.py`` Istio AuthorizationPolicies: the app's callers by principal, the namespaces' deny-all
+- ``trust.py``       the RDS CA bundle ConfigMap and its volume (``sslmode=verify-full``)
 - ``jobs.py``        pre-deploy Job and CronJobs
 - ``component.py``   ``AppService``, which puts them together
 """

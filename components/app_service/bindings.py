@@ -69,6 +69,11 @@ def rds_db_user_arn(region: str, account_id: str, resource_id: str, username: st
     return f"arn:aws:rds-db:{region}:{account_id}:dbuser:{resource_id}/{username}"
 
 
+#: Where the app's pods find the RDS CA bundle (a ConfigMap volume, components/app_service/trust.py).
+RDS_CA_DIR = "/etc/care/rds-ca"
+RDS_CA_PATH = f"{RDS_CA_DIR}/rds-ca.pem"
+
+
 @dataclass(frozen=True)
 class PostgresBinding:
     """How an app binds to a database: its own user through IAM authentication, over TLS, no password."""
@@ -80,19 +85,25 @@ class PostgresBinding:
     #: DbiResourceIds of the primary and the replicas (each instance has its own).
     resource_ids: Sequence[pulumi.Input[str]]
     reader_hosts: Sequence[pulumi.Input[str]] = ()
+    #: The PEM roots the server certificate is verified against (components/rds_ca.py bundle_for); the app's
+    #: pods get it at ``RDS_CA_PATH``. Empty (tests of other parts only): TLS without verification.
+    ca_bundle: str = ""
 
     @classmethod
-    def of(cls, db: PostgresDatabase) -> PostgresBinding:
+    def of(cls, db: PostgresDatabase, ca_bundle: str = "") -> PostgresBinding:
         return cls(host=db.endpoint, port=db.port, database_name=db.database_name, username=db.app_username,
-                   resource_ids=db.resource_ids, reader_hosts=db.reader_endpoints)
+                   resource_ids=db.resource_ids, reader_hosts=db.reader_endpoints, ca_bundle=ca_bundle)
 
     def environment(self) -> dict[str, pulumi.Input[str]]:
         env: dict[str, pulumi.Input[str]] = {
             "DATABASE_HOST": self.host, "DATABASE_PORT": str(self.port), "DATABASE_NAME": self.database_name,
             "DATABASE_USER": self.username, "DATABASE_IAM_AUTH": "true",
             # IAM authentication requires TLS; the parameter group refuses anything else (rds.force_ssl=1).
-            "DATABASE_SSLMODE": "require",
+            # verify-full: the chain up to the RDS root and the host name (https://www.postgresql.org/docs/current/libpq-ssl.html).
+            "DATABASE_SSLMODE": "verify-full" if self.ca_bundle else "require",
         }
+        if self.ca_bundle:
+            env["DATABASE_SSLROOTCERT"] = RDS_CA_PATH
         if self.reader_hosts:
             env["DATABASE_READER_HOSTS"] = pulumi.Output.all(*self.reader_hosts).apply(",".join)
         return env

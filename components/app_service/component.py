@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 
@@ -11,6 +12,7 @@ import pulumi_kubernetes as k8s
 
 from components.app_service import (
     analysis,
+    authorization,
     autoscaling,
     exposure,
     feature_flags,
@@ -18,6 +20,7 @@ from components.app_service import (
     jobs,
     rollout,
     secrets,
+    trust,
     workload,
 )
 from components.app_service.bindings import Binding, Wiring
@@ -71,7 +74,8 @@ class AppService(pulumi.ComponentResource):
                 alarm_arns=flag_alarm_arns, account_id=account_id, tags=tags)
             bindings = [*bindings, self.feature_flags.binding]
         wiring = Wiring.merge(name, bindings, region, account_id)
-        spec = AppSpec.build(name, app_name, config, wiring, tags)
+        spec = dataclasses.replace(AppSpec.build(name, app_name, config, wiring, tags),
+                                   rds_ca_bundle=trust.bundle_of(name, bindings))
         self.namespace, self.selector, self.pod_labels = spec.namespace, spec.selector, spec.pod_labels
         self.secret_name = spec.secret_name
         k8s_opts = child_opts(self, depends_on=list(wait_for))
@@ -83,9 +87,10 @@ class AppService(pulumi.ComponentResource):
             self, spec, region=region, store_depends_on=[self.service_account, *ident.secrets_policies],
             wait_for=wait_for) if spec.secrets else None
 
-        # Everything the pods need exists before the first pod starts: identity, policies, secrets.
+        self.rds_ca = trust.create_config_map(spec, k8s_opts)
+        # Everything the pods need exists before the first pod starts: identity, policies, secrets, the CA bundle.
         ready = [*wait_for, self.service_account, *([self.external_secret] if self.external_secret else []),
-                 *ident.policies]
+                 *ident.policies, *([self.rds_ca] if self.rds_ca else [])]
         self.pre_deploy_job = jobs.create_pre_deploy_job(self, spec, ready)
         self._expose(spec, dict(load_balancer_cidrs or {}), access_logs_bucket, publication, k8s_opts)
         # The new version rolls out only after its migration Job succeeded (the Job's await fails the
@@ -117,7 +122,8 @@ class AppService(pulumi.ComponentResource):
     def _expose(self, spec: AppSpec, load_balancer_cidrs: Mapping[str, Sequence[str]],
                 access_logs_bucket: pulumi.Input[str] | None, publication: exposure.Publication | None,
                 k8s_opts: pulumi.ResourceOptions) -> None:
-        """The Service, the NetworkPolicy and, for a configured or published app, the ALB Ingress.
+        """The Service, the NetworkPolicy, the AuthorizationPolicy and, for a configured or published app, the ALB
+        Ingress.
 
         A published app (``published: true``) gets its Ingress only from the edge's ``publication``: with
         the edge disabled it has none, so no ALB is internet-facing.
@@ -130,6 +136,9 @@ class AppService(pulumi.ComponentResource):
         ingress = publication or spec.config.ingress
         scheme = "internet-facing" if publication else (spec.config.ingress.scheme if spec.config.ingress else None)
         self.network_policy = exposure.create_network_policy(spec, load_balancer_cidrs, k8s_opts, scheme)
+        # Who may call it by mesh identity (its namespace denies everything else: authorization.allow_nothing).
+        self.authorization_policy = authorization.create_authorization_policy(
+            spec, load_balancer_cidrs.get(scheme, ()) if scheme else (), k8s_opts)
         self.ingress: k8s.networking.v1.Ingress | None = None
         self.peer_authentication: k8s.apiextensions.CustomResource | None = None
         if ingress is not None:

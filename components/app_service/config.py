@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -154,7 +154,8 @@ class AppConfig(ConfigModel):
     service: bool = True
     env: dict[str, str] = {}
     secrets: dict[str, SecretRefConfig] = {}
-    #: Apps (``name`` in this namespace or ``namespace/name``) allowed to call this one.
+    #: Apps (``name`` in this namespace or ``namespace/name``) allowed to call this one: its NetworkPolicy admits
+    #: their pods and its Istio AuthorizationPolicy their service accounts' principals (AppsConfig checks each).
     allow_from: tuple[str, ...] = ()
     cpu_target_percent: int = Field(default=70, ge=10, le=100)
     memory_target_percent: int | None = Field(default=80, ge=10, le=100)
@@ -239,3 +240,35 @@ class AppsConfig(ConfigModel):
     prm_worker: AppConfig
     #: Restarts pods whose Secret changed (components/reloader.py).
     reloader: ReloaderConfig = ReloaderConfig()
+
+    #: Each app's config key and its name on the cluster (its Kubernetes objects and service account).
+    APP_NAMES: ClassVar[dict[str, str]] = {"nlfhir": "nlfhir", "prmApi": "prm-api", "prmWorker": "prm-worker"}
+
+    def by_app_name(self) -> dict[str, AppConfig]:
+        return {"nlfhir": self.nlfhir, "prm-api": self.prm_api, "prm-worker": self.prm_worker}
+
+    @model_validator(mode="after")
+    def _callers_are_apps(self) -> AppsConfig:
+        """``allowFrom`` names the callers the mesh admits by identity (components/app_service/authorization.py):
+        each must be one of these apps, in its namespace, and the callee must have a Service to be called."""
+        problems = ProblemCollector()
+        apps = self.by_app_name()
+        for key, app_name in self.APP_NAMES.items():
+            config = apps[app_name]
+            for index, source in enumerate(config.allow_from):
+                source_ns, _, source_app = source.rpartition("/")
+                caller = apps.get(source_app)
+                if caller is None:
+                    problems.add((key, "allowFrom", index), source,
+                                 f"must name one of the apps ({', '.join(apps)}), as name or namespace/name")
+                elif (source_ns or config.namespace) != caller.namespace:
+                    problems.add((key, "allowFrom", index), source,
+                                 f"{source_app} runs in namespace {caller.namespace}: write {caller.namespace}/"
+                                 f"{source_app}")
+                elif source_app == app_name:
+                    problems.add((key, "allowFrom", index), source, "an app does not call itself through the mesh")
+            if config.allow_from and not config.service:
+                problems.add((key, "allowFrom"), list(config.allow_from),
+                             "needs service: true (callers reach the app through its Service)")
+        problems.raise_if_any()
+        return self

@@ -35,6 +35,8 @@ class AppSpec:
     #: Every secret the app reads (configured and wired), by variable name.
     secrets: Mapping[str, SecretRef]
     env: list[k8s.core.v1.EnvVarArgs]
+    #: The RDS CA bundle its pods mount (components/app_service/trust.py); None without a database binding.
+    rds_ca_bundle: str | None = None
 
     @classmethod
     def build(cls, name: str, app: str, config: AppConfig, wiring: Wiring, tags: Mapping[str, str]) -> AppSpec:

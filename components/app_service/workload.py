@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.app_service import trust
 from components.app_service.spec import AppSpec
 from components.common import child_opts
 from components.eks import POOL_LABEL, TAINTED_POOLS
@@ -61,7 +62,7 @@ def container(spec: AppSpec, *, probes: bool, command: Sequence[str] | None = No
             privileged=False,
             capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
         ),
-        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")],
+        volume_mounts=[k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"), *trust.volume_mounts(spec)],
     )
 
 
@@ -96,7 +97,7 @@ def pod_spec(spec: AppSpec, *, containers: list[k8s.core.v1.ContainerArgs], topo
         topology_spread_constraints=_spread(spec) if topology_spread else None,
         containers=containers,
         volumes=[k8s.core.v1.VolumeArgs(name="tmp", empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
-            size_limit=c.tmp_size))],
+            size_limit=c.tmp_size)), *trust.volumes(spec)],
     )
 
 

@@ -86,13 +86,14 @@ def test_children_counts_and_parentage(full, worker) -> None:  # type: ignore[no
         "kubernetes:external-secrets.io/v1:SecretStore": 1, "kubernetes:networking.k8s.io/v1:Ingress": 1,
         "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1, "kubernetes:policy/v1:PodDisruptionBudget": 1,
         "kubernetes:security.istio.io/v1:PeerAuthentication": 1,
+        "kubernetes:security.istio.io/v1:AuthorizationPolicy": 1,
     }
     assert worker.counts() == {
         "aws:iam/role:Role": 1, "aws:iam/policy:Policy": 1,
         "aws:iam/rolePolicyAttachment:RolePolicyAttachment": 1, "care:compute:AppService": 1,
         "kubernetes:apps/v1:Deployment": 1, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler": 1,
         "kubernetes:core/v1:ServiceAccount": 1, "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1,
-        "kubernetes:policy/v1:PodDisruptionBudget": 1,
+        "kubernetes:policy/v1:PodDisruptionBudget": 1, "kubernetes:security.istio.io/v1:AuthorizationPolicy": 1,
     }
     component = full.named("care-prod-nlfhir")
     assert all(r.parent == component.urn for r in full.resources if r is not component)
@@ -465,8 +466,18 @@ def test_prod_program_wires_the_apps_to_the_data_tier() -> None:
     assert env["CHROMA_URL"] == "http://chromadb.nlfhir.svc.cluster.local:8000"
     # Its own database user through IAM authentication: no database password, never the master user.
     assert env["DATABASE_HOST"].startswith("care-prod-nlfhir.")
-    assert (env["DATABASE_USER"], env["DATABASE_IAM_AUTH"], env["DATABASE_SSLMODE"]) == ("nlfhir_api", "true",
-                                                                                         "require")
+    # The server certificate is verified against the RDS roots of the primary and DR regions (components/rds_ca.py).
+    assert (env["DATABASE_USER"], env["DATABASE_IAM_AUTH"], env["DATABASE_SSLMODE"], env["DATABASE_SSLROOTCERT"]) == (
+        "nlfhir_api", "true", "verify-full", "/etc/care/rds-ca/rds-ca.pem")
+    from components.rds_ca import bundle_for
+    assert plan.named("care-prod-nlfhir-rds-ca").inputs["data"] == {
+        "rds-ca.pem": bundle_for(["us-east-2", "us-west-2"])}
+    pod = plan.named("care-prod-nlfhir-rollout").inputs["spec"]["template"]["spec"]
+    assert {"name": "rds-ca", "configMap": {"name": "nlfhir-rds-ca"}} in pod["volumes"]
+    assert {"name": "rds-ca", "mountPath": "/etc/care/rds-ca", "readOnly": True} in nlfhir["volumeMounts"]
+    # prm-worker has no database: no bundle.
+    assert [r.name for r in plan.of_type("kubernetes:core/v1:ConfigMap") if r.name.endswith("-rds-ca")] == [
+        "care-prod-nlfhir-rds-ca", "care-prod-prm-api-rds-ca"]
     assert not {"DATABASE_PASSWORD", "DATABASE_USERNAME"} & set(env)
     assert nlfhir["resources"]["requests"] == {"cpu": "2", "memory": "2Gi"}
     hpa = plan.named("care-prod-nlfhir-hpa").inputs["spec"]
@@ -523,6 +534,9 @@ def test_database_binding_gives_env_and_rds_connect_for_its_user_only(with_datab
     assert {k: v for k, v in env.items() if k.startswith("DATABASE_")} == {
         "DATABASE_HOST": "db.example", "DATABASE_PORT": "5432", "DATABASE_NAME": "app", "DATABASE_USER": "prm_api",
         "DATABASE_IAM_AUTH": "true", "DATABASE_SSLMODE": "require", "DATABASE_READER_HOSTS": "r1.example"}
+    # Without a CA bundle (this fixture's binding): TLS without verification, and no volume.
+    assert [v["name"] for v in plan.named("care-prod-prm-api-deployment").inputs["spec"]["template"]["spec"][
+        "volumes"]] == ["tmp"]
     assert json.loads(plan.named("care-prod-prm-api-irsa-rds-connect").inputs["policy"]) == {
         "Version": "2012-10-17", "Statement": [{
             "Sid": "ConnectAsAppUser", "Effect": "Allow", "Action": "rds-db:connect",
@@ -546,3 +560,21 @@ def test_pods_restart_when_their_secret_changes(with_database, worker) -> None: 
     # No secrets: only the await timeout (progressDeadlineSeconds 600 + 60).
     assert worker.named("care-prod-prm-worker-deployment").inputs["metadata"]["annotations"] == {
         "pulumi.com/timeoutSeconds": "660"}
+
+
+def test_authorization_policy_names_the_callers_and_the_alb_subnets(full, worker) -> None:  # type: ignore[no-untyped-def]
+    policy = _k8s(full, "authz")
+    assert (policy["apiVersion"], policy["kind"], policy["metadata"]["name"], policy["metadata"]["namespace"]) == (
+        "security.istio.io/v1", "AuthorizationPolicy", "nlfhir", "nlfhir")
+    assert policy["spec"] == {
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "nlfhir"}}, "action": "ALLOW",
+        "rules": [
+            # allowFrom: prm/prm-api, by the SPIFFE identity of its service account (mTLS-proven).
+            {"from": [{"source": {"principals": ["cluster.local/ns/prm/sa/prm-api"]}}],
+             "to": [{"operation": {"ports": ["8000"]}}]},
+            # The internet-facing ALB's subnets (plain HTTP to the PERMISSIVE port: no principal).
+            {"from": [{"source": {"ipBlocks": PUBLIC_CIDRS}}], "to": [{"operation": {"ports": ["8000"]}}]},
+        ]}
+    # A worker without callers or an Ingress: an ALLOW policy without rules, which admits nothing.
+    assert worker.named("care-prod-prm-worker-authz").inputs["spec"] == {
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "prm-worker"}}, "action": "ALLOW", "rules": []}

@@ -20,7 +20,7 @@ def _render(stack: str):  # type: ignore[no-untyped-def]
     def build() -> None:
         ChromaDb(NAME, cfg.chromadb, storage_class_name="gp3-encrypted",
                  client_pod_labels=AppService.labels_for("nlfhir"), client_namespace="nlfhir",
-                 secrets_kms_key_arn=SECRETS_KEY, tags=PROD_TAGS)
+                 client_service_account="nlfhir", secrets_kms_key_arn=SECRETS_KEY, tags=PROD_TAGS)
 
     return render(build)
 
@@ -41,6 +41,7 @@ def test_children(prod) -> None:  # type: ignore[no-untyped-def]
         "kubernetes:core/v1:PersistentVolumeClaim": 1,
         "kubernetes:core/v1:Service": 2, "kubernetes:networking.k8s.io/v1:NetworkPolicy": 1,
         "kubernetes:policy/v1:PodDisruptionBudget": 1, "random:index/randomPassword:RandomPassword": 1,
+        "kubernetes:security.istio.io/v1:AuthorizationPolicy": 1,
     }
     component = prod.named(NAME)
     assert all(r.parent == component.urn for r in prod.resources if r is not component)
@@ -176,3 +177,12 @@ def test_config_errors() -> None:
         "(repo:1.2.3 or repo@sha256:...)",
         "prod: chromadb.storageGib: 0: Input should be greater than or equal to 1",
     ]
+
+
+def test_authorization_policy_admits_only_the_nlfhir_api_identity(prod) -> None:  # type: ignore[no-untyped-def]
+    policy = prod.named(f"{NAME}-authz").inputs
+    assert (policy["metadata"]["name"], policy["metadata"]["namespace"]) == ("chromadb", "nlfhir")
+    assert policy["spec"] == {
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "chromadb"}}, "action": "ALLOW",
+        "rules": [{"from": [{"source": {"principals": ["cluster.local/ns/nlfhir/sa/nlfhir"]}}],
+                   "to": [{"operation": {"ports": ["8000"]}}]}]}

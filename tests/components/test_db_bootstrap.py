@@ -7,6 +7,7 @@ import json
 import pytest
 
 from components.db_bootstrap import bootstrap_sql
+from components.rds_ca import bundle_for
 from tests.helpers import rendered_stack
 
 ACCOUNT = "333333333333"
@@ -57,8 +58,11 @@ def test_one_job_per_database_after_the_database_and_the_add_ons(plan, db: str, 
     assert container["command"] == ["psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-f", "/sql/bootstrap.sql"]
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env["PGHOST"] == plan.outputs[f"{db}Database" if db == "nlfhir" else "prmDatabase"]["endpoint"]
-    assert {k: env[k] for k in ("PGPORT", "PGDATABASE", "PGSSLMODE")} == {
-        "PGPORT": "5432", "PGDATABASE": "app", "PGSSLMODE": "require"}
+    assert {k: env[k] for k in ("PGPORT", "PGDATABASE", "PGSSLMODE", "PGSSLROOTCERT")} == {
+        "PGPORT": "5432", "PGDATABASE": "app", "PGSSLMODE": "verify-full", "PGSSLROOTCERT": "/sql/rds-ca.pem"}
+    # The RDS roots of the primary and DR regions beside the script (mounted at /sql).
+    assert plan.named(f"care-prod-{db}-bootstrap-script").inputs["data"]["rds-ca.pem"] == bundle_for(
+        ["us-east-2", "us-west-2"])
     assert container["envFrom"] == [{"secretRef": {"name": f"bootstrap-{db}-master"}}]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     script = plan.named(f"care-prod-{db}-bootstrap-script").inputs["data"]["bootstrap.sql"]

@@ -13,12 +13,12 @@ LOGS_KEY = "arn:aws:kms:us-east-2:333333333333:key/logs-key"
 PROD_AZS = ["us-east-2a", "us-east-2b", "us-east-2c"]
 
 
-def _render(stack: str, **overrides):  # type: ignore[no-untyped-def]
+def _render(stack: str, database_ports=(), **overrides):  # type: ignore[no-untyped-def]
     cfg = stack_config(stack, **overrides)
 
     def build() -> None:
         Network("care-test", cfg.network, region=cfg.regions.primary, account_id=cfg.environment.account_id,
-                logs_kms_key_arn=LOGS_KEY, tags=PROD_TAGS)
+                logs_kms_key_arn=LOGS_KEY, database_ports=database_ports, tags=PROD_TAGS)
 
     return render(build)
 
@@ -137,8 +137,59 @@ def test_vpc_endpoints(prod) -> None:  # type: ignore[no-untyped-def]
     for endpoint in endpoints.values():
         assert endpoint.inputs["privateDnsEnabled"] is True
         assert endpoint.inputs["securityGroupIds"] == [sg.id]
-    assert sg.inputs["ingress"] == [{"protocol": "tcp", "fromPort": 443, "toPort": 443,
-                                     "cidrBlocks": ["10.30.0.0/16"], "description": "HTTPS from the VPC"}]
+    # No address range: the nodes' group here, each pod group from PodSecurityGroups (test_pod_network.py).
+    assert "ingress" not in sg.inputs and "egress" not in sg.inputs
+    rules = [(r.name, r.inputs["securityGroupId"], r.inputs["ipProtocol"], r.inputs["fromPort"], r.inputs["toPort"],
+              r.inputs["referencedSecurityGroupId"], r.inputs.get("cidrIpv4"))
+             for r in prod.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")]
+    assert rules == [("care-test-vpce-from-nodes", sg.id, "tcp", 443, 443, prod.named("care-test-workload-sg").id,
+                      None)]
+
+
+PROD_PRIVATE = ["10.30.0.0/19", "10.30.32.0/19", "10.30.64.0/19"]
+PROD_DATABASE = ["10.30.112.0/24", "10.30.113.0/24", "10.30.114.0/24"]
+
+
+def _rules(acl, direction):  # type: ignore[no-untyped-def]
+    return [(r["ruleNo"], r["action"], r["protocol"], r["cidrBlock"], r["fromPort"], r["toPort"])
+            for r in acl.inputs[direction]]
+
+
+def test_database_subnets_admit_the_private_tier_on_the_store_ports_only() -> None:
+    plan = _render("prod", database_ports=[(5432, 5432, "PostgreSQL prm"), (5432, 5432, "PostgreSQL nlfhir"),
+                                           (6379, 6379, "Redis"), (9098, 9098, "Kafka IAM"),
+                                           (11001, 11002, "exporters")])
+    (acl,) = plan.of_type("aws:ec2/networkAcl:NetworkAcl")
+    database = sorted(s.id for s in plan.of_type("aws:ec2/subnet:Subnet") if "-database-" in s.name)
+    assert (acl.name, sorted(acl.inputs["subnetIds"]), acl.inputs["vpcId"]) == (
+        "care-test-database-acl", database, plan.named("care-test-vpc").id)
+    assert acl.inputs["tags"] == {"Name": "care-test-database-acl", **PROD_TAGS, "Tier": "database"}
+    # Replication among the database subnets of different AZs (the ACL filters it), then the stores' ports from
+    # each private subnet, PostgreSQL once for both databases.
+    assert _rules(acl, "ingress") == [
+        *[(100 + i, "allow", "-1", cidr, 0, 0) for i, cidr in enumerate(PROD_DATABASE)],
+        *[(200 + 10 * p + c, "allow", "tcp", cidr, low, high)
+          for p, (low, high) in enumerate([(5432, 5432), (6379, 6379), (9098, 9098), (11001, 11002)])
+          for c, cidr in enumerate(PROD_PRIVATE)],
+    ]
+    # Stateless: the replies go back to the private tier's ephemeral ports; nothing else leaves.
+    assert _rules(acl, "egress") == [
+        *[(100 + i, "allow", "-1", cidr, 0, 0) for i, cidr in enumerate(PROD_DATABASE)],
+        *[(200 + c, "allow", "tcp", cidr, 1024, 65535) for c, cidr in enumerate(PROD_PRIVATE)],
+    ]
+
+
+def test_database_acl_without_store_ports_admits_only_the_database_subnets(dev) -> None:  # type: ignore[no-untyped-def]
+    (acl,) = dev.of_type("aws:ec2/networkAcl:NetworkAcl")
+    assert _rules(acl, "ingress") == [(100, "allow", "-1", "10.10.48.0/24", 0, 0),
+                                      (101, "allow", "-1", "10.10.49.0/24", 0, 0)]
+    assert [r["protocol"] for r in acl.inputs["egress"]] == ["-1", "-1", "tcp", "tcp"]  # the replies still go out
+
+
+def test_database_acl_refuses_more_rules_than_the_quota() -> None:
+    ports = [(p, p, "x") for p in range(6000, 6006)]  # 3 database + 6 x 3 private = 21 inbound rules
+    with pytest.raises(Exception, match="care-test-database-acl: 21 inbound rules exceed the 20 a network ACL"):
+        _render("prod", database_ports=ports)
 
 
 def test_endpoints_can_be_turned_off() -> None:
@@ -161,8 +212,8 @@ def test_children_are_parented_to_the_component(prod) -> None:  # type: ignore[n
     assert {r.parent for r in children} == {component.urn}
     # vpc, default sg, 9 subnets, igw, public rt, 3 eips, 3 nats, 3 private rts, 9 associations,
     # database rt, workload sg, log group, role, managed policy + attachment, flow log, s3 + 9 interface endpoints,
-    # endpoint sg, the DNS Firewall component
-    assert len(children) == 1 + 1 + 9 + 1 + 1 + 3 + 3 + 3 + 9 + 1 + 1 + 5 + 10 + 1 + 1
+    # endpoint sg and its rule from the nodes, the database ACL, the DNS Firewall component
+    assert len(children) == 1 + 1 + 9 + 1 + 1 + 3 + 3 + 3 + 9 + 1 + 1 + 5 + 10 + 2 + 1 + 1
     # its children: 2 domain lists, rule group, 2 rules, VPC association, fail-closed config
     assert len([r for r in prod.resources if r.parent == firewall.urn]) == 7
 

@@ -50,8 +50,17 @@ def test_egress_only_to_the_endpoints_and_the_bound_stores() -> None:
         ("p-prometheus-scrape", 0, 65535, None, "10.30.0.0/16"),
         ("p-prometheus-to-vpce", 443, 443, "sg-vpce", None),
     ]
-    # Prometheus scrapes the apps' sidecar metrics port, never a store's own group.
-    assert [(r.name, r.inputs["fromPort"]) for r in plan.of_type(INGRESS)] == [("p-prm-api-from-prometheus", 15020)]
+    # Prometheus scrapes the apps' sidecar metrics port, never a store's own group; the endpoints' group admits
+    # each pod group by name, on 443 only.
+    ingress = sorted((r.name, r.inputs["securityGroupId"], r.inputs["fromPort"], r.inputs["toPort"],
+                      r.inputs["referencedSecurityGroupId"]) for r in plan.of_type(INGRESS))
+    ids = {r.name: r.id for r in plan.of_type("aws:ec2/securityGroup:SecurityGroup")}
+    assert ingress == [
+        ("p-prm-api-from-prometheus", ids["p-prm-api-sg"], 15020, 15020, ids["p-prometheus-sg"]),
+        ("p-vpce-from-chromadb", "sg-vpce", 443, 443, ids["p-chromadb-sg"]),
+        ("p-vpce-from-prm-api", "sg-vpce", 443, 443, ids["p-prm-api-sg"]),
+        ("p-vpce-from-prometheus", "sg-vpce", 443, 443, ids["p-prometheus-sg"]),
+    ]
 
 
 def test_a_store_nobody_is_bound_to_and_a_duplicate_identity_are_refused() -> None:

@@ -767,3 +767,99 @@ def test_vpc_dns_firewall() -> None:
     assert check_stack("vpc-dns-firewall", dns_stack(action="ALERT")) == [message]
     assert check_stack("vpc-dns-firewall", dns_stack(block_domains=["evil.example.com"])) == [message]
     assert check_stack("vpc-dns-firewall", dns_stack()[:1], config={"required": False}) == []
+
+
+# --- database-subnet-nacl (policies/network_access.py) ---------------------------------------------------------
+SUBNET_T = "aws:ec2/subnet:Subnet"
+NACL_T = "aws:ec2/networkAcl:NetworkAcl"
+NACL_RULE_T = "aws:ec2/networkAclRule:NetworkAclRule"
+
+
+def acl_stack(*, ingress: list[dict] | None = None, egress: list[dict] | None = None,
+              associated: bool = True) -> list[Res]:
+    private = Res(SUBNET_T, "care-prod-private-us-east-2a", {"cidrBlock": "10.30.0.0/19", "tags": {**TAGS, "Tier": "private"}})
+    db_a = Res(SUBNET_T, "care-prod-database-us-east-2a", {"cidrBlock": "10.30.112.0/24", "tags": {**TAGS, "Tier": "database"}})
+    db_b = Res(SUBNET_T, "care-prod-database-us-east-2b", {"cidrBlock": "10.30.113.0/24", "tags": {**TAGS, "Tier": "database"}})
+    default_in = [{"ruleNo": 100, "action": "allow", "protocol": "-1", "cidrBlock": "10.30.113.0/24", "fromPort": 0, "toPort": 0},
+                  {"ruleNo": 200, "action": "allow", "protocol": "tcp", "cidrBlock": "10.30.0.0/19", "fromPort": 5432, "toPort": 5432}]
+    default_out = [{"ruleNo": 100, "action": "allow", "protocol": "-1", "cidrBlock": "10.30.112.0/24", "fromPort": 0, "toPort": 0},
+                   {"ruleNo": 200, "action": "allow", "protocol": "tcp", "cidrBlock": "10.30.0.0/19", "fromPort": 1024, "toPort": 65535}]
+    acl = Res(NACL_T, "care-prod-database-acl", {"vpcId": U, "subnetIds": [U, U], "ingress": default_in if ingress is None else ingress,
+                                                "egress": default_out if egress is None else egress},
+              property_depends={"subnetIds": (db_a, db_b) if associated else ()})
+    return [private, db_a, db_b, acl]
+
+
+def test_database_subnets_behind_the_restrictive_acl_pass() -> None:
+    assert check_stack("database-subnet-nacl", acl_stack()) == []
+    # A deny rule from anywhere is not an opening.
+    assert check_stack("database-subnet-nacl", acl_stack(ingress=[
+        {"ruleNo": 50, "action": "deny", "protocol": "-1", "cidrBlock": "0.0.0.0/0", "fromPort": 0, "toPort": 0}])) == []
+
+
+def test_a_database_subnet_without_its_acl_fails() -> None:
+    assert check_stack("database-subnet-nacl", acl_stack(associated=False)) == [
+        ("database subnet 10.30.112.0/24 has no network ACL of its own, so the VPC's default ACL (all traffic in and out) applies. Associate the database ACL (components/network_acl.py), which admits only the private tier on the stores' ports.", "care-prod-database-us-east-2a"),
+        ("database subnet 10.30.113.0/24 has no network ACL of its own, so the VPC's default ACL (all traffic in and out) applies. Associate the database ACL (components/network_acl.py), which admits only the private tier on the stores' ports.", "care-prod-database-us-east-2b"),
+    ]
+
+
+def test_an_acl_open_to_the_vpc_or_every_port_of_the_private_tier_fails() -> None:
+    tail = "The database tier admits the private tier on the stores' ports and the other database subnets only (components/network_acl.py)."
+    open_in = [{"ruleNo": 100, "action": "allow", "protocol": "-1", "cidrBlock": "10.30.0.0/16", "fromPort": 0, "toPort": 0},
+               {"ruleNo": 110, "action": "allow", "protocol": "tcp", "cidrBlock": "10.30.0.0/19", "fromPort": 0, "toPort": 65535}]
+    result = check_stack("database-subnet-nacl", acl_stack(ingress=open_in))
+    assert result == [(f"database subnet {cidr}: network ACL care-prod-database-acl ingress rule {m}. {tail}", name)
+                      for cidr, name in (("10.30.112.0/24", "care-prod-database-us-east-2a"),
+                                         ("10.30.113.0/24", "care-prod-database-us-east-2b"))
+                      for m in ("100 allows 10.30.0.0/16, which is neither a private (workload) nor a database subnet",
+                                "110 allows every protocol and port with the private subnet 10.30.0.0/19 (only the stores' ports are needed)")]
+
+
+def test_a_separate_acl_rule_to_the_internet_fails() -> None:
+    resources = acl_stack()
+    acl = resources[-1]
+    rule = Res(NACL_RULE_T, "care-prod-database-acl-out", {"networkAclId": U, "ruleNumber": 300, "egress": True,
+                                                           "protocol": "tcp", "ruleAction": "allow",
+                                                           "cidrBlock": "0.0.0.0/0", "fromPort": 443, "toPort": 443},
+               property_depends={"networkAclId": (acl,)})
+    assert check_stack("database-subnet-nacl", [*resources, rule])[0] == (
+        "database subnet 10.30.112.0/24: network ACL care-prod-database-acl egress rule allows 0.0.0.0/0, which is neither a private (workload) nor a database subnet. The database tier admits the private tier on the stores' ports and the other database subnets only (components/network_acl.py).",
+        "care-prod-database-us-east-2a")
+
+
+# --- mesh-namespace-default-deny (policies/network_access.py) ----------------------------------------------------
+AP_T = "kubernetes:security.istio.io/v1:AuthorizationPolicy"
+
+
+def mesh_stack(deny_spec: object = None, *, meshed: bool = True, app_rules: list | None = None) -> list[Res]:
+    labels = {"istio-injection": "enabled"} if meshed else {}
+    namespace = Res(NS_T, "care-prod-eks-ns-prm", {"apiVersion": "v1", "kind": "Namespace",
+                                                   "metadata": {"name": "prm", "labels": labels}})
+    deny = Res(AP_T, "care-prod-eks-ns-prm-allow-nothing", {
+        "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+        "metadata": {"name": "allow-nothing", "namespace": "prm"}, "spec": {} if deny_spec is None else deny_spec})
+    app = Res(AP_T, "care-prod-prm-api-authz", {
+        "apiVersion": "security.istio.io/v1", "kind": "AuthorizationPolicy",
+        "metadata": {"name": "prm-api", "namespace": "prm"},
+        "spec": {"selector": {"matchLabels": {"app.kubernetes.io/name": "prm-api"}}, "action": "ALLOW",
+                 "rules": [{"from": [{"source": {"ipBlocks": ["10.30.96.0/24"]}}], "to": [{"operation": {"ports": ["8080"]}}]}]
+                 if app_rules is None else app_rules}})
+    return [namespace, deny, app]
+
+
+def test_mesh_namespace_default_deny() -> None:
+    assert check_stack("mesh-namespace-default-deny", mesh_stack()) == []
+    assert check_stack("mesh-namespace-default-deny", mesh_stack(meshed=False)[:1]) == []  # not in the mesh
+    message = ("app namespace prm is in the mesh but has no default-deny AuthorizationPolicy (an ALLOW policy with an empty spec): any workload in the mesh may call its apps. Create it with the apps (components/app_service/authorization.py allow_nothing) and name each app's callers in allowFrom.", "care-prod-eks-ns-prm")
+    assert check_stack("mesh-namespace-default-deny", mesh_stack()[:1]) == [message]
+    assert check_stack("mesh-namespace-default-deny", mesh_stack({"action": "DENY"})) == [message]
+    assert check_stack("mesh-namespace-default-deny", mesh_stack({"selector": {"matchLabels": {"a": "b"}}})) == [message]
+
+
+def test_an_allow_rule_without_a_source_fails() -> None:
+    open_rule = [{"to": [{"operation": {"ports": ["8080"]}}]}]
+    assert check_stack("mesh-namespace-default-deny", mesh_stack(app_rules=open_rule)) == [
+        ("AuthorizationPolicy prm/prm-api rule 0 names no source (from): it admits any caller and defeats the namespace's default deny. Name the callers' principals (allowFrom) or the load balancer's ipBlocks.", "care-prod-prm-api-authz")]
+    # An ALLOW-all rule in the namespace-wide policy is caught twice: no deny-all, and an open rule.
+    assert len(check_stack("mesh-namespace-default-deny", mesh_stack({"rules": [{}]}))) == 2

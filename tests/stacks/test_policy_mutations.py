@@ -76,6 +76,7 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
 PDB = "kubernetes:policy/v1:PodDisruptionBudget"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+AUTHORIZATION_POLICY = "kubernetes:security.istio.io/v1:AuthorizationPolicy"
 STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
 ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"
 APPCONFIG_STRATEGY = "aws:appconfig/deploymentStrategy:DeploymentStrategy"
@@ -371,9 +372,21 @@ MUTATIONS: list[Mutation] = [
              "has no default-deny egress NetworkPolicy",
              set_("spec.egress", [{"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]}]),
              pick=lambda reg: reg.inputs.get("metadata", {}).get("name") == "default-deny-egress"),
+    Mutation("mesh-deny-all-removed", "mesh-namespace-default-deny", AUTHORIZATION_POLICY,
+             "app namespace prm is in the mesh but has no default-deny AuthorizationPolicy",
+             set_("spec", {"rules": [{}]}), pick=lambda reg: reg.name.endswith("-ns-prm-allow-nothing")),
+    Mutation("mesh-app-open-to-all", "mesh-namespace-default-deny", AUTHORIZATION_POLICY,
+             "rule 0 names no source (from): it admits any caller",
+             set_("spec.rules", [{"to": [{"operation": {"ports": ["8080"]}}]}]),
+             pick=lambda reg: reg.name.endswith("-prm-api-authz")),
     Mutation("no-dns-firewall", "vpc-dns-firewall",
              "aws:route53/resolverFirewallRuleGroupAssociation:ResolverFirewallRuleGroupAssociation",
              "has no Route 53 Resolver DNS Firewall rule group", remove=True),
+    Mutation("database-acl-removed", "database-subnet-nacl", "aws:ec2/networkAcl:NetworkAcl",
+             "has no network ACL of its own, so the VPC's default ACL", remove=True),
+    Mutation("database-acl-open-to-vpc", "database-subnet-nacl", "aws:ec2/networkAcl:NetworkAcl",
+             "allows 10.30.0.0/16, which is neither a private (workload) nor a database subnet",
+             set_("ingress.0.cidrBlock", "10.30.0.0/16")),
     Mutation("endpoint-default-policy", "vpc-endpoint-policy", "aws:ec2/vpcEndpoint:VpcEndpoint",
              "no endpoint policy, so AWS's default applies", delete("policy")),
     Mutation("subnet-public-ips", "subnet-no-public-ip", SUBNET, "mapPublicIpOnLaunch",
