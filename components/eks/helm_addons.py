@@ -43,6 +43,8 @@ class HelmScope:
     name: str
     opts: K8sOpts
     releases: dict[str, k8s.helm.v3.Release] = field(default_factory=dict)
+    #: What every later release waits for (the AWS Load Balancer Controller: see ``cluster_addons``).
+    after: list[pulumi.Resource] = field(default_factory=list)
 
     def release(self, release: str, *, chart: str, repo: str, version: str, namespace: str,
                 values: Mapping[str, Any], depends_on: Sequence[pulumi.Resource] = (),
@@ -61,7 +63,7 @@ class HelmScope:
                 cleanup_on_fail=True,
                 max_history=10,
             ),
-            self.opts(depends_on=list(depends_on)),
+            self.opts(depends_on=[*self.after, *depends_on]),
         )
         return self.releases[release]
 
@@ -198,9 +200,14 @@ def cluster_addons(scope: HelmScope, charts: EksChartsConfig, *, irsa_role: Irsa
                    cluster_name: pulumi.Input[str], region: str, account_id: str,
                    vpc_id: pulumi.Input[str],
                    target_security_group_ids: Sequence[pulumi.Input[str]] = ()) -> k8s.apiextensions.CustomResource:
-    """All the Helm add-ons, in order; returns the mesh's PeerAuthentication (the releases are in ``scope``)."""
-    alb_controller(scope, charts, irsa_role=irsa_role, cluster_name=cluster_name, region=region,
-                   account_id=account_id, vpc_id=vpc_id, target_security_group_ids=target_security_group_ids)
+    """All the Helm add-ons, in order; returns the mesh's PeerAuthentication (the releases are in ``scope``).
+
+    The AWS Load Balancer Controller goes first and every other release waits for it (atomic, so until its
+    pods are ready): its Service mutator webhook is called on every new Service and fails closed, so a chart
+    creating a Service while the webhook has no ready endpoint would fail."""
+    scope.after.append(alb_controller(
+        scope, charts, irsa_role=irsa_role, cluster_name=cluster_name, region=region, account_id=account_id,
+        vpc_id=vpc_id, target_security_group_ids=target_security_group_ids))
     cluster_autoscaler(scope, charts, irsa_role=irsa_role, cluster_name=cluster_name, region=region)
     metrics_server(scope, charts)
     external_secrets(scope, charts)

@@ -145,3 +145,4 @@ def test_secrets_writers(username: str, operation: str, resource: str, allowed: 
     request = {"operation": operation, "namespace": "prm", "userInfo": {"username": username, "groups": []},
                "resource": {"group": "external-secrets.io", "version": "v1", "resource": resource}}
     assert _allowed([validation.expression], request, None if operation == "DELETE" else {"metadata": {}}) is allowed
+

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+import kubernetes_validate
 import pytest
 
 from offline.engine import Plan
-from tests.helpers import rendered_stack
+from tests.helpers import rendered_stack, stack_config
 
 VAP = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
 
@@ -53,3 +54,19 @@ def test_the_apps_wait_for_both_admission_policies(prod: Plan) -> None:
         secret_store = next(r for r in prod.resources if r.type.endswith(":SecretStore")
                             and r.name.startswith(f"care-prod-{app}-"))
         assert bindings <= set(secret_store.dependencies), app
+
+
+def test_the_admission_objects_match_the_clusters_kubernetes_schema(prod: Plan) -> None:
+    """Strict schema validation (unknown fields refused) at the cluster's own Kubernetes version."""
+    version = stack_config("prod").eks.version
+    objects = [r for r in prod.resources if r.type.startswith("kubernetes:admissionregistration.k8s.io/v1:")]
+    assert sorted(r.inputs["kind"] for r in objects) == [
+        "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicyBinding"]
+    for r in objects:
+        assert kubernetes_validate.validate(r.inputs, version, strict=True) == version, r.name
+    # A misspelled field fails (the check can fail).
+    binding = next(r.inputs for r in objects if r.inputs["kind"] == "ValidatingAdmissionPolicyBinding")
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate({**binding, "spec": {**binding["spec"], "validationAction": ["Deny"]}},
+                                     version, strict=True)
