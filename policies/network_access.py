@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from common import (
     CACHE_RG,
+    K8S_INGRESS,
     K8S_NETWORK_POLICY,
     MSK,
     RDS_INSTANCE,
@@ -313,5 +314,74 @@ resource_policy(
     "vpc-endpoint-policy", concern="exposure", citation=ACCESS, types=(VPC_ENDPOINT,),
     description="Every VPC endpoint has a policy narrower than AWS's full-access default.",
 )(vpc_endpoint_policy)
+
+K8S_SERVICE = "kubernetes:core/v1:Service"
+K8S_VAP = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
+K8S_VAP_BINDING = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
+EKS_CLUSTER = "aws:eks/cluster:Cluster"
+#: The admission policy components/eks/admission.py creates, and the header only CloudFront sends (exposure.py).
+EXPOSURE_VAP = "care-load-balancer-exposure"
+ORIGIN_HEADER = "X-Origin-Verify"
+INGRESS_SCHEME = "alb.ingress.kubernetes.io/scheme"
+SERVICE_SCHEME = "service.beta.kubernetes.io/aws-load-balancer-scheme"
+
+
+def _annotation(r: Resource, key: str) -> object:
+    annotations = r.get("metadata.annotations")
+    return annotations.get(key) if isinstance(annotations, dict) else None
+
+
+def _behind_the_edge(ingress: Resource) -> bool:
+    """Published through the edge: the rule forwards only requests carrying CloudFront's origin secret."""
+    annotations = ingress.get("metadata.annotations")
+    return isinstance(annotations, dict) and any(
+        key.startswith("alb.ingress.kubernetes.io/conditions.") and (is_unknown(value) or ORIGIN_HEADER in str(value))
+        for key, value in annotations.items())
+
+
+def _exposure_vap(resources: list[Resource]) -> tuple[Resource | None, str]:
+    """The bound, denying, fail-closed exposure policy and its CEL expressions (joined), or None."""
+    bound = {b.get("spec.policyName") for b in of_type(resources, K8S_VAP_BINDING)
+             if "Deny" in as_list(b.get("spec.validationActions"))}
+    for vap in of_type(resources, K8S_VAP):
+        name = vap.get("metadata.name")
+        if name == EXPOSURE_VAP and name in bound and vap.get("spec.failurePolicy") == "Fail":
+            validations = as_list(vap.get("spec.validations"))
+            return vap, " ".join(str(v.get("expression")) for v in validations if isinstance(v, dict))
+    return None, ""
+
+
+def load_balancer_exposure(resources: list[Resource], report: Report, _: Settings) -> None:
+    for service in of_type(resources, K8S_SERVICE):
+        if service.get("spec.type") == "LoadBalancer" and _annotation(service, SERVICE_SCHEME) != "internal":
+            report(f"Service {service.get('metadata.namespace')}/{service.get('metadata.name')} is of type "
+                   f"LoadBalancer without {SERVICE_SCHEME}: internal: only the published APIs are reachable from "
+                   "the internet, through CloudFront and WAF (published: true).", service.urn)
+    vap, expressions = _exposure_vap(resources)
+    if vap is None and any(True for _ in of_type(resources, EKS_CLUSTER)):
+        report(f"the cluster has no ValidatingAdmissionPolicy {EXPOSURE_VAP} bound with validationActions [Deny] "
+               "and failurePolicy Fail: anyone able to create a Service or an Ingress could put an internet-facing "
+               "load balancer in front of it (components/eks/admission.py).",
+               next(iter(of_type(resources, EKS_CLUSTER))).urn)
+    for ingress in of_type(resources, K8S_INGRESS):
+        if _annotation(ingress, INGRESS_SCHEME) != "internet-facing":
+            continue
+        key = f"{ingress.get('metadata.namespace')}/{ingress.get('metadata.name')}"
+        if not _behind_the_edge(ingress):
+            report(f"Ingress {key} is internet-facing but not a published API: its ALB would take requests that did "
+                   f"not come through CloudFront and WAF (no {ORIGIN_HEADER} condition). Publish the app "
+                   "(published: true) or make the Ingress internal.", ingress.urn)
+        elif vap is not None and f"'{key}'" not in expressions:
+            report(f"Ingress {key} is internet-facing, but the admission policy {EXPOSURE_VAP} does not name it "
+                   "among the published Ingresses: the API server would refuse it (tiers/compute.py "
+                   "published_ingresses).", ingress.urn)
+
+
+stack_policy(
+    "load-balancer-exposure", concern="exposure", citation=ACCESS,
+    types=(K8S_SERVICE, K8S_INGRESS, K8S_VAP, K8S_VAP_BINDING, EKS_CLUSTER),
+    description="No LoadBalancer Service or internet-facing Ingress but the published APIs (behind CloudFront), "
+                "and an admission policy enforces it in the cluster.",
+)(load_balancer_exposure)
 
 POLICIES = policies_of(__name__)

@@ -29,6 +29,7 @@ from components.rds_ca import bundle_for
 from components.reloader import Reloader
 from tiers.context import Providers, Stack
 from tiers.data import DataTier
+from tiers.edge import app_configs
 from tiers.egress import egress_policies
 from tiers.identity import pod_security_group_policy
 from tiers.security import Keys
@@ -49,6 +50,23 @@ class ComputeTier:
     egress_policies: dict[str, pulumi.Resource]
 
 
+def published_ingresses(stack: Stack) -> list[str]:
+    """The published apps' Ingresses (``namespace/name``; the Ingress is named after the app): the only ones the
+    admission policy lets be internet-facing. None without the edge (no published Ingress then)."""
+    cfg = stack.cfg
+    if not cfg.edge.enabled:
+        return []
+    return [f"{app.namespace}/{name}" for name, app in app_configs(cfg).items() if app.published]
+
+
+def load_balancer_targets(stack: Stack) -> list[str]:
+    """The apps whose pods are ALB targets (an Ingress of their own, or published through the edge): the AWS
+    Load Balancer Controller adds its backend rule to their security groups, and to no other."""
+    cfg = stack.cfg
+    return [name for name, app in app_configs(cfg).items()
+            if app.ingress is not None or (app.published and cfg.edge.enabled)]
+
+
 def _cluster(stack: Stack, providers: Providers, keys: Keys, network: Network, pods: PodSecurityGroups) -> EksCluster:
     cfg = stack.cfg
     apps = (cfg.apps.nlfhir, cfg.apps.prm_api, cfg.apps.prm_worker)
@@ -59,6 +77,8 @@ def _cluster(stack: Stack, providers: Providers, keys: Keys, network: Network, p
         namespaces=sorted({app.namespace for app in apps} | {cfg.chromadb.namespace, cfg.database.bootstrap.namespace}),
         pod_security_group_ids={k: v for k, v in pods.ids.items() if not pods.identities[k].scrapes_vpc},
         scraper_security_group_ids={k: v for k, v in pods.ids.items() if pods.identities[k].scrapes_vpc},
+        published_ingresses=published_ingresses(stack),
+        load_balancer_target_security_group_ids=[pods.ids[app] for app in load_balancer_targets(stack)],
         deletion_protection=cfg.protection.deletion_protection, tags=stack.tags, opts=providers.in_primary,
     )
 

@@ -23,7 +23,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.egress import namespace_egress
-from components.eks import addons, control_plane, helm_addons, kubeconfig, node_pools, pod_access
+from components.eks import addons, admission, control_plane, helm_addons, kubeconfig, node_pools, pod_access
 from components.eks.config import EksConfig
 from components.eks.iam import EBS_CSI, ebs_kms_policy
 from components.eks.iam import irsa_role as _irsa_role
@@ -62,6 +62,8 @@ class EksCluster(pulumi.ComponentResource):
         namespaces: Sequence[str] = (),
         pod_security_group_ids: Mapping[str, pulumi.Input[str]] | None = None,
         scraper_security_group_ids: Mapping[str, pulumi.Input[str]] | None = None,
+        published_ingresses: Sequence[str] = (),
+        load_balancer_target_security_group_ids: Sequence[pulumi.Input[str]] = (),
         deletion_protection: bool = True,
         tags: Mapping[str, str],
         opts: pulumi.ResourceOptions | None = None,
@@ -80,15 +82,20 @@ class EksCluster(pulumi.ComponentResource):
         self._nodes(config, subnet_ids=subnet_ids, node_security_group_ids=node_security_group_ids,
                     ebs_kms_key_arn=ebs_kms_key_arn)
         self._kubernetes(config, ebs_kms_key_arn=ebs_kms_key_arn, namespaces=namespaces)
+        # Before any workload: no internet-facing load balancer but the published apps' Ingresses
+        # (``published_ingresses``, namespace/name), and External Secrets objects written by the deployer only.
+        self.admission_policies = admission.admission_policies(
+            name, published=published_ingresses, deployer_role_arn=config.deployer_role_arn, opts=self._k8s_opts)
 
         scope = helm_addons.HelmScope(name, self._k8s_opts)
         self.releases: dict[str, k8s.helm.v3.Release] = scope.releases
         self.peer_authentication = helm_addons.cluster_addons(
             scope, config.charts, irsa_role=self.irsa_role, cluster_name=self.cluster.name, region=region,
-            account_id=account_id, vpc_id=vpc_id)
+            account_id=account_id, vpc_id=vpc_id, target_security_group_ids=load_balancer_target_security_group_ids)
         self.addons_ready: list[pulumi.Resource] = [
             self.releases["aws-load-balancer-controller"], self.releases["external-secrets"],
             self.releases["istiod"], self.releases["argo-rollouts"], self.storage_class, *self.namespaces.values(),
+            *self.admission_policies,
         ]
 
         self.register_outputs({

@@ -132,7 +132,8 @@ class EksChartsConfig(ConfigModel):
 
 
 class EksConfig(ConfigModel):
-    #: 1.30 or newer: the app services' preStop hooks use the sleep action (enabled by default from 1.30).
+    #: 1.30 or newer: the app services' preStop hooks use the sleep action (enabled by default from 1.30), and
+    #: the admission policies are ValidatingAdmissionPolicy admissionregistration.k8s.io/v1 (GA in 1.30).
     version: str = Field(pattern=r"^1\.\d{2}$")
     endpoint_public_access: bool = False
     public_access_cidrs: tuple[str, ...] = ()

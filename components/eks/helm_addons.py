@@ -43,6 +43,8 @@ class HelmScope:
     name: str
     opts: K8sOpts
     releases: dict[str, k8s.helm.v3.Release] = field(default_factory=dict)
+    #: What every later release waits for (the AWS Load Balancer Controller: see ``cluster_addons``).
+    after: list[pulumi.Resource] = field(default_factory=list)
 
     def release(self, release: str, *, chart: str, repo: str, version: str, namespace: str,
                 values: Mapping[str, Any], depends_on: Sequence[pulumi.Resource] = (),
@@ -61,7 +63,7 @@ class HelmScope:
                 cleanup_on_fail=True,
                 max_history=10,
             ),
-            self.opts(depends_on=list(depends_on)),
+            self.opts(depends_on=[*self.after, *depends_on]),
         )
         return self.releases[release]
 
@@ -75,20 +77,45 @@ def _service_account(role: aws.iam.Role, name: str) -> dict[str, Any]:
     return {"create": True, "name": name, "annotations": {"eks.amazonaws.com/role-arn": role.arn}}
 
 
+#: The AWS Load Balancer Controller chart's values this platform sets on purpose (chart 1.17.1 values:
+#: https://github.com/kubernetes-sigs/aws-load-balancer-controller/blob/v2.17.1/helm/aws-load-balancer-controller/values.yaml).
+ALB_CONTROLLER_VALUES: dict[str, Any] = {
+    "replicaCount": 2,
+    # The Service mutator webhook makes the controller (not the legacy in-tree cloud provider, which builds
+    # an internet-facing Classic/NLB in the public subnets) own every new Service of type LoadBalancer; it
+    # fails closed, and the admission policy (components/eks/admission.py) refuses any LoadBalancer Service
+    # the webhook did not claim (spec.loadBalancerClass) or that asks to be internet-facing.
+    "enableServiceMutatorWebhook": True,
+    "serviceMutatorWebhookConfig": {"failurePolicy": "Fail"},
+    # Explicit, although both are the controller's defaults today: a load balancer without a scheme
+    # annotation is internal, and its targets are pods (security groups for Pods: a pod's branch network
+    # interface carries its workload's group, the one the controller adds its backend rule to).
+    "defaultLoadBalancerScheme": "internal",
+    "defaultTargetType": "ip",
+    # The shared backend security group the controller creates and tags elbv2.k8s.aws/cluster itself
+    # (docs/deploy/security_groups.md): the source of the rules it adds to the targets' groups.
+    "enableBackendSecurityGroup": True,
+    # Listeners and rules carry the cluster tag, which the IAM policy scopes their changes by (iam.py).
+    "controllerConfig": {"featureGates": {"ListenerRulesTagging": True}},
+}
+
+
 def alb_controller(scope: HelmScope, charts: EksChartsConfig, *, irsa_role: IrsaRole,
                    cluster_name: pulumi.Input[str], region: str, account_id: str,
-                   vpc_id: pulumi.Input[str]) -> k8s.helm.v3.Release:
-    role = irsa_role("alb-controller", "kube-system", "aws-load-balancer-controller",
-                     policy=json.dumps(alb_controller_policy(region, account_id)))
+                   vpc_id: pulumi.Input[str],
+                   target_security_group_ids: Sequence[pulumi.Input[str]] = ()) -> k8s.helm.v3.Release:
+    """The controller, its IRSA role scoped to this cluster's tag (``scope.name`` is the cluster's name) and
+    to the security groups of the workloads behind an Ingress (``target_security_group_ids``)."""
+    policy = pulumi.Output.all(*target_security_group_ids).apply(
+        lambda groups: json.dumps(alb_controller_policy(region, account_id, scope.name, sorted(groups))))
+    role = irsa_role("alb-controller", "kube-system", "aws-load-balancer-controller", policy=policy)
     return scope.release("aws-load-balancer-controller", chart="aws-load-balancer-controller", repo="eks",
                          version=charts.aws_load_balancer_controller, namespace="kube-system", values={
                              # Region and VPC given explicitly: with IMDS hop limit 1 the controller cannot look
                              # them up (https://github.com/kubernetes-sigs/aws-load-balancer-controller/pull/2243).
                              "clusterName": cluster_name, "region": region, "vpcId": vpc_id,
-                             "replicaCount": 2,
                              "serviceAccount": _service_account(role, "aws-load-balancer-controller"),
-                             # No mutating webhook on every Service: the apps' ClusterIP Services never wait on it.
-                             "enableServiceMutatorWebhook": False,
+                             **ALB_CONTROLLER_VALUES,
                              **_system_pool(),
                          })
 
@@ -119,10 +146,14 @@ def metrics_server(scope: HelmScope, charts: EksChartsConfig) -> k8s.helm.v3.Rel
 
 def external_secrets(scope: HelmScope, charts: EksChartsConfig) -> k8s.helm.v3.Release:
     """The operator itself calls no AWS API: each app's SecretStore authenticates as the app's own IRSA
-    service account, which may read only that app's secrets."""
+    service account, which may read only that app's secrets. So nobody but the deployer may write its objects
+    (the admission policy in components/eks/admission.py), and the chart does not add write access to them to
+    Kubernetes' built-in ``edit``/``admin`` ClusterRoles (``rbac.aggregateToEdit``, default true:
+    https://github.com/external-secrets/external-secrets/blob/main/deploy/charts/external-secrets/README.md)."""
     return scope.release("external-secrets", chart="external-secrets", repo="external-secrets",
                          version=charts.external_secrets, namespace="external-secrets", create_namespace=True,
                          values={"installCRDs": True, "replicaCount": 2, **_system_pool(),
+                                 "rbac": {"aggregateToEdit": False},
                                  "webhook": _system_pool(), "certController": _system_pool()})
 
 
@@ -167,10 +198,16 @@ def argo_rollouts(scope: HelmScope, charts: EksChartsConfig) -> k8s.helm.v3.Rele
 
 def cluster_addons(scope: HelmScope, charts: EksChartsConfig, *, irsa_role: IrsaRole,
                    cluster_name: pulumi.Input[str], region: str, account_id: str,
-                   vpc_id: pulumi.Input[str]) -> k8s.apiextensions.CustomResource:
-    """All the Helm add-ons, in order; returns the mesh's PeerAuthentication (the releases are in ``scope``)."""
-    alb_controller(scope, charts, irsa_role=irsa_role, cluster_name=cluster_name, region=region,
-                   account_id=account_id, vpc_id=vpc_id)
+                   vpc_id: pulumi.Input[str],
+                   target_security_group_ids: Sequence[pulumi.Input[str]] = ()) -> k8s.apiextensions.CustomResource:
+    """All the Helm add-ons, in order; returns the mesh's PeerAuthentication (the releases are in ``scope``).
+
+    The AWS Load Balancer Controller goes first and every other release waits for it (atomic, so until its
+    pods are ready): its Service mutator webhook is called on every new Service and fails closed, so a chart
+    creating a Service while the webhook has no ready endpoint would fail."""
+    scope.after.append(alb_controller(
+        scope, charts, irsa_role=irsa_role, cluster_name=cluster_name, region=region, account_id=account_id,
+        vpc_id=vpc_id, target_security_group_ids=target_security_group_ids))
     cluster_autoscaler(scope, charts, irsa_role=irsa_role, cluster_name=cluster_name, region=region)
     metrics_server(scope, charts)
     external_secrets(scope, charts)

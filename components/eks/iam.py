@@ -84,14 +84,44 @@ def irsa_role(parent: pulumi.Resource, name: str, tags: Mapping[str, str], *, oi
     return role
 
 
-def alb_controller_policy(region: str, account_id: str) -> dict[str, Any]:
-    """The AWS Load Balancer Controller's policy (upstream v2.10 iam_policy.json), scoped to this account/region."""
+#: The tag the AWS Load Balancer Controller puts on everything it creates, valued with the cluster's name
+#: ("`elbv2.k8s.aws/cluster: cluster-name` will be applied on all AWS resources",
+#: https://github.com/kubernetes-sigs/aws-load-balancer-controller/blob/v2.17.1/pkg/deploy/tracking/provider.go).
+ALB_CLUSTER_TAG = "elbv2.k8s.aws/cluster"
+
+
+def alb_controller_policy(region: str, account_id: str, cluster_name: str,
+                          target_security_group_ids: Sequence[str] = ()) -> dict[str, Any]:
+    """The AWS Load Balancer Controller's policy: upstream v2.17.1's iam_policy.json
+    (https://github.com/kubernetes-sigs/aws-load-balancer-controller/blob/v2.17.1/docs/install/iam_policy.json),
+    scoped to this account and region, and narrower where upstream is not:
+
+    - every change to a security group, load balancer, target group, listener or rule requires the
+      resource to carry ``elbv2.k8s.aws/cluster`` = *this* cluster's name (upstream only asks that the
+      tag exist, and leaves security-group ingress, listeners, rules, targets and ``SetWebAcl`` on ``*``),
+      so the RDS, Redis and MSK groups, the edge's groups and other clusters' load balancers are out of reach;
+    - the backend rules the controller adds to its targets' groups: the targets are pods (target type
+      ``ip``) on branch network interfaces carrying exactly their workload's group (security groups for
+      Pods), so the groups of the workloads behind an Ingress are named by ARN
+      (``target_security_group_ids``); nothing else can be opened
+      (https://github.com/kubernetes-sigs/aws-load-balancer-controller/blob/v2.17.1/docs/deploy/security_groups.md);
+    - WAF association only on this account's ALBs and regional web ACLs (the call "requires permissions
+      that are specific to the protected resource type", ``elasticloadbalancing:SetWebAcl`` on the ALB,
+      which is tag-scoped: https://docs.aws.amazon.com/waf/latest/APIReference/API_DisassociateWebACL.html);
+    - no ``shield:DeleteProtection``: the controller calls it only to turn Shield off on an ALB whose
+      annotation says ``false`` (pkg/deploy/shield/protection_synthesizer.go), and Shield protections carry
+      no tag it could be scoped by; removing Shield from a published ALB is a deliberate change, not the
+      controller's.
+    """
     return {"Version": "2012-10-17",
-            "Statement": [*_alb_read_statements(), *_alb_write_statements(region, account_id)]}
+            "Statement": [*_alb_read_statements(region, account_id),
+                          *_alb_security_group_statements(region, account_id, cluster_name, target_security_group_ids),
+                          *_alb_write_statements(region, account_id, cluster_name)]}
 
 
-def _alb_read_statements() -> list[dict[str, Any]]:
-    """The controller's service-linked role and what it only reads (the upstream policy's first three statements)."""
+def _alb_read_statements(region: str, account_id: str) -> list[dict[str, Any]]:
+    """The controller's service-linked role, what it only reads, and WAF/Shield on its own ALBs."""
+    elb = f"arn:aws:elasticloadbalancing:{region}:{account_id}"
     return [
         {"Effect": "Allow", "Action": "iam:CreateServiceLinkedRole", "Resource": "*",
          "Condition": {"StringEquals": {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}}},
@@ -111,61 +141,79 @@ def _alb_read_statements() -> list[dict[str, Any]]:
         {"Effect": "Allow", "Resource": "*", "Action": [
             "cognito-idp:DescribeUserPoolClient", "acm:ListCertificates", "acm:DescribeCertificate",
             "iam:ListServerCertificates", "iam:GetServerCertificate", "wafv2:GetWebACL",
-            "wafv2:GetWebACLForResource", "wafv2:AssociateWebACL", "wafv2:DisassociateWebACL",
-            "shield:GetSubscriptionState", "shield:DescribeProtection", "shield:CreateProtection",
-            "shield:DeleteProtection"]},
+            "wafv2:GetWebACLForResource", "shield:GetSubscriptionState", "shield:DescribeProtection"]},
+        {"Effect": "Allow", "Action": ["wafv2:AssociateWebACL", "wafv2:DisassociateWebACL"],
+         "Resource": [f"arn:aws:wafv2:{region}:{account_id}:regional/webacl/*/*", f"{elb}:loadbalancer/app/*/*"]},
+        # Upstream, unconditioned: adding protection takes nothing away.
+        {"Effect": "Allow", "Action": "shield:CreateProtection", "Resource": "*"},
     ]
 
 
-def _alb_write_statements(region: str, account_id: str) -> list[dict[str, Any]]:
-    """What the controller changes: security groups, load balancers, listeners and target groups it tags as its own."""
-    elb = f"arn:aws:elasticloadbalancing:{region}:{account_id}"
+def _alb_security_group_statements(region: str, account_id: str, cluster_name: str,
+                                   target_security_group_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Security groups: create and tag its own; change rules only on its own (this cluster's tag, which it
+    can set only while creating a group) and on the named target groups; never on anything else."""
     sg = f"arn:aws:ec2:{region}:{account_id}:security-group/*"
-    cluster_tag_present = {"Null": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}
-    return [
-        {"Effect": "Allow", "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
-         "Resource": sg},
+    mine = {"StringEquals": {f"aws:ResourceTag/{ALB_CLUSTER_TAG}": cluster_name}}
+    statements: list[dict[str, Any]] = [
+        # Upstream, unconditioned: an empty group admits nothing, and it can be tagged only as this cluster's.
         {"Effect": "Allow", "Action": "ec2:CreateSecurityGroup", "Resource": "*"},
         {"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": sg,
-         "Condition": {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup"},
-                       "Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"}}},
+         "Condition": {"StringEquals": {"ec2:CreateAction": "CreateSecurityGroup",
+                                        f"aws:RequestTag/{ALB_CLUSTER_TAG}": cluster_name}}},
         {"Effect": "Allow", "Action": ["ec2:CreateTags", "ec2:DeleteTags"], "Resource": sg,
-         "Condition": {"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "true",
-                                "aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}},
+         "Condition": {"Null": {f"aws:RequestTag/{ALB_CLUSTER_TAG}": "true"}, **mine}},
         {"Effect": "Allow", "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress",
-                                       "ec2:DeleteSecurityGroup"], "Resource": sg, "Condition": cluster_tag_present},
+                                       "ec2:DeleteSecurityGroup"], "Resource": sg, "Condition": mine},
+    ]
+    if target_security_group_ids:
+        statements.append(
+            {"Effect": "Allow", "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
+             "Resource": [f"arn:aws:ec2:{region}:{account_id}:security-group/{group}"
+                          for group in target_security_group_ids]})
+    return statements
+
+
+def _alb_write_statements(region: str, account_id: str, cluster_name: str) -> list[dict[str, Any]]:
+    """Load balancers, target groups, listeners and rules: created tagged as this cluster's, then changed
+    only while they carry that tag (listeners and rules are tagged too: the ``ListenerRulesTagging``
+    feature gate, on in ``helm_addons.alb_controller``). Tags given in a create call are authorized as
+    ``elasticloadbalancing:AddTags`` with ``elasticloadbalancing:CreateAction`` naming the create call
+    (https://docs.aws.amazon.com/elasticloadbalancing/latest/userguide/tagging-resources-during-creation.html);
+    any other AddTags/RemoveTags may not touch the cluster tag, so nothing can be made this cluster's later."""
+    elb = f"arn:aws:elasticloadbalancing:{region}:{account_id}"
+    mine = {"StringEquals": {f"aws:ResourceTag/{ALB_CLUSTER_TAG}": cluster_name}}
+    created_mine = {f"aws:RequestTag/{ALB_CLUSTER_TAG}": cluster_name}
+    balancers = [f"{elb}:targetgroup/*/*", f"{elb}:loadbalancer/net/*/*", f"{elb}:loadbalancer/app/*/*"]
+    listeners = [f"{elb}:listener/net/*/*/*", f"{elb}:listener/app/*/*/*",
+                 f"{elb}:listener-rule/net/*/*/*", f"{elb}:listener-rule/app/*/*/*"]
+    return [
         {"Effect": "Allow", "Action": ["elasticloadbalancing:CreateLoadBalancer",
                                        "elasticloadbalancing:CreateTargetGroup"], "Resource": "*",
-         "Condition": {"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"}}},
-        {"Effect": "Allow", "Resource": "*", "Action": [
-            "elasticloadbalancing:CreateListener", "elasticloadbalancing:DeleteListener",
-            "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteRule"]},
+         "Condition": {"StringEquals": created_mine}},
+        # Upstream, unconditioned: a new listener or rule has no tags yet to be scoped by.
+        {"Effect": "Allow", "Resource": "*", "Action": ["elasticloadbalancing:CreateListener",
+                                                        "elasticloadbalancing:CreateRule"]},
+        {"Effect": "Allow", "Action": "elasticloadbalancing:AddTags", "Resource": [*balancers, *listeners],
+         "Condition": {"StringEquals": {"elasticloadbalancing:CreateAction": [
+             "CreateTargetGroup", "CreateLoadBalancer", "CreateListener", "CreateRule"], **created_mine}}},
         {"Effect": "Allow", "Action": ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
-         "Resource": [f"{elb}:targetgroup/*/*", f"{elb}:loadbalancer/net/*/*", f"{elb}:loadbalancer/app/*/*"],
-         "Condition": {"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "true",
-                                "aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}}},
-        {"Effect": "Allow", "Action": ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
-         "Resource": [f"{elb}:listener/net/*/*/*", f"{elb}:listener/app/*/*/*",
-                      f"{elb}:listener-rule/net/*/*/*", f"{elb}:listener-rule/app/*/*/*"]},
-        {"Effect": "Allow", "Resource": "*", "Condition": cluster_tag_present, "Action": [
+         "Resource": [*balancers, *listeners],
+         "Condition": {"Null": {f"aws:RequestTag/{ALB_CLUSTER_TAG}": "true"}, **mine}},
+        {"Effect": "Allow", "Resource": "*", "Condition": mine, "Action": [
             "elasticloadbalancing:ModifyLoadBalancerAttributes", "elasticloadbalancing:SetIpAddressType",
             "elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:SetSubnets",
             "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:ModifyTargetGroup",
             "elasticloadbalancing:ModifyTargetGroupAttributes", "elasticloadbalancing:DeleteTargetGroup",
             "elasticloadbalancing:ModifyListenerAttributes", "elasticloadbalancing:ModifyCapacityReservation",
-            "elasticloadbalancing:ModifyIpPools"]},
-        {"Effect": "Allow", "Action": "elasticloadbalancing:AddTags",
-         "Resource": [f"{elb}:targetgroup/*/*", f"{elb}:loadbalancer/net/*/*", f"{elb}:loadbalancer/app/*/*"],
-         "Condition": {"StringEquals": {"elasticloadbalancing:CreateAction": ["CreateTargetGroup",
-                                                                             "CreateLoadBalancer"]},
-                       "Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"}}},
+            "elasticloadbalancing:ModifyIpPools", "elasticloadbalancing:SetWebAcl",
+            "elasticloadbalancing:ModifyListener", "elasticloadbalancing:DeleteListener",
+            "elasticloadbalancing:AddListenerCertificates", "elasticloadbalancing:RemoveListenerCertificates",
+            "elasticloadbalancing:ModifyRule", "elasticloadbalancing:DeleteRule",
+            "elasticloadbalancing:SetRulePriorities"]},
         {"Effect": "Allow", "Action": ["elasticloadbalancing:RegisterTargets",
                                        "elasticloadbalancing:DeregisterTargets"],
-         "Resource": f"{elb}:targetgroup/*/*"},
-        {"Effect": "Allow", "Resource": "*", "Action": [
-            "elasticloadbalancing:SetWebAcl", "elasticloadbalancing:ModifyListener",
-            "elasticloadbalancing:AddListenerCertificates", "elasticloadbalancing:RemoveListenerCertificates",
-            "elasticloadbalancing:ModifyRule", "elasticloadbalancing:SetRulePriorities"]},
+         "Resource": f"{elb}:targetgroup/*/*", "Condition": mine},
     ]
 
 

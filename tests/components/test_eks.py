@@ -21,6 +21,7 @@ WORKLOAD_SG = "sg-workload"
 ADMIN = "arn:aws:iam::333333333333:role/platform-admin"
 DEPLOYER = "arn:aws:iam::333333333333:role/care-platform-deployer"
 NAME = "care-test-eks"
+TARGET_SG = "sg-nlfhir-pods"
 
 CLUSTER = "aws:eks/cluster:Cluster"
 NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
@@ -37,6 +38,7 @@ def _render(stack: str):  # type: ignore[no-untyped-def]
             NAME, cfg.eks, region="us-east-2", account_id=ACCOUNT, vpc_id="vpc-123", subnet_ids=SUBNETS,
             node_security_group_ids=[WORKLOAD_SG], secrets_kms_key_arn=EKS_KEY, ebs_kms_key_arn=EBS_KEY,
             logs_kms_key_arn=LOGS_KEY, namespaces=["nlfhir", "prm"], deletion_protection=True, tags=PROD_TAGS,
+            published_ingresses=["nlfhir/nlfhir"], load_balancer_target_security_group_ids=[TARGET_SG],
         )
         pulumi.export("kubeconfig", cluster.kubeconfig)
         pulumi.export("oidcIssuer", cluster.oidc_issuer)
@@ -81,6 +83,9 @@ def test_children_and_counts(prod) -> None:  # type: ignore[no-untyped-def]
         "kubernetes:storage.k8s.io/v1:StorageClass": 1,
         "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": 1,
         "pulumi:providers:kubernetes": 1,
+        # Load-balancer exposure and External Secrets writers (components/eks/admission.py).
+        "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy": 2,
+        "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding": 2,
     }
     assert all(r.parent == component.urn for r in prod.resources if r is not component)
     assert untagged(prod, PROD_TAGS) == []
@@ -238,10 +243,102 @@ def test_irsa_policies(prod) -> None:  # type: ignore[no-untyped-def]
     mutate = autoscaler["Statement"][1]
     assert mutate["Action"] == ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
     assert mutate["Condition"] == {"StringEquals": {f"aws:ResourceTag/k8s.io/cluster-autoscaler/{NAME}": "owned"}}
-    alb = json.loads(prod.named(f"{NAME}-alb-controller-irsa-policy").inputs["policy"])
-    register = next(s for s in alb["Statement"] if s["Action"] == ["elasticloadbalancing:RegisterTargets",
-                                                                   "elasticloadbalancing:DeregisterTargets"])
-    assert register["Resource"] == f"arn:aws:elasticloadbalancing:us-east-2:{ACCOUNT}:targetgroup/*/*"
+
+
+ELB = f"arn:aws:elasticloadbalancing:us-east-2:{ACCOUNT}"
+SG_ARNS = f"arn:aws:ec2:us-east-2:{ACCOUNT}:security-group/*"
+MINE = {"StringEquals": {"aws:ResourceTag/elbv2.k8s.aws/cluster": NAME}}
+
+
+def _alb_statements(prod) -> list[dict]:  # type: ignore[no-untyped-def]
+    policy = prod.named(f"{NAME}-alb-controller-irsa-policy").inputs["policy"]
+    return json.loads(policy)["Statement"]  # type: ignore[no-any-return]
+
+
+def test_alb_controller_changes_security_groups_only_of_this_cluster_and_the_named_targets(prod) -> None:  # type: ignore[no-untyped-def]
+    ingress = {"ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"}
+    grants = [s for s in _alb_statements(prod) if ingress & set(_actions(s))]
+    assert grants == [
+        {"Effect": "Allow", "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress",
+                                       "ec2:DeleteSecurityGroup"], "Resource": SG_ARNS, "Condition": MINE},
+        # The pods behind an Ingress (security groups for Pods): their workload's group, by ARN; never deleted.
+        {"Effect": "Allow", "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
+         "Resource": [f"arn:aws:ec2:us-east-2:{ACCOUNT}:security-group/{TARGET_SG}"]},
+    ]
+    tagging = [s for s in _alb_statements(prod) if {"ec2:CreateTags", "ec2:DeleteTags"} & set(_actions(s))]
+    assert tagging == [
+        # The cluster tag only while creating a group, and only with this cluster's name.
+        {"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": SG_ARNS, "Condition": {"StringEquals": {
+            "ec2:CreateAction": "CreateSecurityGroup", "aws:RequestTag/elbv2.k8s.aws/cluster": NAME}}},
+        {"Effect": "Allow", "Action": ["ec2:CreateTags", "ec2:DeleteTags"], "Resource": SG_ARNS,
+         "Condition": {"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "true"}, **MINE}},
+    ]
+
+
+def _actions(statement: dict) -> list[str]:  # type: ignore[type-arg]
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+def test_alb_controller_cannot_strip_waf_or_shield_or_touch_other_load_balancers(prod) -> None:  # type: ignore[no-untyped-def]
+    statements = _alb_statements(prod)
+    actions = [a for s in statements for a in _actions(s)]
+    assert "shield:DeleteProtection" not in actions
+    by_action = {a: s for s in statements for a in _actions(s)}
+    assert by_action["wafv2:DisassociateWebACL"] == by_action["wafv2:AssociateWebACL"] == {
+        "Effect": "Allow", "Action": ["wafv2:AssociateWebACL", "wafv2:DisassociateWebACL"],
+        "Resource": [f"arn:aws:wafv2:us-east-2:{ACCOUNT}:regional/webacl/*/*", f"{ELB}:loadbalancer/app/*/*"]}
+    for action in ("elasticloadbalancing:SetWebAcl", "elasticloadbalancing:ModifyListener",
+                   "elasticloadbalancing:DeleteListener", "elasticloadbalancing:ModifyRule",
+                   "elasticloadbalancing:DeleteRule", "elasticloadbalancing:SetRulePriorities",
+                   "elasticloadbalancing:AddListenerCertificates", "elasticloadbalancing:RemoveListenerCertificates",
+                   "elasticloadbalancing:SetSecurityGroups", "elasticloadbalancing:DeleteLoadBalancer",
+                   "elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"):
+        assert by_action[action]["Condition"] == MINE, action
+    assert by_action["elasticloadbalancing:RegisterTargets"]["Resource"] == f"{ELB}:targetgroup/*/*"
+    create = by_action["elasticloadbalancing:CreateLoadBalancer"]
+    assert create["Condition"] == {"StringEquals": {"aws:RequestTag/elbv2.k8s.aws/cluster": NAME}}
+    on_create, existing = (s for s in statements if s["Action"] in ("elasticloadbalancing:AddTags",
+                           ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"]))
+    assert on_create["Condition"] == {"StringEquals": {
+        "elasticloadbalancing:CreateAction": ["CreateTargetGroup", "CreateLoadBalancer", "CreateListener",
+                                              "CreateRule"], "aws:RequestTag/elbv2.k8s.aws/cluster": NAME}}
+    assert existing["Condition"] == {"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "true"}, **MINE}
+    assert f"{ELB}:listener/app/*/*/*" in existing["Resource"]
+    # What stays on "*" without a condition: reads, and what upstream leaves so (nothing to scope a new
+    # listener, rule or empty group by; adding Shield protection takes nothing away).
+    unconditioned = sorted(a for s in statements if "Condition" not in s and s["Resource"] == "*"
+                           for a in _actions(s) if not a.split(":")[1].startswith(("Describe", "Get", "List")))
+    assert unconditioned == ["ec2:CreateSecurityGroup", "elasticloadbalancing:CreateListener",
+                             "elasticloadbalancing:CreateRule", "shield:CreateProtection"]
+
+
+def test_admission_policies_bound_to_deny_and_waited_for(prod) -> None:  # type: ignore[no-untyped-def]
+    policies = {r.inputs["metadata"]["name"]: r.inputs["spec"]
+                for r in prod.of_type("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy")}
+    bindings = {r.inputs["metadata"]["name"]: r.inputs["spec"]
+                for r in prod.of_type("kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding")}
+    assert bindings == {name: {"policyName": name, "validationActions": ["Deny"]}
+                        for name in ("care-load-balancer-exposure", "care-external-secrets-writers")}
+    exposure, secrets = policies["care-load-balancer-exposure"], policies["care-external-secrets-writers"]
+    assert exposure["failurePolicy"] == secrets["failurePolicy"] == "Fail"
+    assert exposure["matchConstraints"]["resourceRules"] == [
+        {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["services"]},
+        {"apiGroups": ["networking.k8s.io"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"],
+         "resources": ["ingresses"]}]
+    assert "in ['nlfhir/nlfhir'] ||" in exposure["validations"][2]["expression"]
+    assert secrets["matchConstraints"]["resourceRules"] == [
+        {"apiGroups": ["external-secrets.io"], "apiVersions": ["*"], "operations": ["CREATE", "UPDATE", "DELETE"],
+         "resources": ["secretstores", "clustersecretstores", "externalsecrets", "clusterexternalsecrets",
+                       "pushsecrets"]},
+        {"apiGroups": ["generators.external-secrets.io"], "apiVersions": ["*"],
+         "operations": ["CREATE", "UPDATE", "DELETE"], "resources": ["*"]}]
+    assert secrets["validations"][0]["expression"].startswith(
+        "request.userInfo.username.startsWith('arn:aws:sts::333333333333:assumed-role/care-platform-deployer/')")
+    # Through the cluster's provider, the binding after its policy.
+    vap = prod.named(f"{NAME}-care-load-balancer-exposure")
+    assert vap.urn in prod.named(f"{NAME}-care-load-balancer-exposure-binding").dependencies
+    assert vap.provider.startswith(prod.named(f"{NAME}-k8s").urn)
 
 
 def test_admin_access_is_explicit_for_the_deployer_and_the_admins(prod) -> None:  # type: ignore[no-untyped-def]
@@ -308,8 +405,16 @@ def test_helm_releases_pinned_through_the_cluster_provider(prod) -> None:  # typ
     for release in releases.values():
         assert release.provider == provider_ref
         assert release.inputs["atomic"] is True
+    # Every other release waits for the controller: its Service webhook fails closed on every new Service.
+    alb_urn = releases["aws-load-balancer-controller"].urn
+    assert [name for name, r in releases.items() if alb_urn not in r.dependencies] == ["aws-load-balancer-controller"]
     alb = releases["aws-load-balancer-controller"].inputs["values"]
     assert (alb["clusterName"], alb["vpcId"], alb["region"]) == (NAME, "vpc-123", "us-east-2")
+    # The controller owns every LoadBalancer Service (fails closed), internal and pod targets by default.
+    assert (alb["enableServiceMutatorWebhook"], alb["serviceMutatorWebhookConfig"]) == (True, {"failurePolicy": "Fail"})
+    assert (alb["defaultLoadBalancerScheme"], alb["defaultTargetType"]) == ("internal", "ip")
+    assert alb["enableBackendSecurityGroup"] is True
+    assert alb["controllerConfig"] == {"featureGates": {"ListenerRulesTagging": True}}
     assert alb["serviceAccount"] == {"create": True, "name": "aws-load-balancer-controller", "annotations": {
         "eks.amazonaws.com/role-arn": f"arn:aws:iam::123456789012:role/{NAME}-alb-controller-irsa"}}
     autoscaler = releases["cluster-autoscaler"].inputs["values"]
@@ -319,6 +424,8 @@ def test_helm_releases_pinned_through_the_cluster_provider(prod) -> None:  # typ
     assert autoscaler["rbac"]["serviceAccount"]["annotations"] == {
         "eks.amazonaws.com/role-arn": f"arn:aws:iam::123456789012:role/{NAME}-cluster-autoscaler-irsa"}
     assert releases["external-secrets"].inputs["values"]["installCRDs"] is True
+    # Kubernetes' edit/admin roles get no write access to SecretStores and ExternalSecrets.
+    assert releases["external-secrets"].inputs["values"]["rbac"] == {"aggregateToEdit": False}
     assert releases["istiod"].inputs["values"]["pilot"]["cni"] == {"enabled": True}
     assert releases["istio-base"].urn in releases["istiod"].dependencies
     # Argo Rollouts: its CRDs installed (and kept on uninstall: deleting them would delete every Rollout).

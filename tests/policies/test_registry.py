@@ -242,7 +242,8 @@ def test_resource_type_tokens_exist_in_the_sdks() -> None:
 
     k8s_kinds = {"apps/v1": "apps.v1", "batch/v1": "batch.v1", "core/v1": "core.v1", "policy/v1": "policy.v1",
                  "autoscaling/v2": "autoscaling.v2", "storage.k8s.io/v1": "storage.v1",
-                 "networking.k8s.io/v1": "networking.v1", "helm.sh/v3": "helm.v3"}
+                 "networking.k8s.io/v1": "networking.v1", "helm.sh/v3": "helm.v3",
+                 "admissionregistration.k8s.io/v1": "admissionregistration.v1"}
     custom_resources = {"monitoring.coreos.com/v1": {"PrometheusRule"},  # kube-prometheus-stack's CRDs
                         "security.istio.io/v1": {"AuthorizationPolicy"}}  # istio-base's CRDs
     for info in REGISTRY.values():

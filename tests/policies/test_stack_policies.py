@@ -863,3 +863,81 @@ def test_an_allow_rule_without_a_source_fails() -> None:
         ("AuthorizationPolicy prm/prm-api rule 0 names no source (from): it admits any caller and defeats the namespace's default deny. Name the callers' principals (allowFrom) or the load balancer's ipBlocks.", "care-prod-prm-api-authz")]
     # An ALLOW-all rule in the namespace-wide policy is caught twice: no deny-all, and an open rule.
     assert len(check_stack("mesh-namespace-default-deny", mesh_stack({"rules": [{}]}))) == 2
+# --- load-balancer-exposure (policies/network_access.py) ---------------------------------------------------
+VAP_T = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicy"
+VAP_BINDING_T = "kubernetes:admissionregistration.k8s.io/v1:ValidatingAdmissionPolicyBinding"
+LB_EXPOSURE = "care-load-balancer-exposure"
+
+
+def lb_stack(*, published: str = "'prm/prm-api'", binding_actions: tuple[str, ...] = ("Deny",),
+             failure: str = "Fail", annotations: dict[str, object] | None = None) -> list[Res]:
+    cluster = Res("aws:eks/cluster:Cluster", "care-prod-eks-cluster", {"name": "care-prod-eks"})
+    vap = Res(VAP_T, "care-prod-eks-care-load-balancer-exposure", {
+        "metadata": {"name": LB_EXPOSURE}, "spec": {"failurePolicy": failure, "validations": [
+            {"expression": f"request.namespace + '/' + object.metadata.name in [{published}] || x"}]}})
+    binding = Res(VAP_BINDING_T, "care-prod-eks-care-load-balancer-exposure-binding", {
+        "metadata": {"name": LB_EXPOSURE},
+        "spec": {"policyName": LB_EXPOSURE, "validationActions": list(binding_actions)}})
+    published_annotations = {"alb.ingress.kubernetes.io/scheme": "internet-facing",
+                             "alb.ingress.kubernetes.io/conditions.prm-api": json.dumps([{
+                                 "field": "http-header", "httpHeaderConfig": {
+                                     "httpHeaderName": "X-Origin-Verify", "values": ["s3cret"]}}])}
+    ingress = Res("kubernetes:networking.k8s.io/v1:Ingress", "care-prod-prm-api-ingress", {
+        "metadata": {"name": "prm-api", "namespace": "prm",
+                     "annotations": published_annotations if annotations is None else annotations},
+        "spec": {"ingressClassName": "alb"}})
+    service = Res("kubernetes:core/v1:Service", "care-prod-prm-api-service", {
+        "metadata": {"name": "prm-api", "namespace": "prm"}, "spec": {"type": "ClusterIP"}})
+    return [cluster, vap, binding, ingress, service]
+
+
+def test_load_balancer_exposure_passes_the_published_api_behind_the_edge() -> None:
+    assert check_stack("load-balancer-exposure", lb_stack()) == []
+    # An internal Ingress needs neither the edge nor the exception.
+    assert check_stack("load-balancer-exposure", lb_stack(annotations={
+        "alb.ingress.kubernetes.io/scheme": "internal"})) == []
+    # The origin secret is unknown at preview: still the edge's condition.
+    assert check_stack("load-balancer-exposure", lb_stack(annotations={
+        "alb.ingress.kubernetes.io/scheme": "internet-facing", "alb.ingress.kubernetes.io/conditions.prm-api": U})) == []
+
+
+def test_load_balancer_exposure_refuses_an_internet_facing_ingress_outside_the_published_apis() -> None:
+    assert check_stack("load-balancer-exposure", lb_stack(annotations={
+        "alb.ingress.kubernetes.io/scheme": "internet-facing"})) == [(
+        "Ingress prm/prm-api is internet-facing but not a published API: its ALB would take requests that did not "
+        "come through CloudFront and WAF (no X-Origin-Verify condition). Publish the app (published: true) or make "
+        "the Ingress internal.", "care-prod-prm-api-ingress")]
+    assert check_stack("load-balancer-exposure", lb_stack(published="'nlfhir/nlfhir'")) == [(
+        "Ingress prm/prm-api is internet-facing, but the admission policy care-load-balancer-exposure does not name "
+        "it among the published Ingresses: the API server would refuse it (tiers/compute.py published_ingresses).",
+        "care-prod-prm-api-ingress")]
+
+
+def test_load_balancer_exposure_refuses_a_load_balancer_service_unless_internal() -> None:
+    resources = lb_stack()
+    service = resources[4]
+    service.props = edit(service.props, spec__type="LoadBalancer")
+    message = ("Service prm/prm-api is of type LoadBalancer without service.beta.kubernetes.io/"
+               "aws-load-balancer-scheme: internal: only the published APIs are reachable from the internet, "
+               "through CloudFront and WAF (published: true).", "care-prod-prm-api-service")
+    assert check_stack("load-balancer-exposure", resources) == [message]
+    service.props = edit(service.props, metadata__annotations={
+        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing"})
+    assert check_stack("load-balancer-exposure", resources) == [message]
+    service.props = edit(service.props, metadata__annotations={
+        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"})
+    assert check_stack("load-balancer-exposure", resources) == []
+
+
+def test_load_balancer_exposure_requires_the_admission_policy_bound_to_deny() -> None:
+    message = ("the cluster has no ValidatingAdmissionPolicy care-load-balancer-exposure bound with "
+               "validationActions [Deny] and failurePolicy Fail: anyone able to create a Service or an Ingress "
+               "could put an internet-facing load balancer in front of it (components/eks/admission.py).",
+               "care-prod-eks-cluster")
+    resources = lb_stack()
+    assert check_stack("load-balancer-exposure", [r for r in resources if r.type != VAP_T]) == [message]
+    assert check_stack("load-balancer-exposure", [r for r in resources if r.type != VAP_BINDING_T]) == [message]
+    assert check_stack("load-balancer-exposure", lb_stack(binding_actions=("Audit", "Warn"))) == [message]
+    assert check_stack("load-balancer-exposure", lb_stack(failure="Ignore")) == [message]
+    # No cluster in the stack: nothing to enforce it in.
+    assert check_stack("load-balancer-exposure", resources[3:]) == []
