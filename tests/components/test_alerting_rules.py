@@ -175,10 +175,17 @@ def _scenarios(objects) -> dict[str, dict[str, Any]]:
 @pytest.fixture(scope="module")
 def promtool_results(objects, rules_file) -> dict[str, subprocess.CompletedProcess[str]]:
     promtool = external_tools.require("promtool")
+    # Without group_eval_order promtool evaluates the groups of one instant in map order, so an alert could read
+    # the recording rules' previous minute (the outage's $value was 6.667 % instead of 8.333 % about one run in
+    # six): the recording groups first, then the alerting groups, as the alerts' values assume.
+    groups = [g for groups in objects.values() for g in groups]
+    order = [g["name"] for g in groups if all("record" in r for r in g["rules"])]
+    order += [g["name"] for g in groups if g["name"] not in order]
     running = {}
     for name, scenario in _scenarios(objects).items():
         path = rules_file.parent / f"{name}.test.yaml"
         path.write_text(yaml.safe_dump({"rule_files": [rules_file.name], "evaluation_interval": "1m",
+                                        "group_eval_order": order,
                                         "tests": [{"interval": "1m", **scenario}]}, sort_keys=False))
         running[name] = subprocess.Popen([promtool, "test", "rules", path.name], cwd=rules_file.parent,
                                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
