@@ -108,6 +108,20 @@ AUTOSCALING_ROLE = "AWSServiceRoleForAutoScaling"
 def autoscaling_role_arn(account_id: str) -> str:
     return f"arn:aws:iam::{account_id}:role/aws-service-role/{AUTOSCALING_SERVICE}/{AUTOSCALING_ROLE}"
 
+
+#: The domains whose volumes an EC2 instance attaches (node and CSI volumes; volumes restored from backups).
+#: EC2 decrypts an attached volume's data key as the instance's identity-only role, through the grant issued
+#: to it, not through a service (no kms:ViaService) and not as a service principal: "If an SCP or KMS key
+#: denies the identity-only role access to a KMS key, you may fail to launch EC2 instances with encrypted
+#: volumes" (https://docs.aws.amazon.com/ebs/latest/userguide/ebs-encryption-requirements.html#ebs-encryption-instance-permissions;
+#: its sessions are arn:aws:sts::<account>:assumed-role/aws:ec2-infrastructure/<instance-id>).
+EC2_INSTANCE_DOMAINS: tuple[Domain, ...] = ("ebs", "backup")
+
+
+def ec2_infrastructure_role_arn(account_id: str) -> str:
+    """The role EC2 instances' identity-only sessions use to decrypt their volumes (aws:PrincipalArn)."""
+    return f"arn:aws:iam::{account_id}:role/aws:ec2-infrastructure"
+
 _USE_ACTIONS = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
 #: What the key administrators may do: AWS's default administrator actions
 #: (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html#key-policy-default-allow-administrators)
@@ -255,7 +269,9 @@ def key_policy(domain: Domain, *, account_id: str, region: str, admin_arns: Sequ
              "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
         ]
     if domain in PHI_DOMAINS:  # last, so the allows above read first
-        exempt = [*([autoscaling_role_arn(account_id)] if domain == "ebs" else []), *direct_callers]
+        exempt = [*([autoscaling_role_arn(account_id)] if domain == "ebs" else []),
+                  *([ec2_infrastructure_role_arn(account_id)] if domain in EC2_INSTANCE_DOMAINS else []),
+                  *direct_callers]
         statements.append(deny_use_outside_owning_service(via_services(domain, region), exempt))
     return {"Version": "2012-10-17", "Id": f"care-platform-{domain}", "Statement": statements}
 

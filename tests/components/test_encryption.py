@@ -16,6 +16,7 @@ DEPLOYER = f"arn:aws:iam::{ACCOUNT}:role/care-platform-deployer"
 ADMIN = f"arn:aws:iam::{ACCOUNT}:role/platform-admin"
 CSI_ROLE = f"arn:aws:iam::{ACCOUNT}:role/care-test-eks-ebs-csi-irsa-*"
 ASG_ROLE = f"arn:aws:iam::{ACCOUNT}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+EC2_INSTANCES = f"arn:aws:iam::{ACCOUNT}:role/aws:ec2-infrastructure"
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +169,7 @@ USE = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "
 
 @pytest.mark.parametrize("domain,via", [
     ("database", ["rds"]), ("cache", ["elasticache"]), ("storage", ["s3"]), ("streaming", ["kafka"]),
-    ("secrets", ["secretsmanager"]), ("backup", ["backup", "rds", "ec2"]),
+    ("secrets", ["secretsmanager"]),
 ])
 def test_phi_keys_deny_use_outside_their_owning_service(plan, domain: str, via: list[str]) -> None:  # type: ignore[no-untyped-def]
     assert _deny(plan, f"care-test-kms-{domain}") == {
@@ -179,11 +180,23 @@ def test_phi_keys_deny_use_outside_their_owning_service(plan, domain: str, via: 
     assert _policy(plan, f"care-test-kms-{domain}")["Statement"][-1]["Sid"] == "DenyUseOutsideOwningService"
 
 
-def test_ebs_key_exempts_only_auto_scaling_and_the_csi_driver_role_by_principal_arn(plan) -> None:  # type: ignore[no-untyped-def]
+def test_ebs_key_exempts_only_auto_scaling_ec2_instances_and_the_csi_driver_role_by_principal_arn(plan) -> None:  # type: ignore[no-untyped-def]
+    # EC2 decrypts an attached volume's key as the instance's identity-only role (aws:ec2-infrastructure), through
+    # its grant and without kms:ViaService: without the exemption no node and no CSI volume would start.
     assert _deny(plan, "care-test-kms-ebs")["Condition"] == {
         "StringNotEquals": {"kms:ViaService": ["ec2.us-east-2.amazonaws.com"]},
         "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
-        "ArnNotLike": {"aws:PrincipalArn": [ASG_ROLE, CSI_ROLE]}}
+        "ArnNotLike": {"aws:PrincipalArn": [ASG_ROLE, EC2_INSTANCES, CSI_ROLE]}}
+
+
+def test_backup_keys_exempt_only_ec2_instances_attaching_restored_volumes(plan) -> None:  # type: ignore[no-untyped-def]
+    for name, region in (("care-test-kms-backup", "us-east-2"), ("care-test-dr-kms-backup", "us-west-2")):
+        assert _deny(plan, name) == {
+            "Sid": "DenyUseOutsideOwningService", "Effect": "Deny", "Principal": "*", "Action": USE, "Resource": "*",
+            "Condition": {"StringNotEquals": {"kms:ViaService": [f"{s}.{region}.amazonaws.com"
+                                                                 for s in ("backup", "rds", "ec2")]},
+                          "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
+                          "ArnNotLike": {"aws:PrincipalArn": [EC2_INSTANCES]}}}, name
 
 
 def test_dr_phi_keys_deny_use_outside_the_dr_regions_services(plan) -> None:  # type: ignore[no-untyped-def]

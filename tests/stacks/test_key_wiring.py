@@ -126,8 +126,9 @@ def test_ebs_key_exempts_the_csi_driver_role_it_cannot_wait_for(stack: str) -> N
     deny = next(s for s in _key_policy(plan, f"{prefix}-kms-ebs")["Statement"]
                 if s["Sid"] == "DenyUseOutsideOwningService")
     account = plan.outputs["kmsKeyArns"]["ebs"].split(":")[4]
-    asg, csi = deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    asg, instances, csi = deny["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
     assert asg == f"arn:aws:iam::{account}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+    assert instances == f"arn:aws:iam::{account}:role/aws:ec2-infrastructure"  # EC2 attaching the volumes
     role = plan.named(f"{prefix}-eks-ebs-csi-irsa")
     assert "name" not in role.inputs and "namePrefix" not in role.inputs  # auto-named: <logical name>-<suffix>
     assert fnmatch.fnmatchcase(f"arn:aws:iam::{account}:role/{role.name}-a1b2c3d", csi)
