@@ -82,11 +82,14 @@ def _service_account(role: aws.iam.Role, name: str) -> dict[str, Any]:
 ALB_CONTROLLER_VALUES: dict[str, Any] = {
     "replicaCount": 2,
     # The Service mutator webhook makes the controller (not the legacy in-tree cloud provider, which builds
-    # an internet-facing Classic/NLB in the public subnets) own every new Service of type LoadBalancer; it
-    # fails closed, and the admission policy (components/eks/admission.py) refuses any LoadBalancer Service
-    # the webhook did not claim (spec.loadBalancerClass) or that asks to be internet-facing.
+    # an internet-facing Classic/NLB in the public subnets) own every new Service of type LoadBalancer. The
+    # webhook matches every Service CREATE (ClusterIP included), so with failurePolicy Fail no Service could be
+    # created anywhere while the controller has no ready endpoint (node replacement, crash loop, DR rebuild);
+    # it is Ignore, and failing closed is the admission policy's job (components/eks/admission.py, Fail): it
+    # refuses any LoadBalancer Service the webhook did not claim (spec.loadBalancerClass) or that asks to be
+    # internet-facing.
     "enableServiceMutatorWebhook": True,
-    "serviceMutatorWebhookConfig": {"failurePolicy": "Fail"},
+    "serviceMutatorWebhookConfig": {"failurePolicy": "Ignore"},
     # Explicit, although both are the controller's defaults today: a load balancer without a scheme
     # annotation is internal, and its targets are pods (security groups for Pods: a pod's branch network
     # interface carries its workload's group, the one the controller adds its backend rule to).

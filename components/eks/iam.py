@@ -191,7 +191,11 @@ def _alb_write_statements(region: str, account_id: str, cluster_name: str) -> li
         {"Effect": "Allow", "Action": ["elasticloadbalancing:CreateLoadBalancer",
                                        "elasticloadbalancing:CreateTargetGroup"], "Resource": "*",
          "Condition": {"StringEquals": created_mine}},
-        # Upstream, unconditioned: a new listener or rule has no tags yet to be scoped by.
+        # Upstream, unconditioned. Residual: these are authorized against the parent load balancer or listener
+        # too, so with this role one could add a listener or rule to another of the account's load balancers
+        # (in this stack's account: only this and other clusters' controller-made ALBs). A ResourceTag
+        # condition would also be evaluated against the listener or rule being created, which has no tags yet,
+        # and AWS does not document which resource each is authorized against; unverified here, so not added.
         {"Effect": "Allow", "Resource": "*", "Action": ["elasticloadbalancing:CreateListener",
                                                         "elasticloadbalancing:CreateRule"]},
         {"Effect": "Allow", "Action": "elasticloadbalancing:AddTags", "Resource": [*balancers, *listeners],

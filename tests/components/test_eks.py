@@ -405,13 +405,15 @@ def test_helm_releases_pinned_through_the_cluster_provider(prod) -> None:  # typ
     for release in releases.values():
         assert release.provider == provider_ref
         assert release.inputs["atomic"] is True
-    # Every other release waits for the controller: its Service webhook fails closed on every new Service.
+    # Every other release waits for the controller, so that its webhook claims their LoadBalancer Services (the
+    # admission policy refuses unclaimed ones).
     alb_urn = releases["aws-load-balancer-controller"].urn
     assert [name for name, r in releases.items() if alb_urn not in r.dependencies] == ["aws-load-balancer-controller"]
     alb = releases["aws-load-balancer-controller"].inputs["values"]
     assert (alb["clusterName"], alb["vpcId"], alb["region"]) == (NAME, "vpc-123", "us-east-2")
-    # The controller owns every LoadBalancer Service (fails closed), internal and pod targets by default.
-    assert (alb["enableServiceMutatorWebhook"], alb["serviceMutatorWebhookConfig"]) == (True, {"failurePolicy": "Fail"})
+    # The controller claims every LoadBalancer Service, internal and pod targets by default; its webhook does not
+    # gate every Service on the controller being up (the admission policy fails closed instead).
+    assert (alb["enableServiceMutatorWebhook"], alb["serviceMutatorWebhookConfig"]) == (True, {"failurePolicy": "Ignore"})
     assert (alb["defaultLoadBalancerScheme"], alb["defaultTargetType"]) == ("internal", "ip")
     assert alb["enableBackendSecurityGroup"] is True
     assert alb["controllerConfig"] == {"featureGates": {"ListenerRulesTagging": True}}
