@@ -26,6 +26,7 @@ Where to find what:
 """
 
 from components.app_service.bindings import (
+    KAFKA_PREFIX_TAG,
     Binding,
     ChromaDbBinding,
     EnvironmentBinding,
@@ -33,6 +34,7 @@ from components.app_service.bindings import (
     PostgresBinding,
     RedisBinding,
     SecretRef,
+    msk_client_document,
     msk_client_policy,
     rds_db_user_arn,
 )
@@ -43,7 +45,9 @@ from components.app_service.config import (
     AppIngressConfig,
     AppsConfig,
     CronJobConfig,
+    KafkaAccessConfig,
     PreDeployConfig,
+    RedisAccessConfig,
     SecretRefConfig,
 )
 from components.app_service.identity import secrets_read_policy
@@ -54,6 +58,8 @@ __all__ = [
     "DEFAULT_SSL_POLICY", "EXTERNAL_SECRETS_API",
     "secrets_manager_store_spec", "RELOAD_ANNOTATION", "AppConfig", "AppIngressConfig", "AppService",
     "AppsConfig", "Binding", "ChromaDbBinding", "CronJobConfig", "EnvironmentBinding", "KafkaBinding",
-    "PostgresBinding", "PreDeployConfig", "RedisBinding", "SecretRef", "SecretRefConfig", "msk_client_policy",
+    "KAFKA_PREFIX_TAG", "KafkaAccessConfig", "RedisAccessConfig",
+    "PostgresBinding", "PreDeployConfig", "RedisBinding", "SecretRef", "SecretRefConfig",
+    "msk_client_document", "msk_client_policy",
     "rds_db_user_arn", "secrets_read_policy",
 ]
