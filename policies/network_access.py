@@ -213,6 +213,8 @@ def _kafka_resource_problem(resource: str, prefix: str | None) -> str | None:
     if resource == "*" or resource.startswith("arn:aws:kafka:") and ":cluster/" not in resource \
             and not _MSK_RESOURCE.fullmatch(resource):
         return f"{resource} (any cluster, topic or group)"
+    if ":cluster/" in resource and any(c in resource for c in "*?"):
+        return f"{resource} (a wildcard cluster)"
     match = _MSK_RESOURCE.fullmatch(resource)
     if match is None:
         return None

@@ -182,6 +182,8 @@ class KafkaAccessConfig(ConfigModel):
         if not self.read_topics and not self.write_topics:
             problems.add("readTopics", [], "name at least one topic the app reads or writes (readTopics, writeTopics)")
         if self.read_topics and not self.consumer_groups:
+            # ReadData requires AlterGroup (offset commits): https://docs.aws.amazon.com/msk/latest/developerguide/
+            # kafka-actions.html
             problems.add("consumerGroups", [], "a consumer of readTopics needs its consumer group(s) named")
         problems.raise_if_any()
         return self

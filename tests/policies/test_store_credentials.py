@@ -69,6 +69,10 @@ def test_wildcards_outside_the_owned_prefix_are_refused() -> None:
         f"statement T grants kafka-cluster:ReadData on {TOPIC}/prm-worker.* (a wildcard topic outside the app's "
         f"own prefix: no {KAFKA_PREFIX_TAG} tag): an app may use only the topics and consumer groups it names, or "
         "<ownedPrefix>* of its own (apps.<app>.kafka)."]
+    every_cluster = f"arn:aws:kafka:us-east-2:{ACCOUNT}:cluster/*"
+    assert _msk(_statement("C", ["kafka-cluster:Connect"], every_cluster)) == [
+        f"statement C grants kafka-cluster:Connect on {every_cluster} (a wildcard cluster): an app may use only the "
+        "topics and consumer groups it names, or <ownedPrefix>* of its own (apps.<app>.kafka)."]
     any_cluster = f"arn:aws:kafka:us-east-2:{ACCOUNT}:topic/*/*/prm-worker.x"
     assert _msk(_statement("T", ["kafka-cluster:ReadData"], [any_cluster, "*"])) == [
         f"statement T grants kafka-cluster:ReadData on {any_cluster} (a wildcard cluster); * (any cluster, topic "
