@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 
 from components.app_service import (
@@ -44,12 +46,24 @@ def test_kafka_with_scram_has_no_iam_policy() -> None:
 
 
 def test_kafka_with_iam_tags_its_client_policy_with_the_owned_prefix() -> None:
+    # iam_policies() would build an Output (the cluster ARN's apply) outside the mock engine: the rendered policy
+    # is tested in test_app_service.py; here the tag, and that Wiring.merge carries a binding's policy tags.
     binding = KafkaBinding(cluster_arn=MSK, bootstrap_brokers="b-1.example:9098", access=ACCESS)
-    wiring = Wiring.merge("care-prod-prm-worker", [binding], "us-east-2", "333333333333")
-    assert list(wiring.iam_policies) == ["policy"]
-    assert wiring.iam_policy_tags == {"policy": {KAFKA_PREFIX_TAG: "prm-worker."}}
+    assert binding.iam_policy_tags() == {"policy": {KAFKA_PREFIX_TAG: "prm-worker."}}
     exact = KafkaBinding(cluster_arn=MSK, bootstrap_brokers="b", access=KafkaAccessConfig(write_topics=("prm.x",)))
     assert exact.iam_policy_tags() == {}  # no owned prefix: no wildcard allowed, nothing to tag
+
+    @dataclass(frozen=True)
+    class Tagged(EnvironmentBinding):
+        def iam_policies(self, region: str, account_id: str) -> dict[str, str]:
+            return {"policy": "{}"}
+
+        def iam_policy_tags(self) -> dict[str, dict[str, str]]:
+            return {"policy": {KAFKA_PREFIX_TAG: "prm-worker."}}
+
+    wiring = Wiring.merge("care-prod-prm-worker", [Tagged()], "us-east-2", "333333333333")
+    assert (wiring.iam_policies, wiring.iam_policy_tags) == ({"policy": "{}"},
+                                                             {"policy": {KAFKA_PREFIX_TAG: "prm-worker."}})
 
 
 def test_a_variable_from_two_bindings_is_refused_by_name() -> None:
