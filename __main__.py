@@ -83,7 +83,8 @@ for export_name, db in data.databases().items():
     })
 redis, kafka = data.redis, data.kafka
 pulumi.export("redis", {"configurationEndpoint": redis.configuration_endpoint, "port": redis.port,
-                        "authSecretArn": redis.auth_secret_arn, "securityGroupId": redis.security_group_id})
+                        "userGroupId": redis.user_group.user_group_id,
+                        "userSecretArns": redis.user_secret_arns, "securityGroupId": redis.security_group_id})
 pulumi.export("kafka", {"arn": kafka.arn, "bootstrapBrokers": kafka.bootstrap_brokers,
                         "securityGroupId": kafka.security_group_id})
 pulumi.export("bucketNames", data.storage.bucket_names)

@@ -1,8 +1,9 @@
-"""ElastiCache Redis: a cluster-mode replication group, Multi-AZ, encrypted at rest and in transit, AUTH."""
+"""ElastiCache Redis: a cluster-mode replication group, Multi-AZ, encrypted at rest and in transit, RBAC per app."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -23,10 +24,6 @@ class CacheConfig(ConfigModel):
     #: the patch level itself (autoMinorVersionUpgrade) and reports "7.1.x" as engineVersionActual, so
     #: the pinned "7.1" shows no diff on a second ``pulumi up``.
     engine_version: str = Field(default="7.1", pattern=r"^7\.\d+$")
-    #: Bump to rotate the AUTH token (docs/runbooks/rotate-redis-auth-token.md): a new random token is
-    #: generated and added with the ROTATE strategy, so the old one keeps working until the runbook's
-    #: last step removes it.
-    auth_token_generation: int = Field(default=1, ge=1)
     cluster_mode: bool = True
     shards: int = Field(default=3, ge=1, le=500)
     replicas_per_shard: int = Field(default=1, ge=0, le=5)
@@ -54,16 +51,46 @@ class CacheConfig(ConfigModel):
         return self
 
 
+#: ElastiCache RBAC (https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Clusters.RBAC.html): Redis OSS 6.0
+#: and later (CacheConfig pins 7.x), users and user groups of engine "redis" (also what a Valkey group uses), and
+#: every user group must contain a user whose *user name* is "default" (CreateUserGroup: DefaultUserRequired;
+#: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-elasticache-usergroup.html). Ours
+#: is disabled: access string "off -@all" (RBAC page: a user without "on" has no access) and a random password
+#: nobody holds, so a client that sends the old one-argument AUTH lands on a user that cannot log in.
+RBAC_ENGINE = "redis"
+DEFAULT_USER_ACCESS = "off -@all"
+
+
+@dataclass(frozen=True)
+class RedisUser:
+    """One app's RBAC user: its access string and the generation that rotates its password."""
+
+    access_string: str
+    password_generation: int = 1
+
+
+def password_slots(generation: int) -> tuple[int, int]:
+    """The keepers of the user's two password slots (a, b) at ``generation``: each bump renews one slot only.
+
+    ElastiCache keeps up to two passwords per user (CreateUser/ModifyUser ``Passwords``,
+    https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateUser.html), so the password the
+    pods still hold stays valid while the new one reaches them. Odd generations renew slot a, even ones slot b.
+    """
+    return (generation + 1) // 2, generation // 2
+
+
 class RedisCluster(pulumi.ComponentResource):
     """A Redis replication group (cluster mode by default) reachable only from its client security groups.
 
-    Clients connect with TLS and the AUTH token, which stays a Pulumi secret and is also kept in a
-    Secrets Manager secret (encrypted with the secrets key) that workloads read at start-up.
+    Clients connect with TLS as their own RBAC user (``users``: app name -> access string and password
+    generation): each user's password is a Pulumi secret kept in the app's own Secrets Manager secret
+    (``<name>/users/<app>``, encrypted with the secrets key) that only that app's role reads.
     """
 
     configuration_endpoint: pulumi.Output[str]
-    auth_secret_arn: pulumi.Output[str]
     security_group_id: pulumi.Output[str]
+    #: Each app's credentials secret (JSON: username, password, endpoint, port, tls, clusterMode), by app name.
+    user_secret_arns: dict[str, pulumi.Output[str]]
 
     def __init__(
         self,
@@ -76,6 +103,7 @@ class RedisCluster(pulumi.ComponentResource):
         kms_key_arn: pulumi.Input[str],
         secret_kms_key_arn: pulumi.Input[str],
         logs_kms_key_arn: pulumi.Input[str],
+        users: Mapping[str, RedisUser],
         log_retention_days: int,
         protect: bool = True,
         skip_final_snapshot: bool = False,
@@ -132,16 +160,7 @@ class RedisCluster(pulumi.ComponentResource):
                 log_format="json", log_type="slow-log",
             ))
 
-        # Redis AUTH allows printable ASCII except space, " , / and @; letters and digits suffice. A new
-        # generation (cache.authTokenGeneration) replaces the password, i.e. yields a new token.
-        self.auth_token = random.RandomPassword(
-            f"{name}-auth-token",
-            random.RandomPasswordArgs(length=64, special=False,
-                                      keepers={"generation": str(config.auth_token_generation)}),
-            child,
-        )
-        # Explicitly secret: the engine would mark it so, but say it here where the value is used.
-        self.auth_token_value: pulumi.Output[str] = pulumi.Output.secret(self.auth_token.result)  # type: ignore[arg-type]
+        self.user_group = self._user_group(name, users, tags)
 
         # Cluster mode needs automatic failover; Multi-AZ needs it too (and a replica per shard).
         failover = config.cluster_mode or config.multi_az
@@ -167,13 +186,15 @@ class RedisCluster(pulumi.ComponentResource):
                 at_rest_encryption_enabled=True,
                 kms_key_id=kms_key_arn,
                 transit_encryption_enabled=True,
-                auth_token=self.auth_token_value,
-                # A changed token is added next to the old one (ROTATE), so clients still holding the old
-                # token keep working; the runbook removes the old one with SET once every client has the
-                # new token (ModifyReplicationGroup AuthTokenUpdateStrategy,
-                # https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/auth.html#auth-modifyng-token).
-                # CreateReplicationGroup ignores it (hashicorp/terraform-provider-aws#45674).
-                auth_token_update_strategy="ROTATE",
+                # RBAC: each app authenticates as its own user of this group; no shared AUTH token.
+                user_group_ids=[self.user_group.user_group_id],
+                # Migrating a group that has an AUTH token: one ModifyReplicationGroup adds the user group
+                # and deletes the token (AuthTokenUpdateStrategy DELETE, "allowed only when transitioning to
+                # RBAC"; https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Clusters.RBAC.html#Migrate-From-RBAC-to-Auth).
+                # The provider sends DELETE with the token removed since hashicorp/terraform-provider-aws#45518
+                # (fixes #39546, "User group can't be associated with auth token enabled"); CreateReplicationGroup
+                # ignores the strategy, and with no token change it is never sent again.
+                auth_token_update_strategy="DELETE",
                 snapshot_retention_limit=config.snapshot_retention_days,
                 snapshot_window=config.snapshot_window,
                 maintenance_window=config.maintenance_window,
@@ -193,36 +214,98 @@ class RedisCluster(pulumi.ComponentResource):
         self.reader_endpoint = None if config.cluster_mode else group.reader_endpoint_address
         self.port = config.port
 
-        self.auth_secret = aws.secretsmanager.Secret(
-            f"{name}-auth",
+        self.user_secret_arns = {
+            app: self._credentials(name, app, passwords[0], config, secret_kms_key_arn, protect, tags)
+            for app, passwords in self._app_passwords.items()}
+
+        self.register_outputs({
+            "configurationEndpoint": self.configuration_endpoint,
+            "port": self.port,
+            "userGroupId": self.user_group.user_group_id,
+            "userSecretArns": self.user_secret_arns,
+            "securityGroupId": self.security_group_id,
+        })
+
+    def _user_group(self, name: str, users: Mapping[str, RedisUser],
+                    tags: Mapping[str, str]) -> aws.elasticache.UserGroup:
+        """The disabled "default" user, one user per app (two password slots each), and their user group."""
+        child = child_opts(self)
+        # A user's user_id is unique in the account and region; its user_name is what clients send to AUTH.
+        default = aws.elasticache.User(
+            f"{name}-user-default",
+            aws.elasticache.UserArgs(
+                user_id=f"{name}-default", user_name="default", engine=RBAC_ENGINE,
+                access_string=DEFAULT_USER_ACCESS,
+                authentication_mode=aws.elasticache.UserAuthenticationModeArgs(
+                    type="password", passwords=[self._password(f"{name}-user-default-password", 0)]),
+                tags=tags_for(tags, f"{name}-user-default"),
+            ),
+            child,
+        )
+        self._app_passwords: dict[str, list[pulumi.Output[str]]] = {}
+        self.users: dict[str, aws.elasticache.User] = {}
+        for app, user in sorted(users.items()):
+            slot_a, slot_b = password_slots(user.password_generation)
+            a = self._password(f"{name}-{app}-password-a", slot_a)
+            b = self._password(f"{name}-{app}-password-b", slot_b)
+            # The current password first: the slot the latest generation renewed.
+            current, previous = (a, b) if user.password_generation % 2 else (b, a)
+            self._app_passwords[app] = [current, previous]
+            self.users[app] = aws.elasticache.User(
+                f"{name}-user-{app}",
+                aws.elasticache.UserArgs(
+                    user_id=f"{name}-{app}", user_name=app, engine=RBAC_ENGINE, access_string=user.access_string,
+                    authentication_mode=aws.elasticache.UserAuthenticationModeArgs(
+                        type="password", passwords=[current, previous]),
+                    tags=tags_for(tags, f"{name}-user-{app}"),
+                ),
+                child,
+            )
+        return aws.elasticache.UserGroup(
+            f"{name}-users",
+            aws.elasticache.UserGroupArgs(
+                user_group_id=f"{name}-users", engine=RBAC_ENGINE,
+                user_ids=[default.user_id, *(u.user_id for u in self.users.values())],
+                tags=tags_for(tags, f"{name}-users"),
+            ),
+            child,
+        )
+
+    def _password(self, logical_name: str, generation: int) -> pulumi.Output[str]:
+        """64 letters and digits: within ElastiCache's 16-128 printable characters, none of the refused ones."""
+        password = random.RandomPassword(
+            logical_name,
+            random.RandomPasswordArgs(length=64, special=False, keepers={"generation": str(generation)}),
+            child_opts(self),
+        )
+        return pulumi.Output.secret(password.result)  # type: ignore[arg-type]
+
+    def _credentials(self, name: str, app: str, password: pulumi.Output[str], config: CacheConfig,
+                     secret_kms_key_arn: pulumi.Input[str], protect: bool,
+                     tags: Mapping[str, str]) -> pulumi.Output[str]:
+        """The app's own secret: its user name, current password and where to connect."""
+        child = child_opts(self)
+        secret = aws.secretsmanager.Secret(
+            f"{name}-{app}-credentials",
             aws.secretsmanager.SecretArgs(
-                name=f"{name}/auth",
-                description=f"AUTH token and endpoint of the Redis replication group {name}",
+                name=f"{name}/users/{app}",
+                description=f"Redis user {app} of the replication group {name} (RBAC): user name, password, endpoint",
                 kms_key_id=secret_kms_key_arn,
                 recovery_window_in_days=30 if protect else 0,
-                tags=tags_for(tags, f"{name}-auth"),
+                tags=tags_for(tags, f"{name}-{app}-credentials"),
             ),
             child,
         )
         aws.secretsmanager.SecretVersion(
-            f"{name}-auth-version",
+            f"{name}-{app}-credentials-version",
             aws.secretsmanager.SecretVersionArgs(
-                secret_id=self.auth_secret.id,
+                secret_id=secret.id,
                 secret_string=pulumi.Output.json_dumps({
-                    "authToken": self.auth_token_value,
-                    "endpoint": self.configuration_endpoint,
-                    "port": config.port,
-                    "tls": True,
+                    "username": self.users[app].user_name, "password": password,
+                    "endpoint": self.configuration_endpoint, "port": config.port, "tls": True,
                     "clusterMode": config.cluster_mode,
                 }),
             ),
             child,
         )
-        self.auth_secret_arn = self.auth_secret.arn
-
-        self.register_outputs({
-            "configurationEndpoint": self.configuration_endpoint,
-            "port": self.port,
-            "authSecretArn": self.auth_secret_arn,
-            "securityGroupId": self.security_group_id,
-        })
+        return secret.arn

@@ -10,6 +10,8 @@ separate ingress rule's ``referencedSecurityGroupId``) depends on.
 
 from __future__ import annotations
 
+import re
+
 from common import (
     CACHE_RG,
     K8S_INGRESS,
@@ -383,5 +385,88 @@ stack_policy(
     description="No LoadBalancer Service or internet-facing Ingress but the published APIs (behind CloudFront), "
                 "and an admission policy enforces it in the cluster.",
 )(load_balancer_exposure)
+IAM_POLICY = "aws:iam/policy:Policy"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+#: The tag naming an MSK client policy's app-owned prefix (components/app_service/bindings.py KAFKA_PREFIX_TAG).
+KAFKA_PREFIX_TAG = "care.platform/kafka-prefix"
+#: Topic and cluster administration: provisioning's job, never an app's at runtime (auto-creation is off).
+KAFKA_ADMIN_ACTIONS = frozenset(f"kafka-cluster:{a}" for a in (
+    "CreateTopic", "DeleteTopic", "AlterTopic", "AlterTopicDynamicConfiguration", "AlterCluster",
+    "AlterClusterDynamicConfiguration", "DeleteGroup", "AlterTransactionalId"))
+_MSK_RESOURCE = re.compile(r"arn:aws:kafka:[^:]*:[^:]*:(topic|group|transactional-id)/([^/]*)/([^/]*)/(.*)")
+
+
+def _kafka_resource_problem(resource: str, prefix: str | None) -> str | None:
+    """Why one Resource of a kafka-cluster statement is broader than the app's own names (None if it is not)."""
+    if resource == "*" or resource.startswith("arn:aws:kafka:") and ":cluster/" not in resource \
+            and not _MSK_RESOURCE.fullmatch(resource):
+        return f"{resource} (any cluster, topic or group)"
+    if ":cluster/" in resource and any(c in resource for c in "*?"):
+        return f"{resource} (a wildcard cluster)"
+    match = _MSK_RESOURCE.fullmatch(resource)
+    if match is None:
+        return None
+    kind, cluster, uuid, name = match.groups()
+    if any(c in cluster + uuid for c in "*?"):
+        return f"{resource} (a wildcard cluster)"
+    if any(c in name for c in "*?") and not (prefix and name == f"{prefix}*"):
+        owned = f"the app's prefix {prefix}*" if prefix else f"no {KAFKA_PREFIX_TAG} tag"
+        return f"{resource} (a wildcard {kind} outside the app's own prefix: {owned})"
+    return None
+
+
+def msk_client_scoped(r: Resource, report: Report, _: Settings) -> None:
+    document = parse_json(r.get("policy"))
+    if document is None:
+        return
+    tags = r.get("tags")
+    prefix = tags.get(KAFKA_PREFIX_TAG) if isinstance(tags, dict) else None
+    statements = as_list(document.get("Statement")) if isinstance(document, dict) else []
+    for s in (s for s in statements if isinstance(s, dict) and s.get("Effect") == "Allow"):
+        actions = [a for a in as_list(s.get("Action")) if isinstance(a, str)]
+        # Only kafka-cluster actions: "*" everywhere (admin access, a permissions boundary) is iam-policy-statements'.
+        kafka = [a for a in actions if a.startswith("kafka-cluster:")]
+        if not kafka:
+            continue
+        sid = s.get("Sid") or "(no Sid)"
+        broad = sorted(a for a in kafka if "*" in a or a in KAFKA_ADMIN_ACTIONS)
+        if broad:
+            report(f"statement {sid} allows {', '.join(broad)}: an MSK client never creates, alters or deletes "
+                   "topics or groups (topics are provisioned; auto-creation is off). Grant ReadData/WriteData/"
+                   "AlterGroup on named topics and groups (components/app_service/bindings.py msk_client_policy).")
+        problems = [p for p in (_kafka_resource_problem(res, prefix) for res in as_list(s.get("Resource"))
+                                if isinstance(res, str)) if p]
+        if problems:
+            report(f"statement {sid} grants {', '.join(kafka)} on {'; '.join(problems)}: an app may use only the "
+                   "topics and consumer groups it names, or <ownedPrefix>* of its own (apps.<app>.kafka).")
+
+
+resource_policy(
+    "msk-client-scoped", concern="exposure", citation=ACCESS, types=(IAM_POLICY, ROLE_POLICY),
+    description="MSK client policies name their topics and groups: no wildcard outside the app's own prefix, "
+                "no topic or cluster administration.",
+)(msk_client_scoped)
+
+def elasticache_rbac(r: Resource, report: Report, cfg: Settings) -> None:
+    groups, token = r.get("userGroupIds"), r.get("authToken")
+    if is_unknown(groups):
+        return
+    has_groups = bool(as_list(groups))
+    if has_groups and token:
+        report("sets both userGroupIds and authToken: ElastiCache refuses a user group on a group with an AUTH "
+               "token (migrate with authTokenUpdateStrategy DELETE and no authToken; components/cache.py).")
+    elif cfg["required"] and not has_groups:
+        report("has no RBAC user group (userGroupIds): with a shared AUTH token (or none) every client may read "
+               "and write every key. Give each app its own ElastiCache user in a user group (components/cache.py).")
+    elif not has_groups and not token:
+        report("has neither an RBAC user group nor an AUTH token: any client that reaches the port can read PHI.")
+
+
+resource_policy(
+    "elasticache-rbac", concern="exposure", citation=ACCESS, types=(CACHE_RG,),
+    config=required_flag(True, "RBAC (a user group: one user per app) rather than a shared AUTH token"),
+    description="Redis clients authenticate: RBAC user groups where required (one user per app), else at least "
+                "an AUTH token; never both.",
+)(elasticache_rbac)
 
 POLICIES = policies_of(__name__)

@@ -139,8 +139,31 @@ BAD_CONFIGS: list[tuple[str, dict, list[str]]] = [
      ['prod: encryption.keyAdminArns: ["arn:aws:iam::333333333333:role/platform-admin"]: must include '
       "eks.deployerRoleArn (arn:aws:iam::333333333333:role/care-platform-deployer), the role `pulumi up` runs as: "
       "KMS refuses a key policy that would lock its creator out of PutKeyPolicy"]),
-    ("redis-token-generation-zero", {"cache.authTokenGeneration": 0},
-     ["prod: cache.authTokenGeneration: 0: Input should be greater than or equal to 1"]),
+    ("redis-password-generation-zero", {"apps.prmApi.redis.passwordGeneration": 0},
+     ["prod: apps.prmApi.redis.passwordGeneration: 0: Input should be greater than or equal to 1"]),
+    ("redis-key-prefix-wildcard", {"apps.prmApi.redis.keyPrefixes": ["*"]},
+     ["prod: apps.prmApi.redis.keyPrefixes.0: '*': must be a lowercase stem ending in ':', like 'prm-api:' "
+      "(letters, digits, '-'; no wildcard: '*' is appended)"]),
+    ("redis-commands-with-keys", {"apps.prmApi.redis.commands": "+@all ~*"},
+     ["prod: apps.prmApi.redis.commands: '+@all ~*': must be Redis ACL command rules only, like '+@all -@dangerous' "
+      "(no key/channel patterns, on/off, passwords or reset)"]),
+    ("redis-prefixes-overlap", {"apps.prmWorker.redis.keyPrefixes": ["prm-api:"]},
+     ["prod: apps.prmApi.redis.keyPrefixes: 'prm-api:': overlaps prmWorker's key prefix 'prm-api:': each app's "
+      "Redis user owns its own keys",
+      "prod: apps.prmWorker.redis.keyPrefixes: 'prm-api:': overlaps prmApi's key prefix 'prm-api:': each app's "
+      "Redis user owns its own keys"]),
+    ("kafka-wildcard-topic", {"apps.prmWorker.kafka.readTopics": ["*"]},
+     ["prod: apps.prmWorker.kafka.readTopics.0: '*': a wildcard is allowed only as '<ownedPrefix>*' (prm-worker.*): "
+      "name exact topics and groups, or set the app's own prefix"]),
+    ("kafka-bad-topic-name", {"apps.prmWorker.kafka.writeTopics": ["prm worker/x"]},
+     ["prod: apps.prmWorker.kafka.writeTopics.0: 'prm worker/x': must be a Kafka name: 1 to 249 of a-z A-Z 0-9 . _ - "
+      "(not '.' or '..')"]),
+    ("kafka-reader-without-group", {"apps.prmWorker.kafka.consumerGroups": []},
+     ["prod: apps.prmWorker.kafka.consumerGroups: []: a consumer of readTopics needs its consumer group(s) named"]),
+    ("kafka-writes-into-another-apps-prefix", {"apps.prmApi.kafka": {"ownedPrefix": "prm-api.",
+                                                                     "writeTopics": ["prm-worker.jobs"]}},
+     ["prod: apps.prmApi.kafka.writeTopics.0: 'prm-worker.jobs': is under prmWorker's ownedPrefix 'prm-worker.': an "
+      "app writes and joins groups only in its own names (it may read others' topics)"]),
     ("eks-private-without-deployer-cidrs", {"eks.deployerCidrs": DELETE},
      ["prod: eks.deployerCidrs: []: a private-only API endpoint needs the CIDRs `pulumi up` runs from (CI runner "
       "subnet, VPN client pool): the cluster security group admits 443 from them and nothing else"]),

@@ -64,15 +64,18 @@ def apps_tier(stack: Stack, keys: Keys, data: DataTier, compute: ComputeTier,
     rds_ca = bundle_for([stack.region, cfg.regions.dr])
     # Every app sends its traces to Tempo (OTLP endpoint and sampling from observability.tempo).
     tracing = EnvironmentBinding(values=tracing_environment(cfg.observability.tempo))
-    stores: dict[str, Callable[[], Binding]] = {
-        "prm_db": lambda: PostgresBinding.of(data.prm_db, rds_ca),
-        "nlfhir_db": lambda: PostgresBinding.of(data.nlfhir_db, rds_ca),
-        "redis": lambda: RedisBinding.of(data.redis), "kafka": lambda: KafkaBinding.of(data.kafka),
-        "chromadb": lambda: ChromaDbBinding.of(compute.chromadb),
+    # Redis and Kafka bind each app as itself: its own RBAC user, its own topics and groups (tiers/identity.py
+    # checked that every app bound to them configures apps.<app>.redis / .kafka).
+    stores: dict[str, Callable[[str, AppConfig], Binding]] = {
+        "prm_db": lambda _, __: PostgresBinding.of(data.prm_db, rds_ca),
+        "nlfhir_db": lambda _, __: PostgresBinding.of(data.nlfhir_db, rds_ca),
+        "redis": lambda name, _: RedisBinding.of(data.redis, name),
+        "kafka": lambda name, config: KafkaBinding.of(data.kafka, config.kafka, name),
+        "chromadb": lambda _, __: ChromaDbBinding.of(compute.chromadb),
     }
 
     def app(app_name: str, config: AppConfig, wait_for: Sequence[pulumi.Resource] = ()) -> AppService:
-        bindings: Sequence[Binding] = [stores[store]() for store in APP_STORES[app_name]]
+        bindings: Sequence[Binding] = [stores[store](app_name, config) for store in APP_STORES[app_name]]
         publication = edge.publication(app_name, config) if edge is not None else None
         return AppService(
             f"{stack.prefix}-{app_name}", config, app_name=app_name, bindings=[*bindings, tracing],

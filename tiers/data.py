@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from components.audit import audit_bucket_statements
 from components.backup import Backup
-from components.cache import RedisCluster
+from components.cache import RedisCluster, RedisUser
 from components.database import DatabaseInstanceConfig, PostgresDatabase
 from components.network import Network
 from components.pod_network import STORE_TAG, PodSecurityGroups
@@ -21,7 +21,7 @@ from components.storage import Storage
 from components.streaming import PORTS_OPEN_MONITORING, KafkaCluster, kafka_client_ports
 from tiers.context import Providers, Stack
 from tiers.edge import EdgeTier
-from tiers.identity import KAFKA_EXPORTERS
+from tiers.identity import KAFKA_EXPORTERS, bound_access, check_store_access
 from tiers.security import Keys
 
 
@@ -81,10 +81,15 @@ def data_tier(stack: Stack, providers: Providers, keys: Keys, network: Network, 
         pods.admit(f"{name}_db", db.security_group_id, [(db.port, db.port, "PostgreSQL")])
         return db
 
+    check_store_access(stack)
+    # One RBAC user per app bound to Redis: its key prefixes and commands, its password generation.
+    redis_users = {app: RedisUser(config.redis.access_string, config.redis.password_generation)
+                   for app, config in bound_access(stack, "redis").items() if config.redis is not None}
     redis = RedisCluster(
         f"{prefix}-redis", cfg.cache, vpc_id=vpc_id, subnet_ids=subnet_ids,
         client_security_group_ids=pods.clients_of("redis"),
         kms_key_arn=keys.arn("cache"), secret_kms_key_arn=keys.arn("secrets"), logs_kms_key_arn=keys.arn("logs"),
+        users=redis_users,
         log_retention_days=log_retention_days, protect=protection.protect,
         skip_final_snapshot=protection.skip_final_snapshot, tags=tags("redis"), opts=primary,
     )

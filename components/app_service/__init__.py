@@ -28,6 +28,7 @@ Where to find what:
 """
 
 from components.app_service.bindings import (
+    KAFKA_PREFIX_TAG,
     Binding,
     ChromaDbBinding,
     EnvironmentBinding,
@@ -35,6 +36,7 @@ from components.app_service.bindings import (
     PostgresBinding,
     RedisBinding,
     SecretRef,
+    msk_client_document,
     msk_client_policy,
     rds_db_user_arn,
 )
@@ -45,7 +47,9 @@ from components.app_service.config import (
     AppIngressConfig,
     AppsConfig,
     CronJobConfig,
+    KafkaAccessConfig,
     PreDeployConfig,
+    RedisAccessConfig,
     SecretRefConfig,
 )
 from components.app_service.identity import secrets_read_policy
@@ -56,6 +60,8 @@ __all__ = [
     "DEFAULT_SSL_POLICY", "EXTERNAL_SECRETS_API",
     "secrets_manager_store_spec", "RELOAD_ANNOTATION", "AppConfig", "AppIngressConfig", "AppService",
     "AppsConfig", "Binding", "ChromaDbBinding", "CronJobConfig", "EnvironmentBinding", "KafkaBinding",
-    "PostgresBinding", "PreDeployConfig", "RedisBinding", "SecretRef", "SecretRefConfig", "msk_client_policy",
+    "KAFKA_PREFIX_TAG", "KafkaAccessConfig", "RedisAccessConfig",
+    "PostgresBinding", "PreDeployConfig", "RedisBinding", "SecretRef", "SecretRefConfig",
+    "msk_client_document", "msk_client_policy",
     "rds_db_user_arn", "secrets_read_policy",
 ]

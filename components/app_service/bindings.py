@@ -4,7 +4,7 @@ A binding says, in one place, everything an app needs to use a store: the enviro
 reads, the secrets (Secrets Manager references, delivered by the app's ExternalSecret) and the IAM
 permissions its IRSA role gets. ``AppService(..., bindings=[...])`` merges them and refuses a
 variable set twice. Build one from the store's component: ``PostgresBinding.of(db)``,
-``RedisBinding.of(redis)``, ``KafkaBinding.of(kafka)``, ``ChromaDbBinding.of(chromadb)``;
+``RedisBinding.of(redis, app)``, ``KafkaBinding.of(kafka, access, app)``, ``ChromaDbBinding.of(chromadb)``;
 ``EnvironmentBinding`` carries plain values and secret references wired from anywhere else.
 
 IAM policies are keyed by the suffix of their ``aws.iam.RolePolicy`` (``<app>-irsa-<suffix>``).
@@ -15,9 +15,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import pulumi
+
+from components.app_service.config import KafkaAccessConfig
 
 if TYPE_CHECKING:  # the stores' components, for the ``of`` constructors' signatures only
     from components.cache import RedisCluster
@@ -42,6 +44,13 @@ class Binding(Protocol):
     def secrets(self) -> Mapping[str, SecretRef]: ...
 
     def iam_policies(self, region: str, account_id: str) -> Mapping[str, pulumi.Input[str]]: ...
+
+
+@runtime_checkable
+class TagsItsPolicies(Protocol):
+    """A binding whose IAM policies carry tags of their own (by policy suffix), e.g. the MSK client's prefix."""
+
+    def iam_policy_tags(self) -> Mapping[str, Mapping[str, str]]: ...
 
 
 @dataclass(frozen=True)
@@ -128,62 +137,99 @@ class PostgresBinding:
 
 @dataclass(frozen=True)
 class RedisBinding:
-    """ElastiCache Redis over TLS with its AUTH token (read from the cluster's Secrets Manager secret)."""
+    """ElastiCache Redis over TLS as the app's own RBAC user (username and password from its own secret).
+
+    The user may touch only its key prefixes and run only its commands (components/cache.py); the secret is the
+    app's alone, so its IRSA role reads no other app's Redis credentials.
+    """
 
     host: pulumi.Input[str]
     port: int
-    auth_secret_arn: pulumi.Input[str]
+    #: The app's credentials secret (JSON: username, password, endpoint, port).
+    credentials_secret_arn: pulumi.Input[str]
 
     @classmethod
-    def of(cls, redis: RedisCluster) -> RedisBinding:
-        return cls(host=redis.configuration_endpoint, port=redis.port, auth_secret_arn=redis.auth_secret_arn)
+    def of(cls, redis: RedisCluster, app: str) -> RedisBinding:
+        if app not in redis.user_secret_arns:
+            raise ValueError(f"{app}: bound to Redis but has no Redis user (apps.<app>.redis in the stack file)")
+        return cls(host=redis.configuration_endpoint, port=redis.port,
+                   credentials_secret_arn=redis.user_secret_arns[app])
 
     def environment(self) -> Mapping[str, pulumi.Input[str]]:
         return {"REDIS_HOST": self.host, "REDIS_PORT": str(self.port), "REDIS_TLS": "true"}
 
     def secrets(self) -> Mapping[str, SecretRef]:
-        return {"REDIS_AUTH_TOKEN": SecretRef(self.auth_secret_arn, "authToken")}
+        return {"REDIS_USERNAME": SecretRef(self.credentials_secret_arn, "username"),
+                "REDIS_PASSWORD": SecretRef(self.credentials_secret_arn, "password")}
 
     def iam_policies(self, region: str, account_id: str) -> Mapping[str, pulumi.Input[str]]:
         return {}
 
 
-def msk_client_policy(cluster_arn: pulumi.Input[str], *, write: bool = False) -> pulumi.Output[str]:
-    """IAM access control for an MSK client: connect, read topics and use consumer groups (and write, if asked).
+#: Tag on an MSK client policy naming the app's own prefix: the one wildcard the pack's ``msk-client-scoped``
+#: accepts in its topic and group ARNs is ``<prefix>*``.
+KAFKA_PREFIX_TAG = "care.platform/kafka-prefix"
 
-    https://docs.aws.amazon.com/msk/latest/developerguide/iam-access-control.html
+
+def msk_resource_arn(cluster_arn: str, kind: str, name: str) -> str:
+    """A topic's or group's IAM resource: ``arn:aws:kafka:<region>:<account>:<kind>/<cluster>/<uuid>/<name>``.
+
+    https://docs.aws.amazon.com/msk/latest/developerguide/kafka-actions.html (Authorization policy resources)
+    """
+    return cluster_arn.replace(":cluster/", f":{kind}/", 1) + f"/{name}"
+
+
+def msk_client_document(cluster_arn: str, access: KafkaAccessConfig) -> str:
+    """IAM access control for an MSK client: connect, read and write exactly its topics, use exactly its groups.
+
+    Each action comes with the actions MSK requires next to it (DescribeTopic for ReadData/WriteData, DescribeGroup
+    for AlterGroup, WriteData for WriteDataIdempotently on the cluster: Kafka >= 3.0 producers are idempotent by
+    default). No CreateTopic/AlterTopic/DeleteTopic: topics are provisioned, never created by an app.
+    https://docs.aws.amazon.com/msk/latest/developerguide/iam-access-control.html,
+    https://docs.aws.amazon.com/msk/latest/developerguide/kafka-actions.html
     """
 
-    def document(arn: str) -> str:
-        topics = arn.replace(":cluster/", ":topic/", 1) + "/*"
-        groups = arn.replace(":cluster/", ":group/", 1) + "/*"
-        topic_actions = ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"]
-        if write:
-            topic_actions.append("kafka-cluster:WriteData")
-        return json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Sid": "Connect", "Effect": "Allow", "Resource": arn,
-             "Action": ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"]},
-            {"Sid": "Topics", "Effect": "Allow", "Resource": topics, "Action": topic_actions},
-            {"Sid": "ConsumerGroups", "Effect": "Allow", "Resource": groups,
-             "Action": ["kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"]},
-        ]})
+    def arns(kind: str, names: Sequence[str]) -> list[str]:
+        return [msk_resource_arn(cluster_arn, kind, n) for n in names]
 
-    return pulumi.Output.from_input(cluster_arn).apply(document)
+    cluster_actions = ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster"]
+    if access.write_topics:
+        cluster_actions.append("kafka-cluster:WriteDataIdempotently")
+    statements: list[dict[str, object]] = [
+        {"Sid": "Connect", "Effect": "Allow", "Resource": cluster_arn, "Action": cluster_actions}]
+    if access.read_topics:
+        statements.append({"Sid": "ReadTopics", "Effect": "Allow", "Resource": arns("topic", access.read_topics),
+                           "Action": ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"]})
+    if access.write_topics:
+        statements.append({"Sid": "WriteTopics", "Effect": "Allow", "Resource": arns("topic", access.write_topics),
+                           "Action": ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]})
+    if access.consumer_groups:
+        statements.append({"Sid": "ConsumerGroups", "Effect": "Allow",
+                           "Resource": arns("group", access.consumer_groups),
+                           "Action": ["kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"]})
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def msk_client_policy(cluster_arn: pulumi.Input[str], access: KafkaAccessConfig) -> pulumi.Output[str]:
+    """``msk_client_document`` once the cluster's ARN is known."""
+    return pulumi.Output.from_input(cluster_arn).apply(lambda arn: msk_client_document(arn, access))
 
 
 @dataclass(frozen=True)
 class KafkaBinding:
-    """MSK over SASL_SSL: IAM access control (an MSK client policy on the role) or SASL/SCRAM."""
+    """MSK over SASL_SSL: IAM access control (an MSK client policy naming the app's topics and groups) or SASL/SCRAM."""
 
     cluster_arn: pulumi.Input[str]
     bootstrap_brokers: pulumi.Input[str]
+    access: KafkaAccessConfig
     iam_auth: bool = True
-    write: bool = False
 
     @classmethod
-    def of(cls, kafka: KafkaCluster, *, write: bool = False) -> KafkaBinding:
-        return cls(cluster_arn=kafka.arn, bootstrap_brokers=kafka.bootstrap_brokers, iam_auth=kafka.client_auth_iam,
-                   write=write)
+    def of(cls, kafka: KafkaCluster, access: KafkaAccessConfig | None, app: str) -> KafkaBinding:
+        if access is None:
+            raise ValueError(f"{app}: bound to Kafka but names no topics (apps.<app>.kafka in the stack file)")
+        return cls(cluster_arn=kafka.arn, bootstrap_brokers=kafka.bootstrap_brokers, access=access,
+                   iam_auth=kafka.client_auth_iam)
 
     def environment(self) -> Mapping[str, pulumi.Input[str]]:
         return {"KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_brokers, "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
@@ -194,7 +240,12 @@ class KafkaBinding:
 
     def iam_policies(self, region: str, account_id: str) -> Mapping[str, pulumi.Input[str]]:
         # The role policy keeps the logical name it had before bindings (``<app>-irsa-policy``).
-        return {"policy": msk_client_policy(self.cluster_arn, write=self.write)} if self.iam_auth else {}
+        return {"policy": msk_client_policy(self.cluster_arn, self.access)} if self.iam_auth else {}
+
+    def iam_policy_tags(self) -> Mapping[str, Mapping[str, str]]:
+        """The client policy names the app's own prefix (the one wildcard the policy pack accepts)."""
+        prefix = self.access.owned_prefix
+        return {"policy": {KAFKA_PREFIX_TAG: prefix}} if self.iam_auth and prefix else {}
 
 
 @dataclass(frozen=True)
@@ -225,12 +276,15 @@ class Wiring:
     environment: dict[str, pulumi.Input[str]]
     secrets: dict[str, SecretRef]
     iam_policies: dict[str, pulumi.Input[str]]
+    #: Tags of single policies beyond the app's standard tags, by policy suffix.
+    iam_policy_tags: dict[str, Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
     def merge(cls, name: str, bindings: Sequence[Binding], region: str, account_id: str) -> Wiring:
         environment: dict[str, pulumi.Input[str]] = {}
         secrets: dict[str, SecretRef] = {}
         policies: dict[str, pulumi.Input[str]] = {}
+        policy_tags: dict[str, Mapping[str, str]] = {}
         for binding in bindings:
             env, refs = binding.environment(), binding.secrets()
             clash = (set(env) | set(refs)) & (set(environment) | set(secrets)) | set(env) & set(refs)
@@ -243,4 +297,6 @@ class Wiring:
             environment.update(env)
             secrets.update(refs)
             policies.update(own)
-        return cls(environment, secrets, policies)
+            if isinstance(binding, TagsItsPolicies):
+                policy_tags.update(binding.iam_policy_tags())
+        return cls(environment, secrets, policies, policy_tags)

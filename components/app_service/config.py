@@ -140,6 +140,108 @@ class EgressDestinationConfig(ConfigModel):
     why: str = Field(min_length=3)
 
 
+#: Legal Kafka topic names: ASCII letters, digits, '.', '_' and '-', at most 249 characters, never '.' or '..'
+#: (apache/kafka clients/src/main/java/org/apache/kafka/common/internals/Topic.java, ``LEGAL_CHARS`` and
+#: ``MAX_NAME_LENGTH``). Consumer group names are held to the same rule: Kafka accepts any string there, but an
+#: IAM resource ARN must not carry IAM wildcards (``*``, ``?``) or ``/`` that we did not mean.
+KAFKA_NAME = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+#: An app-owned prefix: the app's name-like stem and a '.', e.g. ``prm-worker.``; ``<prefix>*`` is the one
+#: wildcard an MSK client policy may name (policy ``msk-client-scoped``).
+KAFKA_PREFIX = re.compile(r"[a-z][a-z0-9-]{1,62}\.")
+
+
+class KafkaAccessConfig(ConfigModel):
+    """What the app may do on MSK through IAM access control: the topics it reads, those it writes, its groups.
+
+    Each name is an exact topic (or group) name, or ``<ownedPrefix>*``: every topic/group under the app's own
+    prefix (distinct between apps, so no app's wildcard reaches another's names). Nobody's role may create,
+    alter or delete topics: the cluster refuses auto-creation (``auto.create.topics.enable=false``) and topics
+    are provisioned by the platform, not by an app at runtime (docs/architecture.md). IAM resource ARNs:
+    https://docs.aws.amazon.com/msk/latest/developerguide/kafka-actions.html
+    """
+
+    owned_prefix: str | None = None
+    read_topics: tuple[str, ...] = ()
+    write_topics: tuple[str, ...] = ()
+    consumer_groups: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _names(self) -> KafkaAccessConfig:
+        problems = ProblemCollector()
+        if self.owned_prefix is not None and not KAFKA_PREFIX.fullmatch(self.owned_prefix):
+            problems.add("ownedPrefix", self.owned_prefix, "must be a lowercase stem ending in '.', like 'prm-worker.' "
+                                                           "(letters, digits, '-'; 3 to 64 characters)")
+        for key, names in (("readTopics", self.read_topics), ("writeTopics", self.write_topics),
+                           ("consumerGroups", self.consumer_groups)):
+            for index, name in enumerate(names):
+                problem = kafka_name_problem(name, self.owned_prefix)
+                if problem:
+                    problems.add((key, index), name, problem)
+                elif names.index(name) != index:
+                    problems.add((key, index), name, "is listed twice")
+        if not self.read_topics and not self.write_topics:
+            problems.add("readTopics", [], "name at least one topic the app reads or writes (readTopics, writeTopics)")
+        if self.read_topics and not self.consumer_groups:
+            # ReadData requires AlterGroup (offset commits): https://docs.aws.amazon.com/msk/latest/developerguide/
+            # kafka-actions.html
+            problems.add("consumerGroups", [], "a consumer of readTopics needs its consumer group(s) named")
+        problems.raise_if_any()
+        return self
+
+    def names(self) -> tuple[str, ...]:
+        return (*self.read_topics, *self.write_topics, *self.consumer_groups)
+
+
+def kafka_name_problem(name: str, owned_prefix: str | None) -> str | None:
+    """Why ``name`` cannot be a topic or group of an MSK client policy (None if it can)."""
+    if name.endswith("*"):
+        if owned_prefix is None or name != f"{owned_prefix}*":
+            return (f"a wildcard is allowed only as '<ownedPrefix>*' ({owned_prefix or 'no ownedPrefix set'}*): "
+                    "name exact topics and groups, or set the app's own prefix")
+        return None
+    if not KAFKA_NAME.fullmatch(name) or name in (".", ".."):
+        return "must be a Kafka name: 1 to 249 of a-z A-Z 0-9 . _ - (not '.' or '..')"
+    return None
+
+
+#: Redis ACL command rules (``+@category``, ``-command``, ``+command|subcommand``): no key or channel patterns,
+#: no on/off, no passwords (ElastiCache sets those; ``reset`` is refused):
+#: https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Clusters.RBAC.html#Access-string
+_REDIS_COMMAND_RULE = re.compile(r"[+-]@?[a-z][a-z-]*(\|[a-z][a-z-]*)?")
+
+
+class RedisAccessConfig(ConfigModel):
+    """The app's own ElastiCache RBAC user: the keys it may touch (its prefixes) and the commands it may run.
+
+    The access string becomes ``on ~<prefix>* ... <commands>`` (components/cache.py): no pub/sub channels, no key
+    outside its prefixes. ``passwordGeneration``: bump to rotate the password
+    (docs/runbooks/rotate-redis-auth-token.md).
+    """
+
+    key_prefixes: tuple[str, ...] = Field(min_length=1, max_length=8)
+    commands: str = "+@all -@dangerous"
+    password_generation: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _rules(self) -> RedisAccessConfig:
+        problems = ProblemCollector()
+        for index, prefix in enumerate(self.key_prefixes):
+            if not re.fullmatch(r"[a-z][a-z0-9-]{1,62}:", prefix):
+                problems.add(("keyPrefixes", index), prefix, "must be a lowercase stem ending in ':', like 'prm-api:' "
+                                                            "(letters, digits, '-'; no wildcard: '*' is appended)")
+        rules = self.commands.split()
+        if not rules or any(not _REDIS_COMMAND_RULE.fullmatch(rule) for rule in rules):
+            problems.add("commands", self.commands, "must be Redis ACL command rules only, like '+@all -@dangerous' "
+                                                    "(no key/channel patterns, on/off, passwords or reset)")
+        problems.raise_if_any()
+        return self
+
+    @property
+    def access_string(self) -> str:
+        """The RBAC user's access string: enabled, its key prefixes, its commands."""
+        return " ".join(["on", *(f"~{prefix}*" for prefix in self.key_prefixes), self.commands])
+
+
 class AppConfig(ConfigModel):
     image: PinnedImage
     cpu: str = Field(default="500m", pattern=r"^\d+(m)?$")
@@ -185,6 +287,10 @@ class AppConfig(ConfigModel):
     feature_flags: FeatureFlagsConfig | None = None
     #: Named destinations outside the cluster (components/egress.py); everything else is denied.
     egress_to: tuple[EgressDestinationConfig, ...] = ()
+    #: Its topics and consumer groups on MSK, if it is bound to Kafka (tiers/identity.py APP_STORES).
+    kafka: KafkaAccessConfig | None = None
+    #: Its own Redis user (RBAC), if it is bound to Redis.
+    redis: RedisAccessConfig | None = None
 
     @model_validator(mode="after")
     def _replicas(self) -> AppConfig:
@@ -270,5 +376,35 @@ class AppsConfig(ConfigModel):
             if config.allow_from and not config.service:
                 problems.add((key, "allowFrom"), list(config.allow_from),
                              "needs service: true (callers reach the app through its Service)")
+        problems.raise_if_any()
+        return self
+
+    @model_validator(mode="after")
+    def _owned_names_distinct(self) -> AppsConfig:
+        """No app's prefix (Kafka, Redis) overlaps another's, and no app writes or joins groups in another's."""
+        problems = ProblemCollector()
+        apps = {"nlfhir": self.nlfhir, "prmApi": self.prm_api, "prmWorker": self.prm_worker}
+        kafka = {key: app.kafka for key, app in apps.items() if app.kafka is not None}
+        for key, access in kafka.items():
+            for other, theirs in kafka.items():
+                if other == key or theirs.owned_prefix is None:
+                    continue
+                if access.owned_prefix is not None and (access.owned_prefix.startswith(theirs.owned_prefix)
+                                                        or theirs.owned_prefix.startswith(access.owned_prefix)):
+                    problems.add((key, "kafka", "ownedPrefix"), access.owned_prefix,
+                                 f"overlaps {other}'s ownedPrefix {theirs.owned_prefix!r}: each app owns its own")
+                for field, names in (("writeTopics", access.write_topics), ("consumerGroups", access.consumer_groups)):
+                    for index, name in enumerate(names):
+                        if name.startswith(theirs.owned_prefix):
+                            problems.add((key, "kafka", field, index), name,
+                                         f"is under {other}'s ownedPrefix {theirs.owned_prefix!r}: an app writes and "
+                                         "joins groups only in its own names (it may read others' topics)")
+        redis = [(key, prefix) for key, app in apps.items() if app.redis is not None
+                 for prefix in app.redis.key_prefixes]
+        for key, prefix in redis:
+            for other, their_prefix in redis:
+                if other != key and (prefix.startswith(their_prefix) or their_prefix.startswith(prefix)):
+                    problems.add((key, "redis", "keyPrefixes"), prefix, f"overlaps {other}'s key prefix "
+                                 f"{their_prefix!r}: each app's Redis user owns its own keys")
         problems.raise_if_any()
         return self

@@ -90,7 +90,7 @@ def create_identity(parent: pulumi.Resource, spec: AppSpec, wiring: Wiring, aws_
             secrets_policies.append(_secrets_policy(parent, spec, role, aws_access))
         policies = [*secrets_policies, *(
             managed_role_policy(f"{spec.name}-irsa-{suffix}", aws.iam.RolePolicyArgs(role=role.id, policy=policy),
-                                child_opts(parent), tags=spec.tags)
+                                child_opts(parent), tags={**spec.tags, **wiring.iam_policy_tags.get(suffix, {})})
             for suffix, policy in wiring.iam_policies.items())]
     service_account = k8s.core.v1.ServiceAccount(
         f"{spec.name}-sa",

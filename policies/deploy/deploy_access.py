@@ -4,9 +4,11 @@ endpoint from the deployer's network, and cluster-admin access granted one way o
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Any
 
 from deploy_common import (
+    CACHE_RG,
     EKS_ACCESS_ENTRY,
     EKS_ACCESS_POLICY,
     EKS_CLUSTER,
@@ -25,6 +27,7 @@ from deploy_common import (
     of_type,
     policies_of,
     region_of,
+    resource_policy,
     stack_policy,
 )
 from deploy_versions import db_key
@@ -176,6 +179,110 @@ def eks_admin_access_one_way(resources: list[Resource], report: Report, _: Setti
                    "AmazonEKSClusterAdminPolicy: nobody, including the deployer, could administer the cluster and "
                    "every Kubernetes resource would be refused. Set eks.adminRoleArns in Pulumi.<stack>.yaml.",
                    cluster.urn)
+
+
+CACHE_USER = "aws:elasticache/user:User"
+CACHE_USER_GROUP = "aws:elasticache/userGroup:UserGroup"
+RBAC_SOURCE = "https://docs.aws.amazon.com/AmazonElastiCache/latest/dg/Clusters.RBAC.html"
+#: CreateUser / CreateUserGroup: UserId and UserGroupId pattern; up to two passwords per user
+#: (https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateUser.html,
+#: .../API_CreateUserGroup.html).
+RBAC_ID = re.compile(r"[a-zA-Z][a-zA-Z0-9-]*")
+#: Access-string rules ElastiCache manages itself and refuses (RBAC page, "limitations"): passwords are API
+#: parameters, so no ``>pass``/``<pass``/``#hash``/``!hash``/``nopass``/``resetpass``, and no ``reset``.
+_REFUSED_ACCESS = re.compile(r"(^|\s)([<>#!]\S*|nopass|resetpass|reset)(?=\s|$)")
+
+
+def _engine(resource: Resource) -> str | None:
+    engine = resource.get("engine")
+    return engine.lower() if isinstance(engine, str) else None
+
+
+def _version_at_least(version: object, minimum: tuple[int, int]) -> bool | None:
+    match = re.match(r"(\d+)\.(\d+|x)", version) if isinstance(version, str) else None
+    if match is None:
+        return None
+    return (int(match[1]), 0 if match[2] == "x" else int(match[2])) >= minimum
+
+
+@stack_policy(
+    "elasticache-rbac-user-group", concern="credentials", source=RBAC_SOURCE,
+    types=(CACHE_RG, CACHE_USER_GROUP, CACHE_USER),
+    description="RBAC user groups contain a user named 'default', users of their engine, and sit on a TLS replication "
+                "group of Redis OSS >= 6.0 (Valkey >= 7.2) without an AUTH token.",
+)
+def elasticache_rbac_user_group(resources: list[Resource], report: Report, _: Settings) -> None:
+    users = list(of_type(resources, CACHE_USER))
+    groups = list(of_type(resources, CACHE_USER_GROUP))
+    for group in groups:
+        members = [u for u in users if group.depends_on(u, "userIds")]
+        if members and not any(u.get("userName") == "default" for u in members):
+            # CreateUserGroup fails with DefaultUserRequired ("You must add default user to a user group").
+            report("contains no user whose userName is 'default': ElastiCache requires one in every user group "
+                   "(DefaultUserRequired). Add a disabled one ('off -@all') with its own userId (components/cache.py).",
+                   group.urn)
+        engine = _engine(group)
+        for user in members:
+            if engine == "redis" and _engine(user) not in (None, "redis"):
+                report(f"has user {user.get('userId')} of engine {user.get('engine')!r}: a 'redis' user group holds "
+                       "only 'redis' users (RBAC page).", group.urn)
+    for rg in of_type(resources, CACHE_RG):
+        mine = [g for g in groups if rg.depends_on(g, "userGroupIds")]
+        if not as_list(rg.get("userGroupIds")) or is_unknown(rg.get("userGroupIds")):
+            continue
+        if rg.get("authToken"):
+            # ModifyReplicationGroup: InvalidParameterCombination "User group can't be associated with auth token
+            # enabled" (hashicorp/terraform-provider-aws#39546); the migration removes the token with DELETE.
+            report("sets authToken and userGroupIds: ElastiCache refuses a user group on a group with an AUTH token. "
+                   "Drop authToken and set authTokenUpdateStrategy DELETE to migrate (components/cache.py).", rg.urn)
+        if not is_true(rg.get("transitEncryptionEnabled")):
+            report("has a user group but transitEncryptionEnabled is not true: RBAC needs in-transit encryption.",
+                   rg.urn)
+        engine, minimum = _engine(rg) or "redis", (7, 2) if _engine(rg) == "valkey" else (6, 0)
+        if _version_at_least(rg.get("engineVersion"), minimum) is False:
+            report(f"uses RBAC on {engine} {rg.get('engineVersion')}: RBAC needs Redis OSS 6.0 or later (Valkey 7.2 "
+                   "or later).", rg.urn)
+        for group in mine:
+            if engine == "redis" and _engine(group) not in (None, "redis"):
+                report(f"is a Redis OSS group with user group {group.get('userGroupId')} of engine "
+                       f"{group.get('engine')!r}: Redis OSS clusters take only 'redis' user groups (RBAC page).",
+                       rg.urn)
+        if rg.get("authTokenUpdateStrategy") not in (None, "DELETE") and not rg.get("authToken"):
+            report(f"sets authTokenUpdateStrategy {rg.get('authTokenUpdateStrategy')!r} without an authToken: only "
+                   "DELETE goes without one (the AUTH-to-RBAC migration).", rg.urn)
+
+
+@resource_policy(
+    "elasticache-user", concern="credentials",
+    source="https://docs.aws.amazon.com/AmazonElastiCache/latest/APIReference/API_CreateUser.html",
+    types=(CACHE_USER, CACHE_USER_GROUP),
+    description="ElastiCache users and user groups: valid ids, one or two passwords, an access string that says on "
+                "or off and leaves passwords to the API.",
+)
+def elasticache_user(r: Resource, report: Report, _: Settings) -> None:
+    id_key = "userId" if r.type == CACHE_USER else "userGroupId"
+    ident = r.get(id_key)
+    if isinstance(ident, str) and not RBAC_ID.fullmatch(ident):
+        report(f"{id_key} {ident!r} must start with a letter and hold only letters, digits and '-'.")
+    if r.type != CACHE_USER:
+        return
+    mode = r.get("authenticationMode")
+    passwords = as_list(r.get("passwords")) if r.get("passwords") is not None else (
+        as_list(mode.get("passwords")) if isinstance(mode, dict) else [])
+    if not is_unknown(passwords) and len(passwords) > 2:
+        report(f"has {len(passwords)} passwords: ElastiCache keeps at most two per user.")
+    if isinstance(mode, dict) and mode.get("type") == "password" and passwords == []:
+        report("has authenticationMode type 'password' but no password.")
+    access = r.get("accessString")
+    if isinstance(access, str):
+        words = access.split()
+        if "on" not in words and "off" not in words:
+            report(f"access string {access!r} says neither 'on' nor 'off': ElastiCache then assigns 'off' (no "
+                   "access). Say which.")
+        refused = _REFUSED_ACCESS.search(access)
+        if refused:
+            report(f"access string {access!r} contains {refused.group(2)!r}: ElastiCache sets passwords through "
+                   "the API and refuses password rules and 'reset' in an access string.")
 
 
 POLICIES = policies_of(__name__)

@@ -67,7 +67,8 @@ def worker():  # type: ignore[no-untyped-def]
 
     def build() -> None:
         AppService("care-prod-prm-worker", cfg.apps.prm_worker, app_name="prm-worker",
-                   bindings=[KafkaBinding(cluster_arn=MSK, bootstrap_brokers="b-1.example:9098")], **_wiring())
+                   bindings=[KafkaBinding(cluster_arn=MSK, bootstrap_brokers="b-1.example:9098",
+                                          access=cfg.apps.prm_worker.kafka)], **_wiring())
 
     return render(build)
 
@@ -201,13 +202,19 @@ def test_worker_irsa_role_reads_kafka(worker) -> None:  # type: ignore[no-untype
     host = ISSUER.removeprefix("https://")
     assert trust["Statement"][0]["Condition"] == {"StringEquals": {
         f"{host}:sub": "system:serviceaccount:prm:prm-worker", f"{host}:aud": "sts.amazonaws.com"}}
-    policy = json.loads(worker.named("care-prod-prm-worker-irsa-policy").inputs["policy"])
-    assert [(s["Sid"], s["Resource"]) for s in policy["Statement"]] == [
-        ("Connect", MSK),
-        ("Topics", f"arn:aws:kafka:us-east-2:{ACCOUNT}:topic/care-prod-kafka/uuid-1/*"),
-        ("ConsumerGroups", f"arn:aws:kafka:us-east-2:{ACCOUNT}:group/care-prod-kafka/uuid-1/*"),
+    policy = worker.named("care-prod-prm-worker-irsa-policy").inputs
+    # Its own topics and group (apps.prmWorker.kafka in Pulumi.prod.yaml): the owned prefix, never topic/*.
+    topics = f"arn:aws:kafka:us-east-2:{ACCOUNT}:topic/care-prod-kafka/uuid-1"
+    assert [(s["Sid"], s["Resource"], s["Action"]) for s in json.loads(policy["policy"])["Statement"]] == [
+        ("Connect", MSK, ["kafka-cluster:Connect", "kafka-cluster:DescribeCluster",
+                          "kafka-cluster:WriteDataIdempotently"]),
+        ("ReadTopics", [f"{topics}/prm-worker.*"], ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"]),
+        ("WriteTopics", [f"{topics}/prm-worker.*"], ["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"]),
+        ("ConsumerGroups", [f"arn:aws:kafka:us-east-2:{ACCOUNT}:group/care-prod-kafka/uuid-1/prm-worker"],
+         ["kafka-cluster:AlterGroup", "kafka-cluster:DescribeGroup"]),
     ]
-    assert "kafka-cluster:WriteData" not in policy["Statement"][1]["Action"]
+    # The policy names its owned prefix for the pack (msk-client-scoped accepts only <prefix>* as a wildcard).
+    assert policy["tags"]["care.platform/kafka-prefix"] == "prm-worker."
     sa = worker.named("care-prod-prm-worker-sa").inputs["metadata"]
     assert sa["annotations"] == {
         "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/care-prod-prm-worker-irsa"}
@@ -508,6 +515,18 @@ def test_prod_program_wires_the_apps_to_the_data_tier() -> None:
     assert worker_env["KAFKA_BOOTSTRAP_SERVERS"] == plan.outputs["kafka"]["bootstrapBrokers"]
     assert worker_env["KAFKA_SASL_MECHANISM"] == "AWS_MSK_IAM"
     assert worker_env["REDIS_HOST"] == plan.outputs["redis"]["configurationEndpoint"]
+    # Each Redis client is its own RBAC user: its username and password from its own secret, which only its
+    # role may read (no shared AUTH token anywhere).
+    user_secrets = plan.outputs["redis"]["userSecretArns"]
+    for app in ("prm-api", "prm-worker"):
+        spec = plan.named(f"care-prod-{app}-external-secret").inputs["spec"]["data"]
+        refs = {d["secretKey"]: d["remoteRef"] for d in spec if d["secretKey"].startswith("REDIS_")}
+        assert refs == {"REDIS_USERNAME": {"key": user_secrets[app], "property": "username"},
+                        "REDIS_PASSWORD": {"key": user_secrets[app], "property": "password"}}
+        readable = json.loads(plan.named(f"care-prod-{app}-irsa-secrets").inputs["policy"])["Statement"][0]["Resource"]
+        assert user_secrets[app] in readable
+        assert not set(readable) & (set(user_secrets.values()) - {user_secrets[app]})
+    assert not any(e["name"] == "REDIS_AUTH_TOKEN" for e in worker["containers"][0]["env"])
 
 
 @pytest.fixture(scope="module")
@@ -520,8 +539,8 @@ def with_database():  # type: ignore[no-untyped-def]
 
     def build() -> None:
         AppService("care-prod-prm-api", cfg.apps.prm_api, app_name="prm-api",
-                   bindings=[binding, EnvironmentBinding(secret_refs={"REDIS_AUTH_TOKEN": SecretRef(API_SECRET,
-                                                                                                    "authToken")})],
+                   bindings=[binding, EnvironmentBinding(secret_refs={"REDIS_PASSWORD": SecretRef(API_SECRET,
+                                                                                                  "password")})],
                    **_wiring())
 
     return render(build)

@@ -1,11 +1,12 @@
-"""RedisCluster: the prod replication group (3 shards x 1 replica, Multi-AZ, TLS + AUTH) and a dev-shaped one."""
+"""RedisCluster: the prod replication group (3 shards x 1 replica, Multi-AZ, TLS, one RBAC user per app) and a
+dev-shaped one."""
 
 from __future__ import annotations
 
 import pulumi
 import pytest
 
-from components.cache import CacheConfig, RedisCluster
+from components.cache import CacheConfig, RedisCluster, RedisUser, password_slots
 from tests.helpers import PROD_TAGS, render, stack_config, stack_raw, untagged
 
 KEY = "arn:aws:kms:us-east-2:333333333333:key/cache"
@@ -14,19 +15,20 @@ LOGS_KEY = "arn:aws:kms:us-east-2:333333333333:key/logs"
 CLIENT_SG = "sg-0workload"
 COMPONENT = "care:data:RedisCluster"
 RG = "aws:elasticache/replicationGroup:ReplicationGroup"
+USERS = {"prm-api": RedisUser("on ~prm-api:* +@all -@dangerous"),
+         "prm-worker": RedisUser("on ~prm-worker:* +@all -@dangerous")}
 
 
-def _render(config, *, protect: bool, name: str):
+def _render(config, *, protect: bool, name: str, users: dict[str, RedisUser] = USERS):
     def program() -> None:
         redis = RedisCluster(
             name, config, vpc_id="vpc-0abc", subnet_ids=["subnet-a", "subnet-b", "subnet-c"],
             client_security_group_ids=[CLIENT_SG], kms_key_arn=KEY, secret_kms_key_arn=SECRETS_KEY,
-            logs_kms_key_arn=LOGS_KEY, log_retention_days=365, protect=protect, skip_final_snapshot=not protect,
-            tags=PROD_TAGS,
+            logs_kms_key_arn=LOGS_KEY, users=users, log_retention_days=365, protect=protect,
+            skip_final_snapshot=not protect, tags=PROD_TAGS,
         )
         pulumi.export("endpoint", redis.configuration_endpoint)
-        pulumi.export("secretArn", redis.auth_secret_arn)
-        pulumi.export("token", redis.auth_token_value)
+        pulumi.export("secretArns", redis.user_secret_arns)
 
     return render(program)
 
@@ -46,8 +48,10 @@ def test_children(prod):
     assert sorted(r.type for r in prod.resources if r.parent == component.urn) == sorted([
         "aws:ec2/securityGroup:SecurityGroup", "aws:elasticache/subnetGroup:SubnetGroup",
         "aws:elasticache/parameterGroup:ParameterGroup", "aws:cloudwatch/logGroup:LogGroup",
-        "random:index/randomPassword:RandomPassword", RG, "aws:secretsmanager/secret:Secret",
-        "aws:secretsmanager/secretVersion:SecretVersion",
+        RG, "aws:elasticache/userGroup:UserGroup", *["aws:elasticache/user:User"] * 3,
+        # The default user's password, and two slots per app user.
+        *["random:index/randomPassword:RandomPassword"] * 5,
+        *["aws:secretsmanager/secret:Secret", "aws:secretsmanager/secretVersion:SecretVersion"] * 2,
     ])
     assert untagged(prod, PROD_TAGS) == []
 
@@ -65,18 +69,50 @@ def test_cluster_mode_multi_az_sizes(prod):
     assert group.protect is True
 
 
-def test_encryption_and_auth(prod):
+def test_encryption_and_rbac_instead_of_an_auth_token(prod):
     i = prod.named("care-prod-redis-group").inputs
     assert (i["atRestEncryptionEnabled"], i["kmsKeyId"]) == (True, KEY)
     assert i["transitEncryptionEnabled"] is True
-    assert i["authToken"] == "[secret]"
-    password = prod.named("care-prod-redis-auth-token").inputs
-    assert (password["length"], password["special"]) == (64, False)
-    secret = prod.named("care-prod-redis-auth").inputs
-    assert (secret["name"], secret["kmsKeyId"], secret["recoveryWindowInDays"]) == (
-        "care-prod-redis/auth", SECRETS_KEY, 30)
-    assert prod.named("care-prod-redis-auth-version").inputs["secretString"] == "[secret]"
-    assert prod.outputs["token"] == "[secret]"
+    assert "authToken" not in i
+    # DELETE: the one ModifyReplicationGroup that migrates an AUTH group adds the user group and drops the token.
+    assert (i["userGroupIds"], i["authTokenUpdateStrategy"]) == (["care-prod-redis-users"], "DELETE")
+    group = prod.named("care-prod-redis-users")
+    assert group.inputs == {"userGroupId": "care-prod-redis-users", "engine": "redis",
+                            "userIds": ["care-prod-redis-default", "care-prod-redis-prm-api",
+                                        "care-prod-redis-prm-worker"],
+                            "tags": {**PROD_TAGS, "Name": "care-prod-redis-users"}}
+    assert group.urn in prod.named("care-prod-redis-group").dependencies
+
+
+def test_default_user_is_disabled_and_each_app_has_its_own_user(prod):
+    default = prod.named("care-prod-redis-user-default").inputs
+    assert (default["userId"], default["userName"], default["engine"], default["accessString"]) == (
+        "care-prod-redis-default", "default", "redis", "off -@all")
+    assert default["authenticationMode"] == {"type": "password", "passwords": ["[secret]"]}
+    for app in ("prm-api", "prm-worker"):
+        user = prod.named(f"care-prod-redis-user-{app}").inputs
+        assert (user["userId"], user["userName"], user["engine"], user["accessString"]) == (
+            f"care-prod-redis-{app}", app, "redis", f"on ~{app}:* +@all -@dangerous")
+        # Two passwords: the current one and the one the running pods may still hold.
+        assert user["authenticationMode"] == {"type": "password", "passwords": ["[secret]", "[secret]"]}
+        for slot, keeper in (("a", "1"), ("b", "0")):
+            password = prod.named(f"care-prod-redis-{app}-password-{slot}").inputs
+            assert (password["length"], password["special"], password["keepers"]) == (64, False, {"generation": keeper})
+        secret = prod.named(f"care-prod-redis-{app}-credentials").inputs
+        assert (secret["name"], secret["kmsKeyId"], secret["recoveryWindowInDays"]) == (
+            f"care-prod-redis/users/{app}", SECRETS_KEY, 30)
+        assert prod.named(f"care-prod-redis-{app}-credentials-version").inputs["secretString"] == "[secret]"
+
+
+def test_password_generations_renew_one_slot_at_a_time():
+    # (slot a, slot b) keepers: each bump renews exactly one slot, the other is the password pods still hold.
+    assert [password_slots(g) for g in (1, 2, 3, 4)] == [(1, 0), (1, 1), (2, 1), (2, 2)]
+    rotated = _render(stack_config("prod").cache, protect=True, name="care-prod-redis",
+                      users={"prm-api": RedisUser("on ~prm-api:* +@all", password_generation=2)})
+    assert rotated.named("care-prod-redis-prm-api-password-a").inputs["keepers"] == {"generation": "1"}
+    assert rotated.named("care-prod-redis-prm-api-password-b").inputs["keepers"] == {"generation": "1"}
+    assert rotated.named("care-prod-redis-users").inputs["userIds"] == ["care-prod-redis-default",
+                                                                        "care-prod-redis-prm-api"]
 
 
 def test_parameter_group_enables_cluster_mode(prod):
@@ -92,16 +128,6 @@ def test_parameter_group_enables_cluster_mode(prod):
 def test_engine_pinned_to_redis_7_1_with_automatic_minor_upgrades(prod):
     i = prod.named("care-prod-redis-group").inputs
     assert (i["engine"], i["engineVersion"], i["autoMinorVersionUpgrade"]) == ("redis", "7.1", True)
-
-
-def test_auth_token_rotates_by_generation_with_the_rotate_strategy(prod):
-    assert prod.named("care-prod-redis-group").inputs["authTokenUpdateStrategy"] == "ROTATE"
-    assert prod.named("care-prod-redis-auth-token").inputs["keepers"] == {"generation": "1"}
-    rotated = _render(stack_config("prod", cache__authTokenGeneration=2).cache, protect=True, name="care-prod-redis")
-    # A new generation is a new keeper: pulumi-random replaces the password, i.e. a new token, which the
-    # replication group then receives with ROTATE (docs/runbooks/rotate-redis-auth-token.md).
-    assert rotated.named("care-prod-redis-auth-token").inputs["keepers"] == {"generation": "2"}
-    assert rotated.named("care-prod-redis-group").inputs["authTokenUpdateStrategy"] == "ROTATE"
 
 
 def test_snapshots_windows_and_slow_log(prod):
@@ -128,8 +154,9 @@ def test_security_group_admits_only_clients(prod):
 
 def test_outputs(prod):
     assert prod.outputs["endpoint"].startswith("clustercfg.care-prod-redis.")
-    assert prod.outputs["secretArn"].startswith(
-        "arn:aws:secretsmanager:us-east-2:123456789012:secret:care-prod-redis/auth-")
+    assert sorted(prod.outputs["secretArns"]) == ["prm-api", "prm-worker"]
+    for app, arn in prod.outputs["secretArns"].items():
+        assert arn.startswith(f"arn:aws:secretsmanager:us-east-2:123456789012:secret:care-prod-redis/users/{app}-")
 
 
 def test_dev_single_shard_no_failover_across_azs(dev):
@@ -140,4 +167,4 @@ def test_dev_single_shard_no_failover_across_azs(dev):
     assert (i["atRestEncryptionEnabled"], i["transitEncryptionEnabled"]) == (True, True)
     assert "finalSnapshotIdentifier" not in i
     assert group.protect is False
-    assert dev.named("care-dev-redis-auth").inputs["recoveryWindowInDays"] == 0
+    assert dev.named("care-dev-redis-prm-api-credentials").inputs["recoveryWindowInDays"] == 0

@@ -413,7 +413,8 @@ def test_helm_releases_pinned_through_the_cluster_provider(prod) -> None:  # typ
     assert (alb["clusterName"], alb["vpcId"], alb["region"]) == (NAME, "vpc-123", "us-east-2")
     # The controller claims every LoadBalancer Service, internal and pod targets by default; its webhook does not
     # gate every Service on the controller being up (the admission policy fails closed instead).
-    assert (alb["enableServiceMutatorWebhook"], alb["serviceMutatorWebhookConfig"]) == (True, {"failurePolicy": "Ignore"})
+    assert alb["enableServiceMutatorWebhook"] is True
+    assert alb["serviceMutatorWebhookConfig"] == {"failurePolicy": "Ignore"}
     assert (alb["defaultLoadBalancerScheme"], alb["defaultTargetType"]) == ("internal", "ip")
     assert alb["enableBackendSecurityGroup"] is True
     assert alb["controllerConfig"] == {"featureGates": {"ListenerRulesTagging": True}}

@@ -13,6 +13,7 @@ from collections import defaultdict
 
 import pytest
 
+from components.app_service import KafkaAccessConfig, msk_client_document
 from components.encryption import key_policy
 from components.monitoring.values import kube_prometheus_stack_values
 from tests.helpers import stack_config
@@ -121,6 +122,13 @@ WAF_LOGGING = {"resourceArn": "arn:aws:wafv2:us-east-1:333333333333:global/webac
                "logDestinationConfigs": ["arn:aws:logs:us-east-1:333333333333:log-group:aws-waf-logs-cdn"],
                "redactedFields": [{"singleHeader": {"name": "authorization"}}, {"singleHeader": {"name": "cookie"}}]}
 
+#: The prm-worker's MSK client policy as rendered (components/app_service/bindings.py msk_client_document).
+MSK_CLIENT = {"policy": msk_client_document(
+    "arn:aws:kafka:us-east-2:333333333333:cluster/care-prod-kafka-cluster/uuid-1",
+    KafkaAccessConfig(owned_prefix="prm-worker.", read_topics=("prm-worker.*",), write_topics=("prm-worker.*",),
+                      consumer_groups=("prm-worker",))),
+    "tags": {"care.platform/kafka-prefix": "prm-worker."}}
+
 CASES = [
     # --- releases (availability): SLO analysis on Rollouts, gradual AppConfig deployments
     ("rollout-analysis-ok", "rollout-analysis", ROLLOUT_T, BLUE_GREEN, {}),
@@ -210,6 +218,12 @@ CASES = [
     ("redis-tls-preferred", "elasticache-transit-encryption", REDIS_T,
      edit(REDIS, transitEncryptionMode="preferred"), {}),
     ("redis-tls-unknown", "elasticache-transit-encryption", REDIS_T, edit(REDIS, transitEncryptionEnabled=U), {}),
+    # --- store credentials (issue #16; more cases in test_store_credentials.py)
+    ("redis-rbac-ok", "elasticache-rbac", REDIS_T, REDIS, {}),
+    ("redis-shared-token", "elasticache-rbac", REDIS_T, edit(REDIS, userGroupIds=DROP, authToken="[secret]"), {}),
+    ("msk-client-own-names", "msk-client-scoped", "aws:iam/policy:Policy", MSK_CLIENT, {}),
+    ("msk-client-every-topic", "msk-client-scoped", "aws:iam/policy:Policy",
+     edit(MSK_CLIENT, policy=MSK_CLIENT["policy"].replace("/prm-worker.*", "/*", 1)), {}),
     ("msk-client-tls", "msk-tls-client-broker", MSK_T, MSK, {}),
     ("msk-client-default", "msk-tls-client-broker", MSK_T, edit(MSK, encryptionInfo__encryptionInTransit=DROP), {}),
     ("msk-client-plaintext", "msk-tls-client-broker", MSK_T,
@@ -524,6 +538,16 @@ CASES = [
 
 
 EXPECTED: dict[str, list[str]] = {
+    'redis-shared-token': [
+        'has no RBAC user group (userGroupIds): with a shared AUTH token (or none) every client may read and write '
+        'every key. Give each app its own ElastiCache user in a user group (components/cache.py).',
+    ],
+    'msk-client-every-topic': [
+        "statement ReadTopics grants kafka-cluster:DescribeTopic, kafka-cluster:ReadData on arn:aws:kafka:us-east-2:"
+        "333333333333:topic/care-prod-kafka-cluster/uuid-1/* (a wildcard topic outside the app's own prefix: the "
+        "app's prefix prm-worker.*): an app may use only the topics and consumer groups it names, or <ownedPrefix>* "
+        "of its own (apps.<app>.kafka).",
+    ],
     'github-trust-any-repo': [
         "statement GitHubActions trusts token.actions.githubusercontent.com:sub 'repo:*': a wildcard or non-repository subject lets other repositories, branches or environments assume this role; name exact subjects (repo:<org>/<repo>:environment:<stack>)",
     ],

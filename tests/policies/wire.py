@@ -26,12 +26,12 @@ RDS_REPLICA = {"parameterGroupName": "care-prod-prm-replica-params", "storageEnc
 PARAMS = {"description": "TLS only", "family": "postgres16", "name": "care-prod-nlfhir-params", "parameters": [
     {"applyMethod": "immediate", "name": "rds.force_ssl", "value": "1"},
     {"applyMethod": "immediate", "name": "log_connections", "value": "1"}], "tags": TAGS}
-REDIS = {"atRestEncryptionEnabled": True, "authToken": "[secret]", "automaticFailoverEnabled": True,
+REDIS = {"atRestEncryptionEnabled": True, "authTokenUpdateStrategy": "DELETE", "automaticFailoverEnabled": True,
          "clusterMode": "enabled", "engine": "redis", "engineVersion": "7.1",
          "kmsKeyId": key_arn("4b090bfc-ab85-47a2-82f0-e67ccfb0af90"), "multiAzEnabled": True,
          "nodeType": "cache.r6g.large", "numNodeGroups": 3, "replicasPerNodeGroup": 1,
          "replicationGroupId": "care-prod-redis", "snapshotRetentionLimit": 7, "transitEncryptionEnabled": True,
-         "tags": TAGS}
+         "userGroupIds": ["care-prod-redis-users"], "tags": TAGS}
 SUBNETS3 = ["subnet-12b9409e006e38a2b", "subnet-913af2b26c32991be", "subnet-a8bdb2833946f45a6"]
 MSK = {"brokerNodeGroupInfo": {"clientSubnets": SUBNETS3, "instanceType": "kafka.m5.large",
                                "securityGroups": ["sg-69db8ad59e0ca3889"],

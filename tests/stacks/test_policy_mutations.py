@@ -184,6 +184,25 @@ def admin_statement(raw: Raw) -> None:
     raw["policy"] = json.dumps(document)
 
 
+def kafka_client(reg: Registration) -> bool:
+    """The MSK client policy (tagged with its app's owned prefix)."""
+    return "care.platform/kafka-prefix" in (reg.inputs.get("tags") or {})
+
+
+def kafka_every_topic(raw: Raw) -> None:
+    """The MSK client policy's read statement widened to every topic of the cluster (topic/<cluster>/<uuid>/*)."""
+    document = json.loads(raw["policy"])
+    read = next(s for s in document["Statement"] if s["Sid"] == "ReadTopics")
+    read["Resource"] = [r.rsplit("/", 1)[0] + "/*" for r in read["Resource"]]
+    raw["policy"] = json.dumps(document)
+
+
+def kafka_creates_topics(raw: Raw) -> None:
+    document = json.loads(raw["policy"])
+    next(s for s in document["Statement"] if s["Sid"] == "WriteTopics")["Action"].append("kafka-cluster:CreateTopic")
+    raw["policy"] = json.dumps(document)
+
+
 def private_route_to_igw(raw: Raw) -> None:
     raw["routes"] = [{"cidrBlock": "0.0.0.0/0", "gatewayId": "igw-0123456789abcdef0"}]
 
@@ -399,6 +418,12 @@ MUTATIONS: list[Mutation] = [
              pick=lambda reg: reg.inputs["metadata"]["name"] == "care-load-balancer-exposure"),
     Mutation("endpoint-default-policy", "vpc-endpoint-policy", "aws:ec2/vpcEndpoint:VpcEndpoint",
              "no endpoint policy, so AWS's default applies", delete("policy")),
+    Mutation("msk-every-topic", "msk-client-scoped", IAM_POLICY, "a wildcard topic outside the app's own prefix",
+             kafka_every_topic, pick=kafka_client),
+    Mutation("msk-creates-topics", "msk-client-scoped", IAM_POLICY, "allows kafka-cluster:CreateTopic",
+             kafka_creates_topics, pick=kafka_client),
+    Mutation("redis-shared-auth-token", "elasticache-rbac", CACHE, "has no RBAC user group",
+             both(delete("userGroupIds"), set_("authToken", "mutation-shared-token-0123456789"))),
     Mutation("subnet-public-ips", "subnet-no-public-ip", SUBNET, "mapPublicIpOnLaunch",
              set_("mapPublicIpOnLaunch", True)),
     Mutation("ci-deploy-trust-wildcard", "github-oidc-trust-restricted", IAM_ROLE, "'repo:care-example/*'",

@@ -15,7 +15,7 @@ from tests.helpers import rendered_stack
 def test_the_replay_registers_the_renders_resources_with_the_same_inputs() -> None:
     plan = rendered_stack("prod")
     replayed = run(replay_program(plan), stack=plan.stack, values={}, secret_keys=[], project=plan.project)
-    assert len(replayed.resources) == len(plan.resources) == 701
+    assert len(replayed.resources) == len(plan.resources) == 711
     # URN (so type, name and parent chain), custom, protect, provider, dependencies and (masked) inputs
     assert [r.to_json() for r in replayed.resources] == [r.to_json() for r in plan.resources]
     # plain values, not Outputs: the floor carries no per-input dependencies (the data flow is program logic)

@@ -61,7 +61,7 @@ def report(session: PolicyPackSession, plan: Plan) -> PolicyReport:
 def test_the_pack_describes_itself_with_every_rule_mandatory_but_the_warning(session: PolicyPackSession) -> None:
     assert session.pack_name == "care-platform-deploy"
     levels = {p.name: p.level for p in session.policies}
-    assert len(levels) == 34
+    assert len(levels) == 36
     assert {name for name, level in levels.items() if level != "mandatory"} == {"version-end-of-support-soon"}
     assert levels["version-end-of-support-soon"] == "advisory"
 
