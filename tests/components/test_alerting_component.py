@@ -50,7 +50,7 @@ def test_children(plan) -> None:  # type: ignore[no-untyped-def]
 
 def test_routing_key_in_secrets_manager_encrypted_and_readable_by_one_role(plan) -> None:  # type: ignore[no-untyped-def]
     secret = plan.named(f"{NAME}-pagerduty").inputs
-    secrets_key = plan.named("care-prod-redis-auth").inputs["kmsKeyId"]  # the stack's secrets key
+    secrets_key = plan.named("care-prod-chromadb-token-secret").inputs["kmsKeyId"]  # the stack's secrets key
     assert secrets_key == "arn:aws:kms:us-east-2:333333333333:key/" + plan.named(
         "care-prod-kms-secrets-alias").inputs["targetKeyId"]
     assert (secret["name"], secret["kmsKeyId"], secret["recoveryWindowInDays"]) == (
