@@ -70,15 +70,14 @@ class Replication:
     destination_versioning: pulumi.Resource
 
 
+def _deny_everyone(sid: str, bucket_arn: str, condition: dict[str, Any]) -> dict[str, Any]:
+    """A Deny of every S3 action on the bucket and its objects, to everyone, under ``condition``."""
+    return {"Sid": sid, "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [bucket_arn, f"{bucket_arn}/*"], "Condition": condition}
+
+
 def _deny_insecure_transport(bucket_arn: str) -> dict[str, Any]:
-    return {
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [bucket_arn, f"{bucket_arn}/*"],
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
+    return _deny_everyone("DenyInsecureTransport", bucket_arn, {"Bool": {"aws:SecureTransport": "false"}})
 
 
 def _deny_tls_below_1_2(bucket_arn: str) -> dict[str, Any]:
@@ -86,14 +85,7 @@ def _deny_tls_below_1_2(bucket_arn: str) -> dict[str, Any]:
     number (https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html#example-object-tls-version).
     A request without TLS has no s3:TlsVersion, and NumericLessThan on a missing key is false: the
     aws:SecureTransport deny above refuses those."""
-    return {
-        "Sid": "DenyTlsBelow12",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [bucket_arn, f"{bucket_arn}/*"],
-        "Condition": {"NumericLessThan": {"s3:TlsVersion": 1.2}},
-    }
+    return _deny_everyone("DenyTlsBelow12", bucket_arn, {"NumericLessThan": {"s3:TlsVersion": 1.2}})
 
 
 def _allow_access_log_delivery(bucket_arn: str, account_id: str, source_arns: Sequence[str]) -> dict[str, Any]:

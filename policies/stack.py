@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from common import (
@@ -162,16 +162,22 @@ def _denies_insecure_transport(document: Any) -> bool:
     return False
 
 
-def s3_deny_insecure_transport(resources: list[Resource], report: Report, _: Settings) -> None:
+def _buckets_whose_policies_lack(resources: list[Resource], report: Report, denies: Callable[[Any], bool],
+                                 message: str) -> None:
+    """Report ``message`` on every bucket none of whose (known) bucket policies ``denies`` what it must."""
     for bucket in _buckets(resources):
-        policies = _companions(resources, bucket, S3_POLICY)
-        documents = [p.get("policy") for p in policies]
+        documents = [p.get("policy") for p in _companions(resources, bucket, S3_POLICY)]
         if any(is_unknown(d) for d in documents):
             continue
-        if not any(isinstance(doc := parse_json(d), dict) and _denies_insecure_transport(doc) for d in documents):
-            report("no bucket policy denies insecure transport: PHI could be read over plain HTTP. Attach a "
-                   "BucketPolicy with a Deny of s3:* for Principal '*' when aws:SecureTransport is 'false'.",
-                   bucket.urn)
+        if not any(isinstance(doc := parse_json(d), dict) and denies(doc) for d in documents):
+            report(message, bucket.urn)
+
+
+def s3_deny_insecure_transport(resources: list[Resource], report: Report, _: Settings) -> None:
+    _buckets_whose_policies_lack(
+        resources, report, _denies_insecure_transport,
+        "no bucket policy denies insecure transport: PHI could be read over plain HTTP. Attach a BucketPolicy with "
+        "a Deny of s3:* for Principal '*' when aws:SecureTransport is 'false'.")
 
 
 stack_policy(
@@ -205,14 +211,10 @@ def _denies_tls_below_1_2(document: Any) -> bool:
 
 
 def s3_deny_tls_below_1_2(resources: list[Resource], report: Report, _: Settings) -> None:
-    for bucket in _buckets(resources):
-        documents = [p.get("policy") for p in _companions(resources, bucket, S3_POLICY)]
-        if any(is_unknown(d) for d in documents):
-            continue
-        if not any(isinstance(doc := parse_json(d), dict) and _denies_tls_below_1_2(doc) for d in documents):
-            report("no bucket policy denies TLS below 1.2: PHI could cross the network under TLS 1.0/1.1. Add a Deny "
-                   "of s3:* for Principal '*' with NumericLessThan s3:TlsVersion 1.2 (components/storage.py).",
-                   bucket.urn)
+    _buckets_whose_policies_lack(
+        resources, report, _denies_tls_below_1_2,
+        "no bucket policy denies TLS below 1.2: PHI could cross the network under TLS 1.0/1.1. Add a Deny of s3:* "
+        "for Principal '*' with NumericLessThan s3:TlsVersion 1.2 (components/storage.py).")
 
 
 # https://docs.aws.amazon.com/AmazonS3/latest/userguide/amazon-s3-policy-keys.html#example-object-tls-version
