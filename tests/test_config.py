@@ -164,6 +164,13 @@ BAD_CONFIGS: list[tuple[str, dict, list[str]]] = [
                                                                      "writeTopics": ["prm-worker.jobs"]}},
      ["prod: apps.prmApi.kafka.writeTopics.0: 'prm-worker.jobs': is under prmWorker's ownedPrefix 'prm-worker.': an "
       "app writes and joins groups only in its own names (it may read others' topics)"]),
+    ("kafka-joins-another-apps-group", {"apps.prmApi.kafka": {"ownedPrefix": "prm-api.",
+                                                              "readTopics": ["prm-worker.jobs"],
+                                                              "consumerGroups": ["prm-worker"]}},
+     ["prod: apps.prmApi.kafka.consumerGroups.0: 'prm-worker': is also prmWorker's: each topic has one writing app "
+      "and each consumer group one app",
+      "prod: apps.prmWorker.kafka.consumerGroups.0: 'prm-worker': is also prmApi's: each topic has one writing app "
+      "and each consumer group one app"]),
     ("eks-private-without-deployer-cidrs", {"eks.deployerCidrs": DELETE},
      ["prod: eks.deployerCidrs: []: a private-only API endpoint needs the CIDRs `pulumi up` runs from (CI runner "
       "subnet, VPN client pool): the cluster security group admits 443 from them and nothing else"]),

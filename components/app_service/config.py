@@ -399,6 +399,19 @@ class AppsConfig(ConfigModel):
                             problems.add((key, "kafka", field, index), name,
                                          f"is under {other}'s ownedPrefix {theirs.owned_prefix!r}: an app writes and "
                                          "joins groups only in its own names (it may read others' topics)")
+        # Exact names too: a consumer group joined by two apps lets one take the other's partitions and commit its
+        # offsets, and a topic written by two apps has no single owner; the prefix check above cannot see an exact
+        # name outside the owner's prefix (prm-worker's group "prm-worker").
+        for field in ("writeTopics", "consumerGroups"):
+            claims = [(name, key, index) for key, access in kafka.items()
+                      for index, name in enumerate(access.write_topics if field == "writeTopics"
+                                                   else access.consumer_groups)]
+            for name, key, index in claims:
+                others = sorted({other for n, other, _ in claims if n == name and other != key})
+                if others:
+                    problems.add((key, "kafka", field, index), name,
+                                 f"is also {' and '.join(others)}'s: each topic has one writing app and each "
+                                 "consumer group one app")
         redis = [(key, prefix) for key, app in apps.items() if app.redis is not None
                  for prefix in app.redis.key_prefixes]
         for key, prefix in redis:
