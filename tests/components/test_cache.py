@@ -115,6 +115,19 @@ def test_password_generations_renew_one_slot_at_a_time():
                                                                         "care-prod-redis-prm-api"]
 
 
+@pytest.mark.parametrize("generation,current,previous", [(1, "a", "b"), (2, "b", "a"), (3, "a", "b")])
+def test_the_apps_secret_holds_the_slot_the_latest_generation_renewed(generation, current, previous):
+    # Passwords are masked in the preview, so follow the data: the secret's value must be built from the slot the
+    # latest generation renewed (the one pods are about to get), never from the one the next rotation replaces.
+    plan = _render(stack_config("prod").cache, protect=True, name="care-prod-redis",
+                   users={"prm-api": RedisUser("on ~prm-api:* +@all", password_generation=generation)})
+    slot = {s: plan.named(f"care-prod-redis-prm-api-password-{s}").urn for s in ("a", "b")}
+    secret_deps = plan.named("care-prod-redis-prm-api-credentials-version").property_dependencies["secretString"]
+    assert slot[current] in secret_deps and slot[previous] not in secret_deps
+    user_deps = plan.named("care-prod-redis-user-prm-api").property_dependencies["authenticationMode"]
+    assert {slot["a"], slot["b"]} <= set(user_deps)  # the user accepts both while pods move to the new one
+
+
 def test_parameter_group_enables_cluster_mode(prod):
     params = prod.named("care-prod-redis-params")
     assert params.inputs["family"] == "redis7"
