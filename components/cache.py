@@ -38,6 +38,11 @@ class CacheConfig(ConfigModel):
     auto_minor_version_upgrade: bool = True
     #: Deliver the Redis slow log to CloudWatch Logs.
     slow_log: bool = True
+    #: Only for a group created before RBAC (with the shared AUTH token): the ``authTokenGeneration`` it had.
+    #: While set, the ``default`` user accepts that token with the old full access, so pods that still send
+    #: ``AUTH <token>`` keep working while the apps roll onto their own users (phase 1 of the runbook's
+    #: migration); unset it in the next ``pulumi up`` (phase 2: ``default`` disabled).
+    legacy_auth_token_generation: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _combinations(self) -> CacheConfig:
@@ -59,6 +64,9 @@ class CacheConfig(ConfigModel):
 #: nobody holds, so a client that sends the old one-argument AUTH lands on a user that cannot log in.
 RBAC_ENGINE = "redis"
 DEFAULT_USER_ACCESS = "off -@all"
+#: The default user during a migration from the AUTH token: what one-argument ``AUTH <token>`` had before RBAC
+#: (Redis treats it as ``AUTH default <token>``; https://redis.io/docs/latest/commands/auth/).
+LEGACY_DEFAULT_USER_ACCESS = "on ~* +@all"
 
 
 @dataclass(frozen=True)
@@ -160,7 +168,7 @@ class RedisCluster(pulumi.ComponentResource):
                 log_format="json", log_type="slow-log",
             ))
 
-        self.user_group = self._user_group(name, users, tags)
+        self.user_group = self._user_group(name, users, tags, config.legacy_auth_token_generation)
 
         # Cluster mode needs automatic failover; Multi-AZ needs it too (and a replica per shard).
         failover = config.cluster_mode or config.multi_az
@@ -226,18 +234,30 @@ class RedisCluster(pulumi.ComponentResource):
             "securityGroupId": self.security_group_id,
         })
 
-    def _user_group(self, name: str, users: Mapping[str, RedisUser],
-                    tags: Mapping[str, str]) -> aws.elasticache.UserGroup:
-        """The disabled "default" user, one user per app (two password slots each), and their user group."""
+    def _user_group(self, name: str, users: Mapping[str, RedisUser], tags: Mapping[str, str],
+                    legacy_token_generation: int | None) -> aws.elasticache.UserGroup:
+        """The disabled "default" user, one user per app (two password slots each), and their user group.
+
+        With ``legacy_token_generation`` (a group moving from the AUTH token) the default user is on, with the old
+        token (the same RandomPassword resource and keepers as before RBAC, so the same value) and its old access.
+        """
         child = child_opts(self)
+        if legacy_token_generation is None:
+            default_access, default_password = DEFAULT_USER_ACCESS, self._password(f"{name}-user-default-password", 0)
+        else:
+            pulumi.log.warn(f"cache.legacyAuthTokenGeneration is set: the Redis default user of {name} accepts the old "
+                            "shared AUTH token with access to every key until it is unset (runbook "
+                            "rotate-redis-auth-token.md, migration phase 2)", resource=self)
+            default_access = LEGACY_DEFAULT_USER_ACCESS
+            default_password = self._password(f"{name}-auth-token", legacy_token_generation)
         # A user's user_id is unique in the account and region; its user_name is what clients send to AUTH.
         default = aws.elasticache.User(
             f"{name}-user-default",
             aws.elasticache.UserArgs(
                 user_id=f"{name}-default", user_name="default", engine=RBAC_ENGINE,
-                access_string=DEFAULT_USER_ACCESS,
+                access_string=default_access,
                 authentication_mode=aws.elasticache.UserAuthenticationModeArgs(
-                    type="password", passwords=[self._password(f"{name}-user-default-password", 0)]),
+                    type="password", passwords=[default_password]),
                 tags=tags_for(tags, f"{name}-user-default"),
             ),
             child,

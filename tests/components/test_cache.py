@@ -104,6 +104,27 @@ def test_default_user_is_disabled_and_each_app_has_its_own_user(prod):
         assert prod.named(f"care-prod-redis-{app}-credentials-version").inputs["secretString"] == "[secret]"
 
 
+def test_a_group_moving_from_the_auth_token_keeps_the_old_token_on_the_default_user_until_phase_2():
+    config = stack_config("prod").cache.model_copy(update={"legacy_auth_token_generation": 3})
+    plan = _render(config, protect=True, name="care-prod-redis",
+                   users={"prm-api": RedisUser("on ~prm-api:* +@all")})
+    # The pre-RBAC token resource exactly as it was (same URN and inputs, so Pulumi keeps its value): old pods'
+    # one-argument AUTH lands on the default user, which has the access the token had.
+    token = plan.named("care-prod-redis-auth-token")
+    assert token.urn == ("urn:pulumi:test::care-platform::care:data:RedisCluster$random:index/randomPassword:"
+                         "RandomPassword::care-prod-redis-auth-token")
+    assert (token.inputs["length"], token.inputs["special"]) == (64, False)
+    assert token.inputs["keepers"] == {"generation": "3"}
+    default = plan.named("care-prod-redis-user-default")
+    assert default.inputs["accessString"] == "on ~* +@all"
+    assert token.urn in default.property_dependencies["authenticationMode"]
+    assert [r.name for r in plan.resources if r.name == "care-prod-redis-user-default-password"] == []
+    # Phase 2 (unset): the default user is off again with a password nobody holds.
+    assert _render(stack_config("prod").cache, protect=True, name="care-prod-redis", users={
+        "prm-api": RedisUser("on ~prm-api:* +@all")}).named("care-prod-redis-user-default").inputs["accessString"] == (
+        "off -@all")
+
+
 def test_password_generations_renew_one_slot_at_a_time():
     # (slot a, slot b) keepers: each bump renews exactly one slot, the other is the password pods still hold.
     assert [password_slots(g) for g in (1, 2, 3, 4)] == [(1, 0), (1, 1), (2, 1), (2, 2)]
