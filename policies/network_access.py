@@ -389,51 +389,108 @@ IAM_POLICY = "aws:iam/policy:Policy"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 #: The tag naming an MSK client policy's app-owned prefix (components/app_service/bindings.py KAFKA_PREFIX_TAG).
 KAFKA_PREFIX_TAG = "care.platform/kafka-prefix"
+#: An owned prefix, the same rule as the config's ``ownedPrefix`` (components/app_service/config.py KAFKA_PREFIX;
+#: the pack does not import the program, a test pins the two equal).
+KAFKA_PREFIX = re.compile(r"[a-z][a-z0-9-]{1,62}\.")
+#: Every kafka-cluster action (https://docs.aws.amazon.com/msk/latest/developerguide/kafka-actions.html), lowercase:
+#: IAM matches action names case-insensitively
+#: (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html).
+KAFKA_ACTIONS = tuple(f"kafka-cluster:{a}".lower() for a in (
+    "Connect", "DescribeCluster", "AlterCluster", "DescribeClusterDynamicConfiguration",
+    "AlterClusterDynamicConfiguration", "WriteDataIdempotently", "CreateTopic", "DescribeTopic", "AlterTopic",
+    "DeleteTopic", "ReadData", "WriteData", "DescribeTopicDynamicConfiguration", "AlterTopicDynamicConfiguration",
+    "AlterGroup", "DescribeGroup", "DeleteGroup", "DescribeTransactionalId", "AlterTransactionalId"))
 #: Topic and cluster administration: provisioning's job, never an app's at runtime (auto-creation is off).
-KAFKA_ADMIN_ACTIONS = frozenset(f"kafka-cluster:{a}" for a in (
+KAFKA_ADMIN_ACTIONS = frozenset(f"kafka-cluster:{a}".lower() for a in (
     "CreateTopic", "DeleteTopic", "AlterTopic", "AlterTopicDynamicConfiguration", "AlterCluster",
     "AlterClusterDynamicConfiguration", "DeleteGroup", "AlterTransactionalId"))
-_MSK_RESOURCE = re.compile(r"arn:aws:kafka:[^:]*:[^:]*:(topic|group|transactional-id)/([^/]*)/([^/]*)/(.*)")
+#: A Kafka ARN in any partition (aws, aws-cn, aws-us-gov): https://docs.aws.amazon.com/IAM/latest/UserGuide/
+#: reference-arns.html; cluster/<name>/<uuid> and topic|group|transactional-id/<cluster>/<uuid>/<name>:
+#: https://docs.aws.amazon.com/msk/latest/developerguide/kafka-actions.html
+_KAFKA_ARN = re.compile(r"arn:aws[\w-]*:kafka:([^:]*):([^:]*):(.*)")
+_MSK_CLUSTER = re.compile(r"cluster/([^/]+)/([^/]+)")
+_MSK_RESOURCE = re.compile(r"(topic|group|transactional-id)/([^/]*)/([^/]*)/(.*)")
+#: Another service's ARN: a literal partition and service (no wildcard can make it match a Kafka resource).
+_OTHER_ARN = re.compile(r"arn:aws[\w-]*:([\w-]+):")
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """An IAM action pattern (``*``, ``?``), case-insensitive."""
+    return re.compile("".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern), re.I)
+
+
+def _kafka_actions(actions: list[str]) -> list[str]:
+    """The entries of an Action list that grant some kafka-cluster action, in any case or through a wildcard.
+
+    A bare ``*`` (admin access, a permissions boundary) is iam-policy-statements' business, not this policy's.
+    """
+    return [a for a in actions if a != "*" and any(_glob(a).fullmatch(k) for k in KAFKA_ACTIONS)]
+
+
+def _has_wildcard(text: str) -> bool:
+    return any(c in text for c in "*?")
 
 
 def _kafka_resource_problem(resource: str, prefix: str | None) -> str | None:
     """Why one Resource of a kafka-cluster statement is broader than the app's own names (None if it is not)."""
-    if resource == "*" or resource.startswith("arn:aws:kafka:") and ":cluster/" not in resource \
-            and not _MSK_RESOURCE.fullmatch(resource):
+    arn = _KAFKA_ARN.fullmatch(resource)
+    if arn is None:
+        other = _OTHER_ARN.match(resource)
+        if other and other.group(1).lower() != "kafka":
+            return None  # another service's resource: the kafka-cluster actions grant nothing on it
         return f"{resource} (any cluster, topic or group)"
-    if ":cluster/" in resource and any(c in resource for c in "*?"):
+    region, account, rest = arn.groups()
+    if _has_wildcard(region + account):
         return f"{resource} (a wildcard cluster)"
-    match = _MSK_RESOURCE.fullmatch(resource)
+    if rest.startswith("cluster/"):
+        cluster = _MSK_CLUSTER.fullmatch(rest)
+        return f"{resource} (a wildcard cluster)" if cluster is None or _has_wildcard(rest) else None
+    match = _MSK_RESOURCE.fullmatch(rest)
     if match is None:
-        return None
-    kind, cluster, uuid, name = match.groups()
-    if any(c in cluster + uuid for c in "*?"):
+        return f"{resource} (any cluster, topic or group)"
+    kind, cluster_name, uuid, name = match.groups()
+    if _has_wildcard(cluster_name + uuid):
         return f"{resource} (a wildcard cluster)"
-    if any(c in name for c in "*?") and not (prefix and name == f"{prefix}*"):
-        owned = f"the app's prefix {prefix}*" if prefix else f"no {KAFKA_PREFIX_TAG} tag"
+    if _has_wildcard(name) and not (prefix and name == f"{prefix}*"):
+        owned = f"the app's prefix {prefix}*" if prefix else f"no valid {KAFKA_PREFIX_TAG} tag"
         return f"{resource} (a wildcard {kind} outside the app's own prefix: {owned})"
     return None
 
 
 def msk_client_scoped(r: Resource, report: Report, _: Settings) -> None:
+    tags = r.get("tags")
+    prefix = tags.get(KAFKA_PREFIX_TAG) if isinstance(tags, dict) else None
+    if prefix is not None and not is_unknown(prefix) and not (isinstance(prefix, str)
+                                                              and KAFKA_PREFIX.fullmatch(prefix)):
+        report(f"tag {KAFKA_PREFIX_TAG}={prefix!r} is not an owned prefix: it must be a lowercase stem ending in "
+               "'.', like 'prm-worker.' (apps.<app>.kafka.ownedPrefix; components/app_service/config.py).")
+        prefix = None
+    elif not isinstance(prefix, str):
+        prefix = None
     document = parse_json(r.get("policy"))
     if document is None:
         return
-    tags = r.get("tags")
-    prefix = tags.get(KAFKA_PREFIX_TAG) if isinstance(tags, dict) else None
     statements = as_list(document.get("Statement")) if isinstance(document, dict) else []
     for s in (s for s in statements if isinstance(s, dict) and s.get("Effect") == "Allow"):
-        actions = [a for a in as_list(s.get("Action")) if isinstance(a, str)]
-        # Only kafka-cluster actions: "*" everywhere (admin access, a permissions boundary) is iam-policy-statements'.
-        kafka = [a for a in actions if a.startswith("kafka-cluster:")]
+        sid = s.get("Sid") or "(no Sid)"
+        if "NotAction" in s:
+            excluded = [a for a in as_list(s.get("NotAction")) if isinstance(a, str)]
+            if not all(any(_glob(a).fullmatch(k) for a in excluded) for k in KAFKA_ACTIONS):
+                report(f"statement {sid} allows with NotAction: it grants every kafka-cluster action it does not "
+                       "list. Name the actions in Action (components/app_service/bindings.py msk_client_policy).")
+            continue
+        kafka = _kafka_actions([a for a in as_list(s.get("Action")) if isinstance(a, str)])
         if not kafka:
             continue
-        sid = s.get("Sid") or "(no Sid)"
-        broad = sorted(a for a in kafka if "*" in a or a in KAFKA_ADMIN_ACTIONS)
+        broad = sorted((a for a in kafka if _has_wildcard(a) or a.lower() in KAFKA_ADMIN_ACTIONS), key=str.lower)
         if broad:
             report(f"statement {sid} allows {', '.join(broad)}: an MSK client never creates, alters or deletes "
                    "topics or groups (topics are provisioned; auto-creation is off). Grant ReadData/WriteData/"
                    "AlterGroup on named topics and groups (components/app_service/bindings.py msk_client_policy).")
+        if "NotResource" in s:
+            report(f"statement {sid} grants {', '.join(kafka)} with NotResource: that is every cluster, topic and "
+                   "group it does not list. Name the app's topics and groups in Resource (apps.<app>.kafka).")
+            continue
         problems = [p for p in (_kafka_resource_problem(res, prefix) for res in as_list(s.get("Resource"))
                                 if isinstance(res, str)) if p]
         if problems:
@@ -446,6 +503,29 @@ resource_policy(
     description="MSK client policies name their topics and groups: no wildcard outside the app's own prefix, "
                 "no topic or cluster administration.",
 )(msk_client_scoped)
+
+
+def msk_client_prefixes_distinct(resources: list[Resource], report: Report, _: Settings) -> None:
+    """No two MSK client policies claim the same or overlapping owned prefixes (one's ``<prefix>*`` would reach
+    the other app's topics and groups); the config refuses it (components/app_service/config.py), this holds the
+    rendered plan to it."""
+    claims: list[tuple[str, Resource]] = []
+    for r in (r for r in resources if r.type in (IAM_POLICY, ROLE_POLICY)):
+        tags = r.get("tags")
+        prefix = tags.get(KAFKA_PREFIX_TAG) if isinstance(tags, dict) else None
+        if isinstance(prefix, str) and prefix:
+            claims.append((prefix, r))
+    for index, (prefix, r) in enumerate(claims):
+        for other_prefix, other in claims[:index]:
+            if prefix.startswith(other_prefix) or other_prefix.startswith(prefix):
+                report(f"{r.name} claims Kafka prefix {prefix!r} ({KAFKA_PREFIX_TAG}), which overlaps {other.name}'s "
+                       f"{other_prefix!r}: each app owns a distinct prefix (apps.<app>.kafka.ownedPrefix).", r.urn)
+
+
+stack_policy(
+    "msk-client-prefixes-distinct", concern="exposure", citation=ACCESS, types=(IAM_POLICY, ROLE_POLICY),
+    description="No two MSK client policies claim the same or overlapping app-owned Kafka prefixes.",
+)(msk_client_prefixes_distinct)
 
 def elasticache_rbac(r: Resource, report: Report, cfg: Settings) -> None:
     groups, token = r.get("userGroupIds"), r.get("authToken")

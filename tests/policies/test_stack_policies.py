@@ -941,3 +941,27 @@ def test_load_balancer_exposure_requires_the_admission_policy_bound_to_deny() ->
     assert check_stack("load-balancer-exposure", lb_stack(failure="Ignore")) == [message]
     # No cluster in the stack: nothing to enforce it in.
     assert check_stack("load-balancer-exposure", resources[3:]) == []
+
+
+KAFKA_TAG = "care.platform/kafka-prefix"  # components/app_service/bindings.py KAFKA_PREFIX_TAG
+IAM_POLICY_T = "aws:iam/policy:Policy"
+
+
+def test_no_two_client_policies_claim_overlapping_prefixes() -> None:
+    def client(name: str, prefix: str | None) -> Res:
+        tags = {"Name": name, **({KAFKA_TAG: prefix} if prefix else {})}
+        return Res(IAM_POLICY_T, name, {"policy": json.dumps({"Version": "2012-10-17", "Statement": []}),
+                                         "tags": tags})
+
+    distinct = [client("worker", "prm-worker."), client("api", "prm-api."), client("plain", None),
+                client("nlfhir", "nlfhir.")]
+    assert check_stack("msk-client-prefixes-distinct", distinct) == []
+    same = [client("worker", "prm-worker."), client("worker-2", "prm-worker.")]
+    assert check_stack("msk-client-prefixes-distinct", same) == [
+        (f"worker-2 claims Kafka prefix 'prm-worker.' ({KAFKA_TAG}), which overlaps worker's 'prm-worker.': "
+         "each app owns a distinct prefix (apps.<app>.kafka.ownedPrefix).", "worker-2")]
+    # 'prm.' is a prefix of 'prm.audit.': prm's 'prm.*' reaches every topic of the other.
+    nested = [client("prm", "prm."), client("audit", "prm.audit."), client("api", "prm-api.")]
+    assert check_stack("msk-client-prefixes-distinct", nested) == [
+        (f"audit claims Kafka prefix 'prm.audit.' ({KAFKA_TAG}), which overlaps prm's 'prm.': each app owns "
+         "a distinct prefix (apps.<app>.kafka.ownedPrefix).", "audit")]

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 
 from components.app_service import KAFKA_PREFIX_TAG, KafkaAccessConfig, msk_client_document
-from tests.policies.support import ACCOUNT, U, check
+from components.app_service.config import KAFKA_PREFIX
+from tests.policies.support import ACCOUNT, U, check, load_pack
 
 POLICY_T = "aws:iam/policy:Policy"
 CACHE_T = "aws:elasticache/replicationGroup:ReplicationGroup"
@@ -18,6 +19,10 @@ TOPIC = f"arn:aws:kafka:us-east-2:{ACCOUNT}:topic/care-prod-kafka-cluster/uuid-1
 GROUP = f"arn:aws:kafka:us-east-2:{ACCOUNT}:group/care-prod-kafka-cluster/uuid-1"
 WORKER = KafkaAccessConfig(owned_prefix="prm-worker.", read_topics=("prm-worker.*", "prm.events"),
                            write_topics=("prm-worker.*",), consumer_groups=("prm-worker",))
+SCOPE = "an app may use only the topics and consumer groups it names, or <ownedPrefix>* of its own (apps.<app>.kafka)."
+ADMIN = ("an MSK client never creates, alters or deletes topics or groups (topics are provisioned; auto-creation is "
+         "off). Grant ReadData/WriteData/AlterGroup on named topics and groups (components/app_service/bindings.py "
+         "msk_client_policy).")
 
 
 def _document(access: KafkaAccessConfig) -> str:
@@ -67,8 +72,7 @@ def test_wildcards_outside_the_owned_prefix_are_refused() -> None:
     # Without the tag, no wildcard at all; a wildcard cluster and Resource '*' are never the app's own names.
     assert _msk(_statement("T", ["kafka-cluster:ReadData"], f"{TOPIC}/prm-worker.*"), prefix=None) == [
         f"statement T grants kafka-cluster:ReadData on {TOPIC}/prm-worker.* (a wildcard topic outside the app's "
-        f"own prefix: no {KAFKA_PREFIX_TAG} tag): an app may use only the topics and consumer groups it names, or "
-        "<ownedPrefix>* of its own (apps.<app>.kafka)."]
+        f"own prefix: no valid {KAFKA_PREFIX_TAG} tag): {SCOPE}"]
     every_cluster = f"arn:aws:kafka:us-east-2:{ACCOUNT}:cluster/*"
     assert _msk(_statement("C", ["kafka-cluster:Connect"], every_cluster)) == [
         f"statement C grants kafka-cluster:Connect on {every_cluster} (a wildcard cluster): an app may use only the "
@@ -109,3 +113,81 @@ def test_elasticache_rbac_required_in_prod_and_never_with_an_auth_token() -> Non
         "(migrate with authTokenUpdateStrategy DELETE and no authToken; components/cache.py)."]
     assert check("elasticache-rbac", CACHE_T, {"transitEncryptionEnabled": True}, config=optional) == [
         "has neither an RBAC user group nor an AUTH token: any client that reaches the port can read PHI."]
+
+
+
+def test_action_names_are_compared_case_insensitively() -> None:
+    # IAM action names are case-insensitive:
+    # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html
+    mixed = _statement("T", ["Kafka-Cluster:ReadData"], f"{TOPIC}/*")
+    assert _msk(mixed) == [
+        f"statement T grants Kafka-Cluster:ReadData on {TOPIC}/* (a wildcard topic outside the app's own prefix: "
+        f"the app's prefix prm-worker.*): {SCOPE}"]
+    assert _msk(_statement("A", ["KAFKA-CLUSTER:*"], f"{TOPIC}/prm-worker.x")) == [
+        f"statement A allows KAFKA-CLUSTER:*: {ADMIN}"]
+    assert _msk(_statement("A", ["kafka-cluster:createtopic"], f"{TOPIC}/prm-worker.x")) == [
+        f"statement A allows kafka-cluster:createtopic: {ADMIN}"]
+    # Any wildcard that reaches kafka-cluster actions is one, whatever its shape; a bare "*" stays
+    # iam-policy-statements' business, other services' wildcards are not this policy's.
+    assert _msk(_statement("A", ["kafka*:*", "Kafka-Cluster:Alter*"], CLUSTER)) == [
+        f"statement A allows kafka*:*, Kafka-Cluster:Alter*: {ADMIN}"]
+    assert _msk(_statement("S3", ["s3:*", "kafka:Describe*"], "*")) == []
+
+
+def test_not_action_and_not_resource_are_reported() -> None:
+    not_action = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "AllButS3", "Effect": "Allow", "NotAction": ["s3:*"], "Resource": CLUSTER}]})
+    assert _msk(not_action) == [
+        "statement AllButS3 allows with NotAction: it grants every kafka-cluster action it does not list. Name the "
+        "actions in Action (components/app_service/bindings.py msk_client_policy)."]
+    # A NotAction that leaves out every kafka-cluster action grants none of them (other services: not ours).
+    excludes_kafka = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "X", "Effect": "Allow", "NotAction": ["KAFKA-CLUSTER:*", "iam:*"], "Resource": "*"}]})
+    assert _msk(excludes_kafka) == []
+    deny = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "D", "Effect": "Deny", "NotAction": ["s3:*"], "Resource": "*"}]})
+    assert _msk(deny) == []
+    not_resource = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Read", "Effect": "Allow", "Action": ["kafka-cluster:ReadData"], "NotResource": f"{TOPIC}/other"}]})
+    assert _msk(not_resource) == [
+        "statement Read grants kafka-cluster:ReadData with NotResource: that is every cluster, topic and group it "
+        "does not list. Name the app's topics and groups in Resource (apps.<app>.kafka)."]
+
+
+def test_resources_matching_kafka_through_wildcards_are_reported() -> None:
+    for broad in ("arn:*:kafka:*", "arn:aws:*:*:*:*", "arn:aws:kafka*", f"arn:aws:kafka:us-east-2:{ACCOUNT}:*",
+                  "arn:aws:kafka", "*/prm-worker.x", "arn:aws:Kafka:us-east-2:1:topic/c/u/x"):
+        assert _msk(_statement("T", ["kafka-cluster:ReadData"], broad)) == [
+            f"statement T grants kafka-cluster:ReadData on {broad} (any cluster, topic or group): {SCOPE}"], broad
+    for wildcard_cluster in (f"arn:aws:kafka:*:{ACCOUNT}:cluster/care-prod-kafka-cluster/uuid-1",
+                             f"arn:aws:kafka:us-east-2:?{ACCOUNT[1:]}:topic/c/u/prm-worker.x",
+                             f"arn:aws:kafka:us-east-2:{ACCOUNT}:cluster/care-prod-kafka-cluster"):
+        assert _msk(_statement("C", ["kafka-cluster:Connect"], wildcard_cluster)) == [
+            f"statement C grants kafka-cluster:Connect on {wildcard_cluster} (a wildcard cluster): {SCOPE}"]
+    # Other partitions' ARNs are Kafka ARNs too: held to the same rule, exact names pass.
+    for partition in ("aws-us-gov", "aws-cn"):
+        topic = f"arn:{partition}:kafka:us-gov-west-1:{ACCOUNT}:topic/c/uuid-1"
+        assert _msk(_statement("T", ["kafka-cluster:ReadData"], [f"{topic}/prm.events", f"{topic}/prm-worker.*"])) == []
+        assert _msk(_statement("T", ["kafka-cluster:ReadData"], f"{topic}/*")) == [
+            f"statement T grants kafka-cluster:ReadData on {topic}/* (a wildcard topic outside the app's own prefix: "
+            f"the app's prefix prm-worker.*): {SCOPE}"]
+    # Another service's literal ARN cannot name a Kafka resource.
+    assert _msk(_statement("T", ["kafka-cluster:ReadData"], "arn:aws:s3:::care-prod-bucket/*")) == []
+
+
+def test_the_prefix_tag_must_be_an_owned_prefix() -> None:
+    load_pack()
+    import network_access  # noqa: PLC0415  (policies/ is on sys.path once the pack is loaded)
+
+    assert network_access.KAFKA_PREFIX.pattern == KAFKA_PREFIX.pattern  # the pack's copy of the config's rule
+    short = _statement("T", ["kafka-cluster:ReadData"], f"{TOPIC}/p*")
+    assert _msk(short, prefix="p") == [
+        f"tag {KAFKA_PREFIX_TAG}='p' is not an owned prefix: it must be a lowercase stem ending in '.', like "
+        "'prm-worker.' (apps.<app>.kafka.ownedPrefix; components/app_service/config.py).",
+        f"statement T grants kafka-cluster:ReadData on {TOPIC}/p* (a wildcard topic outside the app's own prefix: "
+        f"no valid {KAFKA_PREFIX_TAG} tag): {SCOPE}"]
+    for bad in ("prm-worker", "Prm.", "*.", "prm-worker.*"):
+        assert _msk(_statement("T", ["kafka-cluster:ReadData"], f"{TOPIC}/x"), prefix=bad) == [
+            f"tag {KAFKA_PREFIX_TAG}={bad!r} is not an owned prefix: it must be a lowercase stem ending in '.', like "
+            "'prm-worker.' (apps.<app>.kafka.ownedPrefix; components/app_service/config.py)."], bad
+

@@ -203,6 +203,27 @@ def kafka_creates_topics(raw: Raw) -> None:
     raw["policy"] = json.dumps(document)
 
 
+def kafka_statement(sid: str, change: Callable[[dict[str, Any]], Any]) -> Callable[[Raw], None]:
+    """Edit one statement of the MSK client policy."""
+    def mutate(raw: Raw) -> None:
+        document = json.loads(raw["policy"])
+        change(next(s for s in document["Statement"] if s["Sid"] == sid))
+        raw["policy"] = json.dumps(document)
+    return mutate
+
+
+def every_action_but_s3(statement: dict[str, Any]) -> None:
+    del statement["Action"]
+    statement["NotAction"] = ["s3:*"]
+
+
+def kafka_prefix_tag(prefix: str) -> Callable[[Raw], None]:
+    """Set the policy's care.platform/kafka-prefix tag (a key with dots and a '/': not a dotted path)."""
+    def change(raw: Raw) -> None:
+        raw["tags"] = {**(raw.get("tags") or {}), "care.platform/kafka-prefix": prefix}
+    return change
+
+
 def private_route_to_igw(raw: Raw) -> None:
     raw["routes"] = [{"cidrBlock": "0.0.0.0/0", "gatewayId": "igw-0123456789abcdef0"}]
 
@@ -422,6 +443,17 @@ MUTATIONS: list[Mutation] = [
              kafka_every_topic, pick=kafka_client),
     Mutation("msk-creates-topics", "msk-client-scoped", IAM_POLICY, "allows kafka-cluster:CreateTopic",
              kafka_creates_topics, pick=kafka_client),
+    Mutation("msk-any-case-wildcard", "msk-client-scoped", IAM_POLICY, "allows KAFKA-CLUSTER:*",
+             kafka_statement("WriteTopics", lambda s: s.update(Action=["KAFKA-CLUSTER:*"])), pick=kafka_client),
+    Mutation("msk-not-action", "msk-client-scoped", IAM_POLICY, "allows with NotAction",
+             kafka_statement("ReadTopics", every_action_but_s3), pick=kafka_client),
+    Mutation("msk-every-arn", "msk-client-scoped", IAM_POLICY, "on arn:aws:*:*:*:* (any cluster, topic or group)",
+             kafka_statement("Connect", lambda s: s.update(Resource="arn:aws:*:*:*:*")), pick=kafka_client),
+    Mutation("msk-prefix-tag-not-owned", "msk-client-scoped", IAM_POLICY, "='p' is not an owned prefix",
+             kafka_prefix_tag("p"), pick=kafka_client),
+    Mutation("msk-prefix-claimed-twice", "msk-client-prefixes-distinct", IAM_POLICY,
+             "claims Kafka prefix 'prm-worker.'", kafka_prefix_tag("prm-worker."),
+             pick=lambda reg: not kafka_client(reg) and "irsa" in reg.name),
     Mutation("redis-shared-auth-token", "elasticache-rbac", CACHE, "has no RBAC user group",
              both(delete("userGroupIds"), set_("authToken", "mutation-shared-token-0123456789"))),
     Mutation("subnet-public-ips", "subnet-no-public-ip", SUBNET, "mapPublicIpOnLaunch",
