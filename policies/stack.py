@@ -142,24 +142,23 @@ stack_policy(
 )(s3_bucket_sse_kms)
 
 
-def _denies_insecure_transport(document: Any) -> bool:
+def _deny_all_s3_conditions(document: Any) -> Iterator[dict[str, Any]]:
+    """The Condition of every statement that denies s3:* (or *) to everyone (Principal "*" or {"AWS": "*"})."""
     statements = document.get("Statement", [])
-    if isinstance(statements, dict):
-        statements = [statements]
-    for s in statements:
+    for s in statements if isinstance(statements, list) else [statements]:
         if not isinstance(s, dict) or s.get("Effect") != "Deny":
             continue
         principal = s.get("Principal")
         if principal != "*" and not (isinstance(principal, dict) and principal.get("AWS") == "*"):
             continue
         actions = s.get("Action")
-        actions = actions if isinstance(actions, list) else [actions]
-        if not any(a in ("s3:*", "*") for a in actions):
-            continue
-        bool_condition = (s.get("Condition") or {}).get("Bool") or {}
-        if is_false(bool_condition.get("aws:SecureTransport")):
-            return True
-    return False
+        if any(a in ("s3:*", "*") for a in (actions if isinstance(actions, list) else [actions])):
+            yield s.get("Condition") or {}
+
+
+def _denies_insecure_transport(document: Any) -> bool:
+    return any(is_false((condition.get("Bool") or {}).get("aws:SecureTransport"))
+               for condition in _deny_all_s3_conditions(document))
 
 
 def _buckets_whose_policies_lack(resources: list[Resource], report: Report, denies: Callable[[Any], bool],
@@ -188,17 +187,7 @@ stack_policy(
 
 def _denies_tls_below_1_2(document: Any) -> bool:
     """A Deny of s3:* to everyone when s3:TlsVersion is below 1.2 (a lower bound above 1.2 would break clients)."""
-    statements = document.get("Statement", [])
-    for s in statements if isinstance(statements, list) else [statements]:
-        if not isinstance(s, dict) or s.get("Effect") != "Deny":
-            continue
-        principal = s.get("Principal")
-        if principal != "*" and not (isinstance(principal, dict) and principal.get("AWS") == "*"):
-            continue
-        actions = s.get("Action")
-        if not any(a in ("s3:*", "*") for a in (actions if isinstance(actions, list) else [actions])):
-            continue
-        condition = s.get("Condition") or {}
+    for condition in _deny_all_s3_conditions(document):
         if set(condition) != {"NumericLessThan"}:
             continue  # another operator would narrow the deny
         bound = (condition["NumericLessThan"] or {}).get("s3:TlsVersion")
